@@ -1,0 +1,122 @@
+/* CPUID / XGETBV feature detection (x86), compile-time NEON (aarch64), and the dispatch table. */
+#include "cpu.h"
+
+#if FE_X86
+#if defined(_MSC_VER)
+#include <intrin.h>
+static void fe_cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    int v[4];
+    __cpuidex(v, (int)leaf, (int)sub);
+    for (int i = 0; i < 4; i++) r[i] = (unsigned)v[i];
+}
+static uint64_t fe_xgetbv(void) { return _xgetbv(0); }
+#else
+#include <cpuid.h>
+static void fe_cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+}
+static uint64_t fe_xgetbv(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+#endif
+
+static uint32_t detect(void) {
+    unsigned r[4];
+    uint32_t f = 0;
+    fe_cpuid(0, 0, r);
+    unsigned max_leaf = r[0];
+    fe_cpuid(1, 0, r);
+    unsigned ecx1 = r[2];
+    if (ecx1 & (1u << 23)) f |= FE_CPU_POPCNT;
+    int osxsave = (ecx1 >> 27) & 1, avx = (ecx1 >> 28) & 1;
+    uint64_t xcr0 = osxsave ? fe_xgetbv() : 0;
+    int ymm_ok = avx && (xcr0 & 0x6) == 0x6;             /* XMM and YMM state */
+    int zmm_ok = ymm_ok && (xcr0 & 0xe0) == 0xe0;        /* opmask, ZMM_Hi256, Hi16_ZMM */
+    if (!ymm_ok || max_leaf < 7) return f;
+    if (ecx1 & (1u << 12)) f |= FE_CPU_FMA;
+    if (ecx1 & (1u << 29)) f |= FE_CPU_F16C;
+    fe_cpuid(7, 0, r);
+    unsigned ebx7 = r[1], ecx7 = r[2];
+    if (ebx7 & (1u << 5)) f |= FE_CPU_AVX2;
+    if (!zmm_ok) return f;
+    if (ebx7 & (1u << 16)) f |= FE_CPU_AVX512F;
+    if (ebx7 & (1u << 17)) f |= FE_CPU_AVX512DQ;
+    if (ebx7 & (1u << 30)) f |= FE_CPU_AVX512BW;
+    if (ebx7 & (1u << 31)) f |= FE_CPU_AVX512VL;
+    if (ecx7 & (1u << 1)) f |= FE_CPU_AVX512VBMI;
+    if (ecx7 & (1u << 11)) f |= FE_CPU_AVX512VNNI;
+    if (ecx7 & (1u << 12)) f |= FE_CPU_AVX512BITALG;
+    if (ecx7 & (1u << 14)) f |= FE_CPU_AVX512VPOPCNTDQ;
+    return f;
+}
+#elif FE_ARM64
+static uint32_t detect(void) { return FE_CPU_NEON | FE_CPU_POPCNT; } /* NEON is baseline on aarch64 */
+#else
+static uint32_t detect(void) { return 0; }
+#endif
+
+static const char *const feature_names[] = {
+    "popcnt", "avx2", "f16c", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni",
+    "avx512vpopcntdq", "avx512vbmi", "neon", "avx512bitalg", "avx512dq",
+};
+
+/* Each family file defines a NULL-terminated array of its kernels. */
+extern fe_kernel *const fe_gather_kernels[];
+extern fe_kernel *const fe_hamming_kernels[];
+extern fe_kernel *const fe_ternary_kernels[];
+extern fe_kernel *const fe_wordpiece_kernels[];
+static fe_kernel *const *const families[] = {
+    fe_gather_kernels, fe_hamming_kernels, fe_ternary_kernels, fe_wordpiece_kernels,
+};
+#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
+
+static uint32_t features;
+static int initialised; /* the first call happens under the GIL, at module import */
+
+uint32_t fe_cpu_features(void) { return features; }
+
+const char *fe_cpu_feature_name(int bit) {
+    if (bit < 0 || bit >= (int)(sizeof(feature_names) / sizeof(feature_names[0]))) return NULL;
+    return feature_names[bit];
+}
+
+int fe_kernel_count(void) {
+    int n = 0;
+    for (size_t f = 0; f < N_FAMILIES; f++)
+        for (fe_kernel *const *k = families[f]; *k; k++) n++;
+    return n;
+}
+
+fe_kernel *fe_kernel_at(int i) {
+    if (i < 0) return NULL;
+    for (size_t f = 0; f < N_FAMILIES; f++)
+        for (fe_kernel *const *k = families[f]; *k; k++)
+            if (i-- == 0) return *k;
+    return NULL;
+}
+
+int fe_kernel_select(int i, int j) {
+    fe_kernel *k = fe_kernel_at(i);
+    if (!k || j < 0 || j >= k->n_variants) return -1;
+    uint32_t need = k->variants[j].requires;
+    if ((features & need) != need) return -2;
+    k->active = j;
+    return 0;
+}
+
+void fe_cpu_init(void) {
+    if (initialised) return;
+    features = detect();
+    int n = fe_kernel_count();
+    for (int i = 0; i < n; i++) {
+        fe_kernel *k = fe_kernel_at(i);
+        k->active = k->n_variants - 1;
+        for (int j = 0; j < k->n_variants; j++) {
+            uint32_t need = k->variants[j].requires;
+            if ((features & need) == need) { k->active = j; break; }
+        }
+    }
+    initialised = 1;
+}

@@ -1,0 +1,3 @@
+#include "gather.h"
+
+fe_kernel *const fe_gather_kernels[] = {NULL};

@@ -1,0 +1,3 @@
+#include "hamming.h"
+
+fe_kernel *const fe_hamming_kernels[] = {NULL};

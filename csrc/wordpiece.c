@@ -1,0 +1,3 @@
+#include "wordpiece.h"
+
+fe_kernel *const fe_wordpiece_kernels[] = {NULL};

@@ -1,0 +1,34 @@
+"""capabilities(): what this process detected and which kernel variants it dispatches to."""
+
+from __future__ import annotations
+
+import platform
+
+from . import _backend, _parallel
+
+
+def capabilities() -> dict:
+    """A dict describing the backend, the CPU features detected, threads, and each kernel's variant.
+
+    ``kernels`` maps every compiled kernel to ``{"active": variant, "variants": {name: supported}}``
+    (variants best first); with the numpy backend it is empty.
+    """
+    mod = _backend.kernels
+    compiled = _backend.BACKEND == "compiled"
+    return {
+        "backend": _backend.BACKEND,
+        "machine": platform.machine(),
+        "cpu_features": mod.cpu_features() if compiled else _compiled_features(),
+        "threads": _parallel.default_threads(),
+        "threading": "thread pool over GIL-free kernels" if compiled else "numpy (single call per kernel)",
+        "openmp": False,
+        "kernels": mod.kernel_variants() if compiled else {},
+    }
+
+
+def _compiled_features() -> dict[str, bool]:
+    """The CPU's features even under the numpy backend, when the extension exists."""
+    try:
+        return _backend.load("compiled").cpu_features()
+    except ImportError:
+        return {}

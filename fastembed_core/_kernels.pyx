@@ -1,0 +1,77 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled kernels: Cython bindings to the C in csrc/.
+
+This module only converts arguments and releases the GIL; validation happens in the public
+modules. Each kernel family's bindings live in ``_kernels_<family>.pxi``; the numpy module
+``_kernels_py`` has the same function names and contracts.
+"""
+from libc.stdint cimport uint32_t
+
+
+cdef extern from "cpu.h" nogil:
+    ctypedef void (*fe_fn)()
+    ctypedef struct fe_variant:
+        const char *name
+        uint32_t requires
+        fe_fn fn
+    ctypedef struct fe_kernel:
+        const char *name
+        const fe_variant *variants
+        int n_variants
+        int active
+    void fe_cpu_init()
+    uint32_t fe_cpu_features()
+    const char *fe_cpu_feature_name(int bit)
+    int fe_kernel_count()
+    fe_kernel *fe_kernel_at(int i)
+    int fe_kernel_select(int i, int j)
+
+
+fe_cpu_init()
+
+
+def cpu_features():
+    """dict feature name -> bool, as detected (CPUID + OS register support)."""
+    cdef uint32_t f = fe_cpu_features()
+    cdef int bit = 0
+    out = {}
+    while fe_cpu_feature_name(bit) != NULL:
+        out[fe_cpu_feature_name(bit).decode()] = bool(f & (1u << bit))
+        bit += 1
+    return out
+
+
+def kernel_variants():
+    """dict kernel -> {"active": name, "variants": {name: supported_by_this_cpu}} (best first)."""
+    cdef uint32_t f = fe_cpu_features()
+    cdef fe_kernel *k
+    out = {}
+    for i in range(fe_kernel_count()):
+        k = fe_kernel_at(i)
+        variants = {}
+        for j in range(k.n_variants):
+            variants[k.variants[j].name.decode()] = (f & k.variants[j].requires) == k.variants[j].requires
+        out[k.name.decode()] = {"active": k.variants[k.active].name.decode(), "variants": variants}
+    return out
+
+
+def select_variant(str kernel, str variant):
+    """Make ``kernel`` dispatch to ``variant``. ValueError if unknown or unsupported by this CPU."""
+    cdef fe_kernel *k
+    for i in range(fe_kernel_count()):
+        k = fe_kernel_at(i)
+        if k.name.decode() != kernel:
+            continue
+        for j in range(k.n_variants):
+            if k.variants[j].name.decode() == variant:
+                if fe_kernel_select(i, j) == -2:
+                    raise ValueError(f"variant {variant!r} of kernel {kernel!r} needs CPU features this CPU lacks")
+                return
+        raise ValueError(f"kernel {kernel!r} has no variant {variant!r}")
+    raise ValueError(f"no kernel named {kernel!r}")
+
+
+include "_kernels_gather.pxi"
+include "_kernels_hamming.pxi"
+include "_kernels_ternary.pxi"
+include "_kernels_wordpiece.pxi"

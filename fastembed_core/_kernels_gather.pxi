@@ -1,0 +1,1 @@
+# gather bindings (included by _kernels.pyx).

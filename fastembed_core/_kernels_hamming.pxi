@@ -1,0 +1,1 @@
+# hamming bindings (included by _kernels.pyx).

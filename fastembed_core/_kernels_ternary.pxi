@@ -1,0 +1,1 @@
+# ternary bindings (included by _kernels.pyx).

@@ -1,0 +1,1 @@
+# wordpiece bindings (included by _kernels.pyx).

@@ -1,0 +1,3 @@
+"""numpy reference for the gather kernels."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""numpy reference for the hamming kernels."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""numpy reference for the ternary kernels."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""numpy reference for the wordpiece kernels."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""binary (public API; filled in by its issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""index (public API; filled in by its issue)."""
+
+__all__: list[str] = []

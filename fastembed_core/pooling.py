@@ -1,0 +1,3 @@
+"""pooling (public API; filled in by its issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,60 @@
+"""Shared pytest-benchmark setup for every kernel suite.
+
+Run:      pytest benchmarks --benchmark-only
+Compare:  pytest benchmarks --benchmark-only --benchmark-storage=file://benchmarks/baselines \
+              --benchmark-compare --benchmark-compare-fail=median:15%
+Save a new baseline (on a quiet machine): add --benchmark-save=<name> with the same storage.
+Benchmarks are grouped by problem (``group=``) so pytest-benchmark prints peers side by side.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from fastembed_core import _backend
+
+DATA = Path(os.environ.get(
+    "FASTEMBED_CORE_DEV_DATA",
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz",
+))
+
+
+def backends() -> list[str]:
+    try:
+        _backend.load("compiled")
+        return ["compiled", "numpy"]
+    except ImportError:
+        return ["numpy"]
+
+
+@pytest.fixture(params=backends())
+def backend(request):
+    with _backend.using(request.param) as mod:
+        yield request.param
+
+
+@pytest.fixture(scope="session")
+def dev_rows() -> list[dict]:
+    """The dev data shuffled as in DESIGN §9 (Random(0)); skips when absent."""
+    if not DATA.exists():
+        pytest.skip(f"dev data not found at {DATA}")
+    with gzip.open(DATA, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    random.Random(0).shuffle(rows)
+    return rows
+
+
+@pytest.fixture(scope="session")
+def dev_docs(dev_rows) -> list[str]:
+    return [r["doc"] for r in dev_rows]
+
+
+@pytest.fixture(scope="session")
+def dev_queries(dev_rows) -> list[str]:
+    return [r["query"] for r in dev_rows]

@@ -6,6 +6,9 @@ Environment switches:
   FASTEMBED_CORE_DEBUG=1              -O0 -g, C asserts and Cython bounds checks on
   FASTEMBED_CORE_SANITIZE=address,undefined   build with those sanitizers (local/CI only)
   FASTEMBED_CORE_NATIVE=1             -march=native (local builds only; never for wheels)
+  FASTEMBED_CORE_EMULATE_SIMD=1       tests only: every x86 variant (AVX2, AVX-512) runs through
+                                      SIMDe's portable C (needs the simde headers), so the suite
+                                      checks all variants on any CPU
 Without a working compiler the install still succeeds as the pure numpy package, loudly.
 """
 
@@ -26,6 +29,7 @@ REQUIRE = flag("FASTEMBED_CORE_REQUIRE_EXTENSION") or flag("CIBUILDWHEEL")
 DEBUG = flag("FASTEMBED_CORE_DEBUG")
 NATIVE = flag("FASTEMBED_CORE_NATIVE")
 SANITIZE = os.environ.get("FASTEMBED_CORE_SANITIZE", "").strip()
+EMULATE = flag("FASTEMBED_CORE_EMULATE_SIMD")
 
 BANNER = "\n" + "*" * 78 + "\n{}\n" + "*" * 78 + "\n"
 
@@ -87,6 +91,8 @@ def extensions():
         sys.stderr.write(BANNER.format(f"WARNING: Cython is missing ({exc}); installing the pure numpy package."))
         return []
     macros = [] if DEBUG else [("NDEBUG", "1")]
+    if EMULATE:
+        macros.append(("FE_EMULATE_SIMD", "1"))
     ext = Extension(
         "fastembed_core._kernels",
         sources=["fastembed_core/_kernels.pyx"] + sorted(glob.glob("csrc/*.c")),

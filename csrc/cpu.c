@@ -1,7 +1,10 @@
 /* CPUID / XGETBV feature detection (x86), compile-time NEON (aarch64), and the dispatch table. */
 #include "cpu.h"
 
-#if FE_X86
+#if defined(FE_EMULATE_SIMD)
+/* Emulation build (tests only): SIMDe runs every x86 variant in portable C. */
+static uint32_t detect(void) { return 0xffffffffu & ~(uint32_t)FE_CPU_NEON; }
+#elif FE_X86
 #if defined(_MSC_VER)
 #include <intrin.h>
 static void fe_cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {

@@ -38,7 +38,9 @@ enum {
 
 /* Target attributes: GCC/Clang compile a function for an ISA without -m flags on the whole file.
  * MSVC accepts the intrinsics without any attribute. */
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(FE_EMULATE_SIMD)
+#define FE_TARGET(s) /* SIMDe's portable code needs no target */
+#elif defined(__GNUC__) || defined(__clang__)
 #define FE_TARGET(s) __attribute__((target(s)))
 #else
 #define FE_TARGET(s)

@@ -129,6 +129,8 @@ def _build_vocabulary(
     from tokenizers import Tokenizer
 
     teacher_tok = Tokenizer.from_str(json.dumps(tok_json))
+    teacher_tok.no_padding()
+    teacher_tok.no_truncation()
     prefix, suffix = _special_affixes(teacher_tok)
     student = json.loads(json.dumps(tok_json))
     student["post_processor"] = None
@@ -139,10 +141,15 @@ def _build_vocabulary(
     if model.get("type") == "WordPiece":
         old_vocab: dict[str, int] = model["vocab"]
         regex = re.compile(token_remove_pattern) if token_remove_pattern else None
-        special = {t["content"] for t in student.get("added_tokens", [])}
+        # Special tokens other than padding and unknown ([CLS], [SEP], [MASK]) never come out of
+        # encode(add_special_tokens=False) except by matching their literal text: drop them.
+        keep_special = {model.get("unk_token"), (tok_json.get("padding") or {}).get("pad_token", "[PAD]")}
+        dropped = {t["content"] for t in student.get("added_tokens", [])
+                   if t.get("special") and t["content"] not in keep_special}
+        student["added_tokens"] = [t for t in student.get("added_tokens", []) if t["content"] not in dropped]
         kept = [
             (tok, old) for tok, old in sorted(old_vocab.items(), key=lambda kv: kv[1])
-            if tok in special or regex is None or not regex.match(tok)
+            if tok not in dropped and (tok in keep_special or regex is None or not regex.match(tok))
         ]
         if not kept:
             raise DistillError("token_remove_pattern removes every token of the vocabulary")

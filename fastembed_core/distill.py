@@ -275,8 +275,8 @@ def sif_weights(n: int, coefficient: float | None) -> np.ndarray:
 
 
 def fit_table(
-    table: np.ndarray, bags: Sequence[np.ndarray], targets: np.ndarray, *, epochs: int = 20,
-    lr: float = 0.02, l2: float = 1e-4, batch_size: int = 256, seed: int = 0, loss: str = "cosine",
+    table: np.ndarray, bags: Sequence[np.ndarray], targets: np.ndarray, *, epochs: int = 5,
+    lr: float = 0.01, l2: float = 0.0, batch_size: int = 256, seed: int = 0, loss: str = "cosine",
     show_progress_bar: bool = False,
 ) -> np.ndarray:
     """Fine-tune a static table so the mean of its rows over each bag approaches the target vector.
@@ -293,8 +293,9 @@ def fit_table(
 
     gen = torch.Generator().manual_seed(seed)
     start = torch.from_numpy(np.ascontiguousarray(table, dtype=np.float32))
-    emb = torch.nn.EmbeddingBag.from_pretrained(start.clone(), freeze=False, mode="mean")
-    opt = torch.optim.Adam(emb.parameters(), lr=lr)
+    # sparse gradients: each step touches only the rows of the batch's tokens
+    emb = torch.nn.EmbeddingBag.from_pretrained(start.clone(), freeze=False, mode="mean", sparse=True)
+    opt = torch.optim.SparseAdam(list(emb.parameters()), lr=lr)
     keep = [i for i, b in enumerate(bags) if len(b)]
     flat_bags = [torch.as_tensor(np.asarray(bags[i], dtype=np.int64)) for i in keep]
     tgt = torch.from_numpy(np.ascontiguousarray(targets[keep], dtype=np.float32))
@@ -309,13 +310,15 @@ def fit_table(
                 offsets = torch.tensor([0] + [len(c) for c in chunk[:-1]]).cumsum(0)
                 pred = emb(ids, offsets)
                 if loss == "mse":
-                    main = ((pred - tgt[sel]) ** 2).sum(1).mean()
+                    total = ((pred - tgt[sel]) ** 2).sum(1).mean()
                 else:
-                    main = (1 - torch.nn.functional.cosine_similarity(pred, tgt[sel], dim=1)).mean()
-                touched = torch.unique(ids)
-                reg = ((emb.weight[touched] - start[touched]) ** 2).sum() * l2
+                    total = (1 - torch.nn.functional.cosine_similarity(pred, tgt[sel], dim=1)).mean()
+                if l2:
+                    touched = torch.unique(ids)
+                    rows = emb(touched, torch.arange(len(touched)))
+                    total = total + l2 * ((rows - start[touched]) ** 2).sum()
                 opt.zero_grad()
-                (main + reg).backward()
+                total.backward()
                 opt.step()
                 bar.update(1)
     return emb.weight.detach().numpy().astype(np.float32)

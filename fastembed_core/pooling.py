@@ -169,17 +169,24 @@ def gather_mean(
             ids, offsets, mapping=mapping, weights=weights, normalize=bool(normalize), num_threads=threads
         )
     out = np.empty((n, dim), dtype=np.float32)
-    if n == 0 or dim == 0:
+    _run(table, ids, offsets, mapping, weights, scales, bool(normalize), threads, out)
+    return out
+
+
+def _run(table, ids, offsets, mapping, weights, scales, normalize: bool, num_threads, out: np.ndarray) -> None:
+    """Pool validated inputs into ``out`` (float32 [n, dim], C-contiguous), split by tokens over threads."""
+    n = len(offsets) - 1
+    if n == 0 or table.shape[1] == 0:
         out[:] = 0.0
-        return out
+        return
     kernels = _backend.kernels
+    threads = _parallel.resolve_threads(num_threads)
     tokens = int(offsets[-1] - offsets[0])
     parts = min(threads, n, max(1, tokens // _MIN_TOKENS_PER_THREAD))
     cuts = _token_splits(offsets, parts) if parts > 1 else [0, n]
 
     def work(a: int, b: int) -> None:
         for p in range(a, b):
-            kernels.gather_mean(table, ids, offsets, mapping, weights, scales, bool(normalize), out, cuts[p], cuts[p + 1])
+            kernels.gather_mean(table, ids, offsets, mapping, weights, scales, normalize, out, cuts[p], cuts[p + 1])
 
     _parallel.run(work, len(cuts) - 1, len(cuts) - 1)
-    return out

@@ -98,6 +98,21 @@ static inline void tail_scalar(const fe_gather_args *a, int64_t t0, int64_t t1, 
 }
 
 #ifdef FE_HAVE_X86_SIMD
+/* The product is rounded before the add (no FMA), exactly as numpy's `(rows * w).mean(axis=0)` does,
+ * so float32 results match model2vec to the bit. The empty asm keeps the compiler from contracting
+ * mul + add into an FMA (SIMDe's portable emulation targets baseline x86-64, which has no FMA). */
+#if defined(FE_EMULATE_SIMD) || !(defined(__GNUC__) || defined(__clang__))
+#define FE_OPAQUE256(v) (v)
+#define FE_OPAQUE512(v) (v)
+#else
+static inline FE_TARGET_AVX2 __m256 fe_opaque256(__m256 v) { __asm__("" : "+x"(v)); return v; }
+static inline FE_TARGET_AVX512 __m512 fe_opaque512(__m512 v) { __asm__("" : "+v"(v)); return v; }
+#define FE_OPAQUE256(v) fe_opaque256(v)
+#define FE_OPAQUE512(v) fe_opaque512(v)
+#endif
+#define MULADD256(x, f, acc) _mm256_add_ps((acc), FE_OPAQUE256(_mm256_mul_ps((x), (f))))
+#define MULADD512(x, f, acc) _mm512_add_ps((acc), FE_OPAQUE512(_mm512_mul_ps((x), (f))))
+
 /* ---------------------------------------------------------------- AVX2 */
 
 #define LOAD8_F32(p) _mm256_loadu_ps((const float *)(p))
@@ -116,14 +131,14 @@ static inline void tail_scalar(const fe_gather_args *a, int64_t t0, int64_t t1, 
                 float f;                                                                          \
                 const char *r = token_row(a, t, &f) + d * (ESIZE);                                \
                 const __m256 vf = _mm256_set1_ps(f);                                              \
-                s0 = _mm256_fmadd_ps(LOAD(r + 0 * (ESIZE)), vf, s0);                              \
-                s1 = _mm256_fmadd_ps(LOAD(r + 8 * (ESIZE)), vf, s1);                              \
-                s2 = _mm256_fmadd_ps(LOAD(r + 16 * (ESIZE)), vf, s2);                             \
-                s3 = _mm256_fmadd_ps(LOAD(r + 24 * (ESIZE)), vf, s3);                             \
-                s4 = _mm256_fmadd_ps(LOAD(r + 32 * (ESIZE)), vf, s4);                             \
-                s5 = _mm256_fmadd_ps(LOAD(r + 40 * (ESIZE)), vf, s5);                             \
-                s6 = _mm256_fmadd_ps(LOAD(r + 48 * (ESIZE)), vf, s6);                             \
-                s7 = _mm256_fmadd_ps(LOAD(r + 56 * (ESIZE)), vf, s7);                             \
+                s0 = MULADD256(LOAD(r + 0 * (ESIZE)), vf, s0);                              \
+                s1 = MULADD256(LOAD(r + 8 * (ESIZE)), vf, s1);                              \
+                s2 = MULADD256(LOAD(r + 16 * (ESIZE)), vf, s2);                             \
+                s3 = MULADD256(LOAD(r + 24 * (ESIZE)), vf, s3);                             \
+                s4 = MULADD256(LOAD(r + 32 * (ESIZE)), vf, s4);                             \
+                s5 = MULADD256(LOAD(r + 40 * (ESIZE)), vf, s5);                             \
+                s6 = MULADD256(LOAD(r + 48 * (ESIZE)), vf, s6);                             \
+                s7 = MULADD256(LOAD(r + 56 * (ESIZE)), vf, s7);                             \
             }                                                                                     \
             _mm256_storeu_ps(o + d + 0, s0);                                                      \
             _mm256_storeu_ps(o + d + 8, s1);                                                      \
@@ -139,7 +154,7 @@ static inline void tail_scalar(const fe_gather_args *a, int64_t t0, int64_t t1, 
             for (int64_t t = t0; t < t1; t++) {                                                   \
                 float f;                                                                          \
                 const char *r = token_row(a, t, &f) + d * (ESIZE);                                \
-                s = _mm256_fmadd_ps(LOAD(r), _mm256_set1_ps(f), s);                               \
+                s = MULADD256(LOAD(r), _mm256_set1_ps(f), s);                               \
             }                                                                                     \
             _mm256_storeu_ps(o + d, s);                                                           \
         }                                                                                         \
@@ -210,14 +225,14 @@ static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, i
                 float f;                                                                            \
                 const char *r = token_row(a, t, &f) + d * (ESIZE);                                  \
                 const __m512 vf = _mm512_set1_ps(f);                                                \
-                s0 = _mm512_fmadd_ps(LOAD(r + 0 * (ESIZE)), vf, s0);                                \
-                s1 = _mm512_fmadd_ps(LOAD(r + 16 * (ESIZE)), vf, s1);                               \
-                s2 = _mm512_fmadd_ps(LOAD(r + 32 * (ESIZE)), vf, s2);                               \
-                s3 = _mm512_fmadd_ps(LOAD(r + 48 * (ESIZE)), vf, s3);                               \
-                s4 = _mm512_fmadd_ps(LOAD(r + 64 * (ESIZE)), vf, s4);                               \
-                s5 = _mm512_fmadd_ps(LOAD(r + 80 * (ESIZE)), vf, s5);                               \
-                s6 = _mm512_fmadd_ps(LOAD(r + 96 * (ESIZE)), vf, s6);                               \
-                s7 = _mm512_fmadd_ps(LOAD(r + 112 * (ESIZE)), vf, s7);                              \
+                s0 = MULADD512(LOAD(r + 0 * (ESIZE)), vf, s0);                                \
+                s1 = MULADD512(LOAD(r + 16 * (ESIZE)), vf, s1);                               \
+                s2 = MULADD512(LOAD(r + 32 * (ESIZE)), vf, s2);                               \
+                s3 = MULADD512(LOAD(r + 48 * (ESIZE)), vf, s3);                               \
+                s4 = MULADD512(LOAD(r + 64 * (ESIZE)), vf, s4);                               \
+                s5 = MULADD512(LOAD(r + 80 * (ESIZE)), vf, s5);                               \
+                s6 = MULADD512(LOAD(r + 96 * (ESIZE)), vf, s6);                               \
+                s7 = MULADD512(LOAD(r + 112 * (ESIZE)), vf, s7);                              \
             }                                                                                       \
             _mm512_storeu_ps(o + d + 0, s0);                                                        \
             _mm512_storeu_ps(o + d + 16, s1);                                                       \
@@ -235,7 +250,7 @@ static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, i
                 for (int64_t t = t0; t < t1; t++) {                                                 \
                     float f;                                                                        \
                     const char *r = token_row(a, t, &f) + d * (ESIZE);                              \
-                    s = _mm512_fmadd_ps(LOAD(r), _mm512_set1_ps(f), s);                             \
+                    s = MULADD512(LOAD(r), _mm512_set1_ps(f), s);                             \
                 }                                                                                   \
                 _mm512_storeu_ps(o + d, s);                                                         \
             } else {                                                                                \
@@ -243,7 +258,7 @@ static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, i
                 for (int64_t t = t0; t < t1; t++) {                                                 \
                     float f;                                                                        \
                     const char *r = token_row(a, t, &f) + d * (ESIZE);                              \
-                    s = _mm512_fmadd_ps(MLOAD(m, r), _mm512_set1_ps(f), s);                         \
+                    s = MULADD512(MLOAD(m, r), _mm512_set1_ps(f), s);                         \
                 }                                                                                   \
                 _mm512_mask_storeu_ps(o + d, m, s);                                                 \
             }                                                                                       \

@@ -86,11 +86,12 @@ def make_tiny_model(
     normalize: bool = True,
     seed: int = 0,
     config: dict | None = None,
+    weights_dtype: str = "float32",
 ) -> Path:
     """A tiny model2vec directory with a random table of ``dtype`` (float32/float16/float64/int8).
 
     ``mapping=True`` makes a vocabulary-quantized model (K = V // 3 table rows, ``mapping`` [V] int64);
-    ``weights=True`` adds per-token float64 weights [V] (as model2vec's vocabulary quantization does).
+    ``weights=True`` adds per-token weights [V] of ``weights_dtype``.
     """
     tok = tiny_tokenizer()
     rng = np.random.default_rng(seed)
@@ -101,7 +102,7 @@ def make_tiny_model(
         table = np.clip(np.rint(table * 40), -127, 127).astype(np.int8)
     else:
         table = table.astype(dtype)
-    w = rng.uniform(0.1, 2.0, v) if weights else None
+    w = rng.uniform(0.1, 2.0, v).astype(weights_dtype) if weights else None
     m = rng.integers(0, rows, v).astype(np.int64) if mapping else None
     cfg = {"normalize": normalize, **(config or {})}
     return write_model(path, tok, table, weights=w, mapping=m, config=cfg)

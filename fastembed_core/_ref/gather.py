@@ -14,7 +14,8 @@ pools bags ``start <= b < stop`` into ``out[b]``:
 
 For token t: ``row = mapping[t] if mapping else t`` and ``factor = weights[t] * scales[row]``
 (missing terms are 1, the product is formed in float32). The bag sum of ``table[row] * factor`` is
-accumulated in float32 and divided by the bag length in float32 (what numpy's ``mean`` does for
+accumulated in float32, token by token in bag order (numpy's own order for ``x.mean(axis=0)``, so
+this matches model2vec to the bit for float32 data; the C kernels use FMA, within ~1 ulp), and divided by the bag length in float32 (what numpy's ``mean`` does for
 float32 data); an empty bag gives zeros. With ``normalize`` each row is then divided by
 ``sqrt(sum(x**2)) + 1e-32`` (float32). Inputs are trusted: the public wrapper
 ``fastembed_core.pooling.gather_mean`` validates every index before calling this.
@@ -44,8 +45,17 @@ def gather_mean(table, ids, offsets, mapping, weights, scales, normalize, out, s
     if scales is not None:
         factor = factor * scales[rows]
     vals = table[rows].astype(np.float32) * factor[:, None]
-    sums = np.add.reduceat(vals, (offs[:-1] - offs[0])[nonempty], axis=0)
-    means = sums / lengths[nonempty].astype(np.float32)[:, None]
+    lengths = lengths[nonempty]
+    starts = (offs[:-1] - offs[0])[nonempty]
+    # Sequential float32 sum, vectorised across bags: step k adds token k of every bag longer than k.
+    order = np.argsort(-lengths, kind="stable")
+    desc = lengths[order]
+    sums = np.zeros((len(order), vals.shape[1]), dtype=np.float32)
+    for k in range(int(desc[0])):
+        live = int(np.searchsorted(-desc, -k, side="left"))  # bags with length > k form a prefix
+        sums[:live] += vals[starts[order[:live]] + k]
+    means = np.empty_like(sums)
+    means[order] = sums / desc.astype(np.float32)[:, None]
     if normalize:
         norm = np.sqrt(np.sum(means * means, axis=1, dtype=np.float32)) + np.float32(1e-32)
         means = means / norm[:, None]

@@ -207,14 +207,15 @@ static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, i
 /* ---------------------------------------------------------------- AVX-512 */
 
 #define LOAD16_F32(p) _mm512_loadu_ps((const float *)(p))
+#if defined(FE_EMULATE_SIMD) /* SIMDe 0.7.4 lacks the 512-bit conversions: build them from two halves */
+#define LOAD16_F16(p) _mm512_insertf32x8(_mm512_castps256_ps512(LOAD8_F16(p)), LOAD8_F16((p) + 16), 1)
+#define LOAD16_I8(p) _mm512_insertf32x8(_mm512_castps256_ps512(LOAD8_I8(p)), LOAD8_I8((p) + 8), 1)
+#else
 #define LOAD16_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 #define LOAD16_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
-/* Masked loads never touch the masked-out bytes, so the tail needs no scalar code. */
-#define MLOAD16_F32(m, p) _mm512_maskz_loadu_ps((m), (const float *)(p))
-#define MLOAD16_F16(m, p) _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((m), (const void *)(p)))
-#define MLOAD16_I8(m, p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8((m), (const void *)(p))))
+#endif
 
-#define DEFINE_BAG_AVX512(NAME, LOAD, MLOAD, ESIZE)                                                 \
+#define DEFINE_BAG_AVX512(NAME, LOAD, LOAD8, ESIZE)                                                 \
     static FE_TARGET_AVX512 void NAME(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) { \
         const int64_t dim = a->dim;                                                                 \
         int64_t d = 0;                                                                              \
@@ -243,54 +244,56 @@ static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, i
             _mm512_storeu_ps(o + d + 96, s6);                                                       \
             _mm512_storeu_ps(o + d + 112, s7);                                                      \
         }                                                                                           \
-        for (; d < dim; d += 16) {                                                                  \
-            const int64_t rem = dim - d;                                                            \
+        for (; d + 16 <= dim; d += 16) {                                                            \
             __m512 s = _mm512_setzero_ps();                                                         \
-            if (rem >= 16) {                                                                        \
-                for (int64_t t = t0; t < t1; t++) {                                                 \
-                    float f;                                                                        \
-                    const char *r = token_row(a, t, &f) + d * (ESIZE);                              \
-                    s = MULADD512(LOAD(r), _mm512_set1_ps(f), s);                             \
-                }                                                                                   \
-                _mm512_storeu_ps(o + d, s);                                                         \
-            } else {                                                                                \
-                const __mmask16 m = (__mmask16)((1u << rem) - 1u);                                  \
-                for (int64_t t = t0; t < t1; t++) {                                                 \
-                    float f;                                                                        \
-                    const char *r = token_row(a, t, &f) + d * (ESIZE);                              \
-                    s = MULADD512(MLOAD(m, r), _mm512_set1_ps(f), s);                         \
-                }                                                                                   \
-                _mm512_mask_storeu_ps(o + d, m, s);                                                 \
+            for (int64_t t = t0; t < t1; t++) {                                                     \
+                float f;                                                                            \
+                const char *r = token_row(a, t, &f) + d * (ESIZE);                                  \
+                s = MULADD512(LOAD(r), _mm512_set1_ps(f), s);                                       \
             }                                                                                       \
+            _mm512_storeu_ps(o + d, s);                                                             \
         }                                                                                           \
+        for (; d + 8 <= dim; d += 8) {                                                              \
+            __m256 s = _mm256_setzero_ps();                                                         \
+            for (int64_t t = t0; t < t1; t++) {                                                     \
+                float f;                                                                            \
+                const char *r = token_row(a, t, &f) + d * (ESIZE);                                  \
+                s = MULADD256(LOAD8(r), _mm256_set1_ps(f), s);                                      \
+            }                                                                                       \
+            _mm256_storeu_ps(o + d, s);                                                             \
+        }                                                                                           \
+        if (d < dim) tail_scalar(a, t0, t1, d, o);                                                  \
     }
 
-DEFINE_BAG_AVX512(bag_avx512_f32, LOAD16_F32, MLOAD16_F32, 4)
-DEFINE_BAG_AVX512(bag_avx512_f16, LOAD16_F16, MLOAD16_F16, 2)
-DEFINE_BAG_AVX512(bag_avx512_i8, LOAD16_I8, MLOAD16_I8, 1)
+DEFINE_BAG_AVX512(bag_avx512_f32, LOAD16_F32, LOAD8_F32, 4)
+DEFINE_BAG_AVX512(bag_avx512_f16, LOAD16_F16, LOAD8_F16, 2)
+DEFINE_BAG_AVX512(bag_avx512_i8, LOAD16_I8, LOAD8_I8, 1)
 
 static FE_TARGET_AVX512 void finalize_avx512(float *o, int64_t dim, int64_t n, int normalize) {
     if (n == 0) {
         memset(o, 0, (size_t)dim * sizeof(float));
         return;
     }
-    const __m512 vn = _mm512_set1_ps((float)n);
+    const float fn = (float)n;
+    const __m512 vn = _mm512_set1_ps(fn);
     __m512 ss = _mm512_setzero_ps();
-    for (int64_t j = 0; j < dim; j += 16) {
-        const int64_t rem = dim - j;
-        const __mmask16 m = rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u);
-        __m512 x = _mm512_div_ps(_mm512_maskz_loadu_ps(m, o + j), vn);
-        _mm512_mask_storeu_ps(o + j, m, x);
-        ss = _mm512_fmadd_ps(x, x, ss);
+    int64_t j = 0;
+    for (; j + 16 <= dim; j += 16) {
+        __m512 x = _mm512_div_ps(_mm512_loadu_ps(o + j), vn);
+        _mm512_storeu_ps(o + j, x);
+        ss = _mm512_add_ps(ss, _mm512_mul_ps(x, x));
+    }
+    float sst = 0.0f;
+    for (; j < dim; j++) {
+        o[j] = o[j] / fn;
+        sst += o[j] * o[j];
     }
     if (!normalize) return;
-    const __m256 half = _mm256_add_ps(_mm512_castps512_ps256(ss), _mm512_extractf32x8_ps(ss, 1));
-    const __m512 vnorm = _mm512_set1_ps(sqrtf(fe_reduce_add_ps_256(half)) + 1e-32f);
-    for (int64_t j = 0; j < dim; j += 16) {
-        const int64_t rem = dim - j;
-        const __mmask16 m = rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u);
-        _mm512_mask_storeu_ps(o + j, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, o + j), vnorm));
-    }
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(ss), 1));
+    const float norm = sqrtf(fe_reduce_add_ps_256(_mm256_add_ps(_mm512_castps512_ps256(ss), hi)) + sst) + 1e-32f;
+    const __m512 vnorm = _mm512_set1_ps(norm);
+    for (j = 0; j + 16 <= dim; j += 16) _mm512_storeu_ps(o + j, _mm512_div_ps(_mm512_loadu_ps(o + j), vnorm));
+    for (; j < dim; j++) o[j] = o[j] / norm;
 }
 
 static FE_TARGET_AVX512 void gather_avx512(const fe_gather_args *a, int64_t start, int64_t stop) {

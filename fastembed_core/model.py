@@ -265,6 +265,14 @@ class StaticModel:
         except ValueError as exc:
             raise ValueError(f"{root}: {exc}") from None
 
+    @classmethod
+    def default(cls, **kwargs: Any) -> "StaticModel":
+        """The small model bundled with the package (``fastembed_core.models.default_model_path()``),
+        distilled from all-MiniLM-L6-v2; ``kwargs`` go to :meth:`from_pretrained`."""
+        from .models import default_model_path
+
+        return cls.from_pretrained(default_model_path(), **kwargs)
+
     def save_pretrained(self, path: str | os.PathLike) -> None:
         """Write a model2vec directory (model.safetensors, tokenizer.json, config.json, modules.json).
 

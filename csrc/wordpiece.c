@@ -375,7 +375,7 @@ static inline int wp_put_lower(const fe_wp *wp, char *o, uint32_t x) {
 /* Strip (NFD, drop Mn) then lowercase, for one code point. Returns bytes written, -1 for fallback. */
 static inline int wp_put_strip_lower(const fe_wp *wp, char *o, uint32_t cp, unsigned f) {
     if (wp->flags & FE_WP_STRIP) {
-        if (f & FE_U_FB_STRIP) return -1;
+        if (f & ((wp->flags & FE_WP_STRICT) ? (FE_U_FB_STRIP | FE_U_CCC) : FE_U_FB_STRIP)) return -1;
         if (f & FE_U_STRIP_MAP) {
             const uint32_t *m;
             int found, k = wp_map(fe_u_strip_keys, fe_u_strip_offs, fe_u_strip_pool, FE_U_STRIP_N, cp, &m, &found);

@@ -14,10 +14,12 @@ reorders runs of combining marks. So every code point is probed alone, step by s
   ws/punct  BertPreTokenizer on "a" + c + "a"     -> split away / isolated / part of the word
 
 NFD reordering can only change the result when a kept (non-Mn) character with a non-zero canonical
-combining class survives stripping: such code points get FE_U_FB_STRIP and texts containing them
-go to ``tokenizers`` when strip_accents is on. Code points Python's unicodedata calls unassigned get
-FE_U_UNASSIGNED: with another ``tokenizers`` version than the one recorded here, texts containing
-them go to ``tokenizers`` (fastembed_core.wordpiece verifies the assigned ones at runtime then).
+combining class survives stripping: such code points (as tokenizers' NFD sees them, probed by
+placing them next to U+1D165 / U+1D16D) get FE_U_FB_STRIP, and texts containing them go to
+``tokenizers`` when strip_accents is on. For another ``tokenizers`` version than the one recorded
+here the C path is stricter: FE_U_UNASSIGNED (unassigned for Python's unicodedata) and FE_U_CCC
+(non-zero combining class or unassigned for Python, kept by strip) also send texts to tokenizers,
+and fastembed_core.wordpiece verifies the assigned code points at runtime.
 """
 
 from __future__ import annotations
@@ -31,7 +33,20 @@ from tokenizers import normalizers, pre_tokenizers
 
 OUT = Path(__file__).resolve().parents[1] / "csrc" / "unicode_tables.h"
 
-CLEAN_REMOVE, CLEAN_SPACE, CJK, WS, PUNCT, STRIP_MAP, LOWER_MAP, FB_STRIP, UNASSIGNED = (1 << i for i in range(9))
+CLEAN_REMOVE, CLEAN_SPACE, CJK, WS, PUNCT, STRIP_MAP, LOWER_MAP, FB_STRIP, UNASSIGNED, CCC = (1 << i for i in range(10))
+# Kept (non-Mn) characters with canonical combining classes 216 and 226 in every Unicode version.
+PROBES = ("\U0001D165", "\U0001D16D")
+
+
+def reorders(strip, x: str) -> bool:
+    """Whether tokenizers' NFD gives x a non-zero combining class (it then moves past a probe)."""
+    for p in PROBES:
+        if x == p:
+            return True
+        for s in ("a" + p + x, "a" + x + p):
+            if strip.normalize_str(s) != s:
+                return True
+    return False
 
 
 def bert(clean=False, cjk=False, strip=False, lower=False):
@@ -65,8 +80,10 @@ def probe() -> tuple[list[int], dict[int, str], dict[int, str]]:
         if r != c:
             f |= STRIP_MAP
             strip_map[cp] = r
-        if any(unicodedata.combining(x) or unicodedata.category(x) == "Cn" for x in r):
+        if any(reorders(strip, x) for x in r):
             f |= FB_STRIP
+        if any(unicodedata.combining(x) or unicodedata.category(x) == "Cn" for x in r):
+            f |= CCC
         r = lower.normalize_str(c)
         if r != c:
             f |= LOWER_MAP
@@ -89,7 +106,7 @@ def check_composition(flags, strip_map, lower_map) -> None:
     import random
 
     rng = random.Random(0)
-    interesting = STRIP_MAP | LOWER_MAP | CLEAN_SPACE | WS | PUNCT | FB_STRIP
+    interesting = STRIP_MAP | LOWER_MAP | CLEAN_SPACE | WS | PUNCT | FB_STRIP | CCC
     cps = [c for c in range(0x110000) if flags[c] & interesting]
     cps += rng.sample([c for c in range(0x110000) if not 0xD800 <= c < 0xE000], 20000)
     for cfg in range(16):
@@ -170,7 +187,7 @@ def emit(flags, strip_map, lower_map) -> str:
         f'#define FE_U_UNIDATA_VERSION "{unicodedata.unidata_version}"',
         f"#define FE_U_MAX_EXPANSION {max_expansion(flags, strip_map, lower_map)}",
         "enum { FE_U_CLEAN_REMOVE = 1, FE_U_CLEAN_SPACE = 2, FE_U_CJK = 4, FE_U_WS = 8, FE_U_PUNCT = 16,",
-        "       FE_U_STRIP_MAP = 32, FE_U_LOWER_MAP = 64, FE_U_FB_STRIP = 128, FE_U_UNASSIGNED = 256 };",
+        "       FE_U_STRIP_MAP = 32, FE_U_LOWER_MAP = 64, FE_U_FB_STRIP = 128, FE_U_UNASSIGNED = 256, FE_U_CCC = 512 };",
         c_array("fe_u_stage1", "uint16_t", stage1),
         c_array("fe_u_stage2", "uint16_t", stage2),
         "static inline unsigned fe_u_flags(uint32_t cp) {",

@@ -133,7 +133,7 @@ def wordpiece_encode(WordPieceHandle handle, tuple texts, Py_ssize_t start, Py_s
     cdef const char *p
     for i in range(n):
         t = texts[start + i]
-        if type(t) is not str:
+        if not isinstance(t, str):
             raise TypeError(f"texts[{start + i}] must be str, not {type(t).__name__}")
         try:
             p = PyUnicode_AsUTF8AndSize(t, &size)  # borrowed: lives as long as the str (texts holds it)

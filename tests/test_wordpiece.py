@@ -22,6 +22,13 @@ from fastembed_core.wordpiece import FastWordPiece, _verify  # noqa: E402
 MINILM = os.path.join(gt.get_model_path(), "tokenizer.json")
 
 
+def compiled():
+    """The compiled kernels; skips in numpy-only runs (FASTEMBED_CORE_BACKEND=numpy), as conftest does."""
+    if os.environ.get("FASTEMBED_CORE_BACKEND", "").lower() == "numpy":
+        pytest.skip("numpy-only run")
+    return _backend.load("compiled")
+
+
 def _plain(tok: Tokenizer) -> Tokenizer:
     tok.no_truncation()
     tok.no_padding()
@@ -210,6 +217,7 @@ TEXT = st.lists(st.one_of(st.text(ALPHABET, max_size=12), st.sampled_from(["[CLS
 @given(texts=st.lists(TEXT, max_size=6), max_tokens=st.one_of(st.none(), st.integers(0, 20)),
        drop=st.booleans())
 def test_property_arbitrary_unicode(tokenizers_by_name, texts, max_tokens, drop):
+    compiled()
     with _backend.using("compiled"):
         for name in CONFIGS:
             tok = tokenizers_by_name[name]
@@ -220,10 +228,11 @@ def test_property_arbitrary_unicode(tokenizers_by_name, texts, max_tokens, drop)
 @given(text=TEXT)
 def test_property_split_matches_tokenizers(tokenizers_by_name, text):
     """Normalized text and pre-tokens equal tokenizers' whenever the C path does not fall back."""
-    compiled, ref = _backend.load("compiled"), _backend.load("numpy")
+    compiled_, ref = compiled(), _backend.load("numpy")
     for name in CONFIGS:
         fast = fast_for(tokenizers_by_name[name])
-        got = compiled.wordpiece_split(fast._handle(), text)
+        with _backend.using("compiled"):
+            got = compiled_.wordpiece_split(fast._handle(), text)
         if got is not None:
             assert got == ref.wordpiece_split(fast._reference(), text)
 
@@ -231,18 +240,18 @@ def test_property_split_matches_tokenizers(tokenizers_by_name, text):
 @pytest.mark.parametrize("name", ["minilm", "minilm_keep_accents", "cased_strip_raw"])
 def test_every_code_point(tokenizers_by_name, name):
     """All 1.1M code points (in runs of 4096), normalization + pre-tokenization vs tokenizers."""
-    compiled, ref = _backend.load("compiled"), _backend.load("numpy")
+    compiled_, ref = compiled(), _backend.load("numpy")
     fast = fast_for(tokenizers_by_name[name])
-    h, r = compiled.wordpiece_new(fast.spec), fast._reference()
+    h, r = compiled_.wordpiece_new(fast.spec), fast._reference()
     cps = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
     fallbacks = 0
     for i in range(0, len(cps), 4096):
         text = "".join(cps[i:i + 4096])
-        got = compiled.wordpiece_split(h, text)
+        got = compiled_.wordpiece_split(h, text)
         if got is None:  # check the code points one by one then
             fallbacks += 1
             for c in cps[i:i + 4096]:
-                one = compiled.wordpiece_split(h, c)
+                one = compiled_.wordpiece_split(h, c)
                 assert one is None or one == ref.wordpiece_split(r, c), f"U+{ord(c):04X}"
         else:
             assert got == ref.wordpiece_split(r, text), f"code points from U+{ord(cps[i]):04X}"
@@ -252,14 +261,14 @@ def test_every_code_point(tokenizers_by_name, name):
 def test_runtime_table_verification(tokenizers_by_name):
     """The check run when the installed tokenizers differs from the tables' version passes here,
     and a FastWordPiece in that strict mode still gives identical ids."""
+    compiled_, ref = compiled(), _backend.load("numpy")
     tok = tokenizers_by_name["minilm"]
     strict = FastWordPiece.from_tokenizer(tok, _verify_tables=True)
     assert strict is not None and strict.spec["strict_unassigned"]
     check(tok, TRICKY)
     got = unflatten(*strict.encode_flat(TRICKY))
     assert got == reference(tok, TRICKY)
-    compiled, ref = _backend.load("compiled"), _backend.load("numpy")
-    assert _verify(compiled, compiled.wordpiece_new(strict.spec), ref.wordpiece_new(strict.spec))
+    assert _verify(compiled_, compiled_.wordpiece_new(strict.spec), ref.wordpiece_new(strict.spec))
 
 
 # ---------------------------------------------------------------- configuration

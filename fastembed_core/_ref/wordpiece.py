@@ -69,14 +69,14 @@ def wordpiece_encode(handle: WordPieceHandle, texts: tuple, start: int, stop: in
         raise ValueError("start/stop out of range")
     chunk = texts[start:stop]
     for i, t in enumerate(chunk):
-        if type(t) is not str:
+        if not isinstance(t, str):
             raise TypeError(f"texts[{start + i}] must be str, not {type(t).__name__}")
         try:
             t.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValueError(f"texts[{start + i}] cannot be encoded as UTF-8 ({exc.reason}: "
                              "a lone surrogate?); tokenizers rejects it too") from None
-    encodings = handle.tokenizer.encode_batch(list(chunk), add_special_tokens=False) if chunk else []
+    encodings = handle.tokenizer.encode_batch_fast(list(chunk), add_special_tokens=False) if chunk else []
     parts, counts = [], np.zeros(len(chunk), dtype=np.int64)
     for i, enc in enumerate(encodings):
         ids = np.asarray(enc.ids, dtype=np.int32)

@@ -1,12 +1,24 @@
 """Type stubs for the compiled module; see _kernels_py.py for the contracts."""
+import numpy as np
 
 def cpu_features() -> dict[str, bool]: ...
 def kernel_variants() -> dict[str, dict]: ...
 def select_variant(kernel: str, variant: str) -> None: ...
 
-# wordpiece (contracts in _ref/wordpiece.py)
-import numpy as np
+def gather_mean(
+    table: "np.ndarray",
+    ids: "np.ndarray",
+    offsets: "np.ndarray",
+    mapping: "np.ndarray | None",
+    weights: "np.ndarray | None",
+    scales: "np.ndarray | None",
+    normalize: bool,
+    out: "np.ndarray",
+    start: int,
+    stop: int,
+) -> None: ...
 
+# wordpiece (contracts in _ref/wordpiece.py)
 class WordPieceHandle:
     spec: dict
 

@@ -350,3 +350,53 @@ def test_nul_empty_and_huge_inputs(backend, minilm_fast):
     ids, offsets = minilm_fast.encode_flat([])
     assert ids.shape == (0,) and offsets.tolist() == [0]
     check(tok, texts, max_tokens=10)
+
+
+# ---------------------------------------------------------------- wiring into TextTokenizer / StaticModel
+
+
+def test_text_tokenizer_uses_fast_path_with_same_ids(backend, dev_rows, tokenizers_by_name, monkeypatch):
+    from fastembed_core import TextTokenizer
+
+    texts = [r["doc"] for r in dev_rows[::20]] + [r["query"] for r in dev_rows[::20]] + TRICKY
+    for name in ("minilm", "cased"):
+        auto = TextTokenizer(tokenizers_by_name[name])
+        assert isinstance(auto.fast, FastWordPiece)
+        assert auto.path == ("fastembed_core.wordpiece" if _backend.BACKEND == "compiled" else "tokenizers")
+        off = TextTokenizer(tokenizers_by_name[name], fast=None)
+        assert off.path == "tokenizers"
+        for max_length in (512, 16, None):
+            a, b = auto.encode(texts, max_length=max_length), off.encode(texts, max_length=max_length)
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    monkeypatch.setenv("FASTEMBED_CORE_FAST_TOKENIZER", "0")
+    assert TextTokenizer(tokenizers_by_name["minilm"]).fast is None
+
+
+def test_unsupported_tokenizer_keeps_tokenizers_path():
+    from tokenizers import models
+
+    from fastembed_core import TextTokenizer
+
+    tok = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    t = TextTokenizer(tok)
+    assert t.fast is None and t.path == "tokenizers"
+    assert t.encode(["a b a"])[0].tolist() == [0, 0]
+
+
+def test_static_model_reports_and_disables_fast_path(tmp_path):
+    import fastembed_core as fe
+    from fastembed_core import StaticModel
+
+    tok = _plain(Tokenizer.from_file(MINILM))
+    table = np.random.default_rng(0).standard_normal((tok.get_vocab_size(), 8)).astype(np.float32)
+    model = StaticModel(table, tok)
+    want = "fastembed_core.wordpiece" if _backend.BACKEND == "compiled" else "tokenizers"
+    assert model.tokenizer_path == want and want in repr(model)
+    texts = ["Debian package: résumé tools, 日本語 and [CLS] too", "", "x" * 300]
+    fast_vecs = model.encode(texts)
+    model.tokenizer.fast = None
+    assert model.tokenizer_path == "tokenizers"
+    assert np.array_equal(model.encode(texts), fast_vecs)
+    caps = fe.capabilities()["tokenizer_fast_path"]
+    assert caps["enabled"] is True and caps["wordpiece"] == (_backend.BACKEND == "compiled")

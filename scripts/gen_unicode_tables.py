@@ -170,6 +170,7 @@ def emit(flags, strip_map, lower_map) -> str:
         for k in keys:
             pool.extend(ord(x) for x in m[k])
             offs.append(len(pool))
+        assert len(pool) < 65536, "offsets are uint16"
         return "\n".join([
             f"#define FE_U_{prefix.upper()}_N {len(keys)}",
             c_array(f"fe_u_{prefix}_keys", "uint32_t", keys, 12),

@@ -3,3 +3,16 @@
 def cpu_features() -> dict[str, bool]: ...
 def kernel_variants() -> dict[str, dict]: ...
 def select_variant(kernel: str, variant: str) -> None: ...
+
+# hamming (contracts: fastembed_core/_ref/hamming.py)
+import numpy as np
+
+def hamming_distance(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None: ...
+def hamming_topk(
+    queries: np.ndarray,
+    database: np.ndarray,
+    k: int,
+    index_base: int,
+    out_distances: np.ndarray,
+    out_indices: np.ndarray,
+) -> None: ...

@@ -22,8 +22,32 @@
 #include <intrin.h>
 #endif
 
+#if defined(_MSC_VER)
+#define FE_FORCE_INLINE static __forceinline
+#else
+#define FE_FORCE_INLINE static inline __attribute__((always_inline))
+#endif
+
 enum { BATCH = 256 };                 /* codes per distance call: the int32 buffer stays in L1 */
 enum { BLOCK_BYTES = 128 * 1024 };    /* database bytes per block, reused across queries */
+/* Software prefetch this far ahead of the scan: measured 1.3x on one query over 32 MB of codes (Zen 3),
+ * where the hardware prefetcher alone leaves the stream below the memory bandwidth. A hint: it never
+ * faults, even past the end of the array. */
+enum { PREFETCH_BYTES = 8192 };
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FE_PREFETCH(p) __builtin_prefetch((const void *)(uintptr_t)(p), 0, 3)
+#elif defined(_MSC_VER) && FE_X86
+#include <xmmintrin.h>
+#define FE_PREFETCH(p) _mm_prefetch((const char *)(uintptr_t)(p), _MM_HINT_T0)
+#else
+#define FE_PREFETCH(p) ((void)0)
+#endif
+
+/* Prefetches the cache lines of [p + PREFETCH_BYTES, p + PREFETCH_BYTES + bytes). */
+static inline void prefetch_rows(const uint8_t *p, size_t bytes) {
+    for (size_t o = 0; o < bytes; o += 64) FE_PREFETCH((uintptr_t)p + PREFETCH_BYTES + o);
+}
 
 typedef void (*dist_fn)(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width,
                         int32_t *out);
@@ -180,18 +204,25 @@ static inline int popcount_swar(uint64_t x) {
         (result) = acc_;                                                    \
     } while (0)
 
+/* CODE_DIST of row j, prefetching ahead once every 8 rows. */
+#define ROW_DIST(POPCOUNT, q, c, words, rem, result)                                  \
+    do {                                                                              \
+        if ((j & 7) == 0) prefetch_rows(codes + j * stride, 8 * stride);              \
+        CODE_DIST(POPCOUNT, q, c, words, rem, result);                                \
+    } while (0)
+
 #define DEFINE_WORD_DIST(NAME, TARGET, POPCOUNT)                                                         \
     static TARGET void NAME(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width, \
                             int32_t *out) {                                                              \
         size_t words = width / 8, rem = width % 8;                                                       \
         if (width == 32) {                                                                               \
-            for (size_t j = 0; j < n; j++) CODE_DIST(POPCOUNT, q, codes + j * stride, 4, 0, out[j]);     \
+            for (size_t j = 0; j < n; j++) ROW_DIST(POPCOUNT, q, codes + j * stride, 4, 0, out[j]);     \
         } else if (width == 64) {                                                                        \
-            for (size_t j = 0; j < n; j++) CODE_DIST(POPCOUNT, q, codes + j * stride, 8, 0, out[j]);     \
+            for (size_t j = 0; j < n; j++) ROW_DIST(POPCOUNT, q, codes + j * stride, 8, 0, out[j]);     \
         } else if (width == 16) {                                                                        \
-            for (size_t j = 0; j < n; j++) CODE_DIST(POPCOUNT, q, codes + j * stride, 2, 0, out[j]);     \
+            for (size_t j = 0; j < n; j++) ROW_DIST(POPCOUNT, q, codes + j * stride, 2, 0, out[j]);     \
         } else {                                                                                         \
-            for (size_t j = 0; j < n; j++) CODE_DIST(POPCOUNT, q, codes + j * stride, words, rem, out[j]); \
+            for (size_t j = 0; j < n; j++) ROW_DIST(POPCOUNT, q, codes + j * stride, words, rem, out[j]); \
         }                                                                                                \
     }
 
@@ -235,7 +266,7 @@ static void distance_popcnt(const uint8_t *a, size_t na, size_t as, const uint8_
 /* ---------------------------------------------------------------- avx2 */
 
 /* Per-byte popcount of x by two 16-entry lookups (vpshufb). */
-static inline FE_TARGET_AVX2 __m256i popcount_bytes_avx2(__m256i x) {
+FE_FORCE_INLINE FE_TARGET_AVX2 __m256i popcount_bytes_avx2(__m256i x) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0f);
@@ -246,7 +277,7 @@ static inline FE_TARGET_AVX2 __m256i popcount_bytes_avx2(__m256i x) {
 
 /* Popcount of (q XOR c) over `chunks` 32-byte chunks as four 64-bit partial sums. Byte counts are
  * accumulated for up to 31 chunks (31 * 8 < 256) before one vpsadbw. */
-static inline FE_TARGET_AVX2 __m256i code_sad_avx2(const uint8_t *q, const uint8_t *c, size_t chunks) {
+FE_FORCE_INLINE FE_TARGET_AVX2 __m256i code_sad_avx2(const uint8_t *q, const uint8_t *c, size_t chunks) {
     __m256i acc = _mm256_setzero_si256();
     size_t j = 0;
     while (j < chunks) {
@@ -263,7 +294,7 @@ static inline FE_TARGET_AVX2 __m256i code_sad_avx2(const uint8_t *q, const uint8
 }
 
 /* Eight codes' partial sums (four 64-bit lanes each, every lane < 2^32) -> their eight totals as int32. */
-static inline FE_TARGET_AVX2 __m256i reduce8_avx2(const __m256i s[8]) {
+FE_FORCE_INLINE FE_TARGET_AVX2 __m256i reduce8_avx2(const __m256i s[8]) {
     __m256i u01 = _mm256_or_si256(s[0], _mm256_slli_epi64(s[1], 32));
     __m256i u23 = _mm256_or_si256(s[2], _mm256_slli_epi64(s[3], 32));
     __m256i u45 = _mm256_or_si256(s[4], _mm256_slli_epi64(s[5], 32));
@@ -274,13 +305,14 @@ static inline FE_TARGET_AVX2 __m256i reduce8_avx2(const __m256i s[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(x, y, 0x20), _mm256_permute2x128_si256(x, y, 0x31));
 }
 
-static inline FE_TARGET_AVX2 void dist_avx2_chunks(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride,
+FE_FORCE_INLINE FE_TARGET_AVX2 void dist_avx2_chunks(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride,
                                                    size_t chunks, size_t width, int32_t *out) {
     size_t tail = width - 32 * chunks, words = tail / 8, rem = tail % 8;
     const uint8_t *qt = q + 32 * chunks;
     size_t j = 0;
     for (; j + 8 <= n; j += 8) {
         __m256i s[8];
+        prefetch_rows(codes + j * stride, 8 * stride);
         for (int c = 0; c < 8; c++) s[c] = code_sad_avx2(q, codes + (j + c) * stride, chunks);
         _mm256_storeu_si256((__m256i *)(out + j), reduce8_avx2(s));
     }
@@ -352,6 +384,7 @@ static inline FE_TARGET_AVX512_VPOPCNTDQ void dist32_avx512(const uint8_t *q, co
     size_t j = 0;
     for (; j + 8 <= n; j += 8) {
         __m256i y[4];
+        prefetch_rows(codes + j * stride, 8 * stride);
         for (int p = 0; p < 4; p++) {
             const uint8_t *c0 = codes + (j + 2 * p) * stride;
             __m512i pair = _mm512_inserti64x4(
@@ -381,6 +414,7 @@ static FE_TARGET_AVX512_VPOPCNTDQ void dist_avx512(const uint8_t *q, const uint8
     for (size_t j = 0; j < n; j++) {
         const uint8_t *c = codes + j * stride;
         __m512i acc = _mm512_setzero_si512();
+        prefetch_rows(c, width);
         for (size_t i = 0; i < chunks; i++) {
             __m512i x = _mm512_xor_si512(_mm512_loadu_si512((const void *)(q + 64 * i)),
                                          _mm512_loadu_si512((const void *)(c + 64 * i)));

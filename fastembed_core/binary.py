@@ -32,7 +32,8 @@ def pack_bits(x, *, threshold=0.0) -> np.ndarray:
     """Binarise and pack real vectors: ``uint8[n, ceil(dim / 8)]`` (or ``[ceil(dim / 8)]`` for 1-D x).
 
     x: real array [n, dim] or [dim]. threshold: a scalar, or one value per dimension (shape [dim]),
-    e.g. the per-dimension median of a corpus to centre the bits. Bit = ``x > threshold`` (NaN -> 0).
+    e.g. the per-dimension median of a corpus to centre the bits, converted to x's float dtype.
+    Bit = ``x > threshold`` (NaN -> 0).
     """
     x = np.asarray(x)
     if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
@@ -47,6 +48,8 @@ def pack_bits(x, *, threshold=0.0) -> np.ndarray:
         raise TypeError(f"threshold must be a real scalar or array, not {t.dtype}")
     if t.ndim not in (0, 1) or (t.ndim == 1 and t.shape[0] != dim):
         raise ValueError(f"threshold must be a scalar or have shape ({dim},), got shape {t.shape}")
+    if np.issubdtype(x.dtype, np.floating):
+        t = t.astype(x.dtype)  # compare in x's precision, as ``x > 0.3`` with a Python float does
     return np.packbits(x > t, axis=-1)
 
 

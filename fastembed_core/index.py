@@ -84,6 +84,8 @@ class BinaryIndex:
     def add(self, embeddings_or_codes) -> None:
         """Append float embeddings [n, dim] (packed here; rescoring vectors kept) or codes [n, width].
 
+        uint8 and int8 arrays are always taken as codes, any float dtype as embeddings.
+
         Codes (uint8 ubinary or int8 binary) are only accepted when ``keep is None``, since an index
         that rescores needs a vector for every row.
         """
@@ -92,7 +94,9 @@ class BinaryIndex:
             x = x[None, :]
         if x.ndim != 2:
             raise ValueError(f"embeddings_or_codes must be 2-D, got shape {x.shape}")
-        if x.dtype in (np.uint8, np.int8) and x.shape[1] == self.width and x.shape[1] != self.dim:
+        if x.dtype in (np.uint8, np.int8):
+            if x.shape[1] != self.width:
+                raise ValueError(f"codes in embeddings_or_codes must have {self.width} bytes, got {x.shape[1]}")
             if self.keep is not None:
                 raise ValueError(
                     f"this index keeps {self.keep} rescoring vectors: add float embeddings, not codes "
@@ -184,8 +188,9 @@ class BinaryIndex:
             q = q[None, :]
         if q.ndim != 2:
             raise ValueError(f"queries must be 1-D or 2-D, got shape {q.shape}")
-        is_codes = q.dtype in (np.uint8, np.int8) and q.shape[1] == self.width and q.shape[1] != self.dim
-        if is_codes:
+        if q.dtype in (np.uint8, np.int8):
+            if q.shape[1] != self.width:
+                raise ValueError(f"query codes must have {self.width} bytes, got {q.shape[1]}")
             qcodes, qf = _as_codes(q, "queries"), None
         else:
             if not np.issubdtype(q.dtype, np.floating):

@@ -242,3 +242,10 @@ def test_dev_data_rescoring_recovers_float_quality(dev_rows):
     _, ids = index.search(q, 10, rescore_multiplier=10)
     _, exact = exact_cosine_topk(q, d, 10)
     assert np.mean(ids[:, 0] == exact[:, 0]) > 0.9  # measured 0.969
+
+
+def test_save_before_fitting_the_threshold_is_an_error(tmp_path):
+    index = fe.BinaryIndex(16, threshold="median")
+    with pytest.raises(ValueError, match="fitted on the first add"):
+        index.save(tmp_path / "x")
+    assert not list(tmp_path.iterdir())

@@ -204,25 +204,25 @@ static inline int popcount_swar(uint64_t x) {
         (result) = acc_;                                                    \
     } while (0)
 
-/* CODE_DIST of row j, prefetching ahead once every 8 rows. */
-#define ROW_DIST(POPCOUNT, q, c, words, rem, result)                                  \
-    do {                                                                              \
-        if ((j & 7) == 0) prefetch_rows(codes + j * stride, 8 * stride);              \
-        CODE_DIST(POPCOUNT, q, c, words, rem, result);                                \
-    } while (0)
+/* Distances of n rows, prefetching ahead once every 8 rows; `words` and `rem` as in CODE_DIST. */
+#define ROWS_DIST(POPCOUNT, words, rem)                                                  \
+    for (size_t j = 0; j < n; j++) {                                                     \
+        if ((j & 7) == 0) prefetch_rows(codes + j * stride, 8 * stride);                 \
+        CODE_DIST(POPCOUNT, q, codes + j * stride, (words), (rem), out[j]);              \
+    }
 
+/* The word-at-a-time variants, with the common widths (16, 32, 64 bytes) unrolled. */
 #define DEFINE_WORD_DIST(NAME, TARGET, POPCOUNT)                                                         \
     static TARGET void NAME(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width, \
                             int32_t *out) {                                                              \
-        size_t words = width / 8, rem = width % 8;                                                       \
         if (width == 32) {                                                                               \
-            for (size_t j = 0; j < n; j++) ROW_DIST(POPCOUNT, q, codes + j * stride, 4, 0, out[j]);     \
+            ROWS_DIST(POPCOUNT, 4, 0)                                                                    \
         } else if (width == 64) {                                                                        \
-            for (size_t j = 0; j < n; j++) ROW_DIST(POPCOUNT, q, codes + j * stride, 8, 0, out[j]);     \
+            ROWS_DIST(POPCOUNT, 8, 0)                                                                    \
         } else if (width == 16) {                                                                        \
-            for (size_t j = 0; j < n; j++) ROW_DIST(POPCOUNT, q, codes + j * stride, 2, 0, out[j]);     \
+            ROWS_DIST(POPCOUNT, 2, 0)                                                                    \
         } else {                                                                                         \
-            for (size_t j = 0; j < n; j++) ROW_DIST(POPCOUNT, q, codes + j * stride, words, rem, out[j]); \
+            ROWS_DIST(POPCOUNT, width / 8, width % 8)                                                    \
         }                                                                                                \
     }
 

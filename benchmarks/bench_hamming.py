@@ -10,8 +10,13 @@ second next to the memory bandwidth measured in the same run:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+
+# faiss's OpenMP threads otherwise spin for a while after each call, stealing a core from whatever is
+# timed next (our kernels, or faiss itself at another thread count). Must be set before faiss loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import pytest
@@ -130,7 +135,7 @@ def main() -> None:
           f"{med[(1, 1, 'numpy')] / a1:.1f}x ours; ours 2 threads vs 1: {a1 / med[(1, 2, 'ours')]:.2f}x")
     print(f"1 query: {db.nbytes / a1 / 1e9:.1f} GB/s scanned at 1 thread, "
           f"{db.nbytes / med[(1, 2, 'ours')] / 1e9:.1f} GB/s at 2, vs copy bandwidth {bw / 1e9:.1f} GB/s")
-    print(f"rounds: {args.rounds} (numpy: 3), medians")
+    print(f"rounds: {args.rounds} (numpy: 3), medians; OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
 
 
 if __name__ == "__main__":

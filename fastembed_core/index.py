@@ -342,8 +342,12 @@ def _quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _rescore(qf, ids, vectors, scales, k):
     """Cosine of each float query with its candidates' kept vectors; best k by (-score, id)."""
     qn = qf / (np.linalg.norm(qf, axis=1, keepdims=True) + 1e-32)
-    cand = np.asarray(vectors[ids.ravel()], dtype=np.float32).reshape(ids.shape + (vectors.shape[1],))
-    scores = np.einsum("qd,qcd->qc", qn, cand, dtype=np.float32)
+    scores = np.empty(ids.shape, np.float32)
+    step = max(1, (1 << 22) // (ids.shape[1] * vectors.shape[1]))  # gathered candidates: <= 16 MiB at a time
+    for s in range(0, ids.shape[0], step):
+        block = ids[s : s + step]
+        cand = np.asarray(vectors[block.ravel()], dtype=np.float32).reshape(block.shape + (vectors.shape[1],))
+        scores[s : s + step] = np.einsum("qd,qcd->qc", qn[s : s + step], cand)
     if scales is not None:
         scores *= np.asarray(scales)[ids]
     order = np.lexsort((ids, -scores), axis=-1)[:, :k]

@@ -68,6 +68,19 @@ def test_faiss(benchmark, codes, nq, threads):
     benchmark.pedantic(index.search, args=(q[:nq], K), rounds=5, warmup_rounds=1)
 
 
+def test_distance_matrix(benchmark, backend, codes):
+    q, db = codes
+    benchmark.group = "hamming_distance 100 x 100k x 256 bits"
+    benchmark.name = f"fastembed_core {backend} threads=1"
+    benchmark.pedantic(fe.hamming_distance, args=(q, db[:100_000]), kwargs={"num_threads": 1}, rounds=3, warmup_rounds=1)
+
+
+def test_pack_bits(benchmark):
+    x = np.random.default_rng(0).standard_normal((100_000, 256)).astype(np.float32)
+    benchmark.group = "pack_bits 100k x 256 float32"
+    benchmark(fe.pack_bits, x)
+
+
 # ---------------------------------------------------------------------------- side-by-side script
 
 def copy_bandwidth(rounds: int) -> float:

@@ -1,3 +1,327 @@
+/* gather-mean pooling: scalar, AVX2 (+F16C, FMA) and AVX-512 variants. Contract in gather.h. */
 #include "gather.h"
 
-fe_kernel *const fe_gather_kernels[] = {NULL};
+#include <math.h>
+#include <string.h>
+
+#include "simd.h"
+
+typedef void (*gather_fn)(const fe_gather_args *a, int64_t start, int64_t stop);
+
+/* IEEE binary16 -> binary32, exact for every input (subnormals, inf, NaN included). */
+static inline float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112u) << 23) | (man << 13);
+    } else if (man == 0) {
+        bits = sign;
+    } else { /* subnormal: renormalise */
+        exp = 113;
+        while (!(man & 0x400u)) { man <<= 1; exp--; }
+        bits = sign | (exp << 23) | ((man & 0x3ffu) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Row pointer and multiplier of token t. */
+static inline const char *token_row(const fe_gather_args *a, int64_t t, float *factor) {
+    int32_t id = a->ids[t];
+    int32_t r = a->mapping ? a->mapping[id] : id;
+    float f = a->weights ? a->weights[id] : 1.0f;
+    if (a->scales) f *= a->scales[r];
+    *factor = f;
+    return (const char *)a->table + (int64_t)r * a->row_stride;
+}
+
+static inline float load1(int32_t dtype, const char *row, int64_t j) {
+    switch (dtype) {
+    case FE_TABLE_F32: return ((const float *)row)[j];
+    case FE_TABLE_F16: return f16_to_f32(((const uint16_t *)row)[j]);
+    default: return (float)((const int8_t *)row)[j];
+    }
+}
+
+/* ---------------------------------------------------------------- scalar */
+
+static void finalize_scalar(float *o, int64_t dim, int64_t n, int normalize) {
+    if (n == 0) {
+        memset(o, 0, (size_t)dim * sizeof(float));
+        return;
+    }
+    const float fn = (float)n;
+    for (int64_t j = 0; j < dim; j++) o[j] = o[j] / fn;
+    if (!normalize) return;
+    float ss = 0.0f;
+    for (int64_t j = 0; j < dim; j++) ss += o[j] * o[j];
+    const float norm = sqrtf(ss) + 1e-32f;
+    for (int64_t j = 0; j < dim; j++) o[j] = o[j] / norm;
+}
+
+static void gather_scalar(const fe_gather_args *a, int64_t start, int64_t stop) {
+    const int64_t dim = a->dim;
+    for (int64_t b = start; b < stop; b++) {
+        float *o = a->out + b * a->out_stride;
+        const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
+        memset(o, 0, (size_t)dim * sizeof(float));
+        for (int64_t t = t0; t < t1; t++) {
+            float f;
+            const char *row = token_row(a, t, &f);
+            switch (a->dtype) {
+            case FE_TABLE_F32:
+                for (int64_t j = 0; j < dim; j++) o[j] += ((const float *)row)[j] * f;
+                break;
+            case FE_TABLE_F16:
+                for (int64_t j = 0; j < dim; j++) o[j] += f16_to_f32(((const uint16_t *)row)[j]) * f;
+                break;
+            default:
+                for (int64_t j = 0; j < dim; j++) o[j] += (float)((const int8_t *)row)[j] * f;
+            }
+        }
+        finalize_scalar(o, dim, t1 - t0, a->normalize);
+    }
+}
+
+/* Accumulates the last dim % 8 (or % 16) columns, from column d, in scalar code. */
+static inline void tail_scalar(const fe_gather_args *a, int64_t t0, int64_t t1, int64_t d, float *o) {
+    float acc[16] = {0};
+    const int64_t rem = a->dim - d;
+    for (int64_t t = t0; t < t1; t++) {
+        float f;
+        const char *row = token_row(a, t, &f);
+        for (int64_t j = 0; j < rem; j++) acc[j] += load1(a->dtype, row, d + j) * f;
+    }
+    for (int64_t j = 0; j < rem; j++) o[d + j] = acc[j];
+}
+
+#ifdef FE_HAVE_X86_SIMD
+/* The product is rounded before the add (no FMA), exactly as numpy's `(rows * w).mean(axis=0)` does,
+ * so float32 results match model2vec to the bit. The empty asm keeps the compiler from contracting
+ * mul + add into an FMA (SIMDe's portable emulation targets baseline x86-64, which has no FMA). */
+#if defined(FE_EMULATE_SIMD) || !(defined(__GNUC__) || defined(__clang__))
+#define FE_OPAQUE256(v) (v)
+#define FE_OPAQUE512(v) (v)
+#else
+static inline FE_TARGET_AVX2 __m256 fe_opaque256(__m256 v) { __asm__("" : "+x"(v)); return v; }
+static inline FE_TARGET_AVX512 __m512 fe_opaque512(__m512 v) { __asm__("" : "+v"(v)); return v; }
+#define FE_OPAQUE256(v) fe_opaque256(v)
+#define FE_OPAQUE512(v) fe_opaque512(v)
+#endif
+#define MULADD256(x, f, acc) _mm256_add_ps((acc), FE_OPAQUE256(_mm256_mul_ps((x), (f))))
+#define MULADD512(x, f, acc) _mm512_add_ps((acc), FE_OPAQUE512(_mm512_mul_ps((x), (f))))
+
+/* ---------------------------------------------------------------- AVX2 */
+
+#define LOAD8_F32(p) _mm256_loadu_ps((const float *)(p))
+#define LOAD8_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define LOAD8_I8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+
+/* Sums the bag into o[0:dim): 64 columns at a time in 8 registers, then 8 at a time. */
+#define DEFINE_BAG_AVX2(NAME, LOAD, ESIZE)                                                        \
+    static FE_TARGET_AVX2 void NAME(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) { \
+        const int64_t dim = a->dim;                                                               \
+        int64_t d = 0;                                                                            \
+        for (; d + 64 <= dim; d += 64) {                                                          \
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0,        \
+                   s6 = s0, s7 = s0;                                                              \
+            for (int64_t t = t0; t < t1; t++) {                                                   \
+                float f;                                                                          \
+                const char *r = token_row(a, t, &f) + d * (ESIZE);                                \
+                const __m256 vf = _mm256_set1_ps(f);                                              \
+                s0 = MULADD256(LOAD(r + 0 * (ESIZE)), vf, s0);                              \
+                s1 = MULADD256(LOAD(r + 8 * (ESIZE)), vf, s1);                              \
+                s2 = MULADD256(LOAD(r + 16 * (ESIZE)), vf, s2);                             \
+                s3 = MULADD256(LOAD(r + 24 * (ESIZE)), vf, s3);                             \
+                s4 = MULADD256(LOAD(r + 32 * (ESIZE)), vf, s4);                             \
+                s5 = MULADD256(LOAD(r + 40 * (ESIZE)), vf, s5);                             \
+                s6 = MULADD256(LOAD(r + 48 * (ESIZE)), vf, s6);                             \
+                s7 = MULADD256(LOAD(r + 56 * (ESIZE)), vf, s7);                             \
+            }                                                                                     \
+            _mm256_storeu_ps(o + d + 0, s0);                                                      \
+            _mm256_storeu_ps(o + d + 8, s1);                                                      \
+            _mm256_storeu_ps(o + d + 16, s2);                                                     \
+            _mm256_storeu_ps(o + d + 24, s3);                                                     \
+            _mm256_storeu_ps(o + d + 32, s4);                                                     \
+            _mm256_storeu_ps(o + d + 40, s5);                                                     \
+            _mm256_storeu_ps(o + d + 48, s6);                                                     \
+            _mm256_storeu_ps(o + d + 56, s7);                                                     \
+        }                                                                                         \
+        for (; d + 8 <= dim; d += 8) {                                                            \
+            __m256 s = _mm256_setzero_ps();                                                       \
+            for (int64_t t = t0; t < t1; t++) {                                                   \
+                float f;                                                                          \
+                const char *r = token_row(a, t, &f) + d * (ESIZE);                                \
+                s = MULADD256(LOAD(r), _mm256_set1_ps(f), s);                               \
+            }                                                                                     \
+            _mm256_storeu_ps(o + d, s);                                                           \
+        }                                                                                         \
+        if (d < dim) tail_scalar(a, t0, t1, d, o);                                                \
+    }
+
+DEFINE_BAG_AVX2(bag_avx2_f32, LOAD8_F32, 4)
+DEFINE_BAG_AVX2(bag_avx2_f16, LOAD8_F16, 2)
+DEFINE_BAG_AVX2(bag_avx2_i8, LOAD8_I8, 1)
+
+static FE_TARGET_AVX2 void finalize_avx2(float *o, int64_t dim, int64_t n, int normalize) {
+    if (n == 0) {
+        memset(o, 0, (size_t)dim * sizeof(float));
+        return;
+    }
+    const float fn = (float)n;
+    const __m256 vn = _mm256_set1_ps(fn);
+    __m256 ss = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= dim; j += 8) {
+        __m256 x = _mm256_div_ps(_mm256_loadu_ps(o + j), vn);
+        _mm256_storeu_ps(o + j, x);
+        ss = _mm256_add_ps(ss, _mm256_mul_ps(x, x));
+    }
+    float sst = 0.0f;
+    for (; j < dim; j++) {
+        o[j] = o[j] / fn;
+        sst += o[j] * o[j];
+    }
+    if (!normalize) return;
+    const float norm = sqrtf(fe_reduce_add_ps_256(ss) + sst) + 1e-32f;
+    const __m256 vnorm = _mm256_set1_ps(norm);
+    for (j = 0; j + 8 <= dim; j += 8) _mm256_storeu_ps(o + j, _mm256_div_ps(_mm256_loadu_ps(o + j), vnorm));
+    for (; j < dim; j++) o[j] = o[j] / norm;
+}
+
+static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, int64_t stop) {
+    for (int64_t b = start; b < stop; b++) {
+        float *o = a->out + b * a->out_stride;
+        const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
+        switch (a->dtype) {
+        case FE_TABLE_F32: bag_avx2_f32(a, t0, t1, o); break;
+        case FE_TABLE_F16: bag_avx2_f16(a, t0, t1, o); break;
+        default: bag_avx2_i8(a, t0, t1, o);
+        }
+        finalize_avx2(o, a->dim, t1 - t0, a->normalize);
+    }
+}
+
+/* ---------------------------------------------------------------- AVX-512 */
+
+#define LOAD16_F32(p) _mm512_loadu_ps((const float *)(p))
+#if defined(FE_EMULATE_SIMD) /* SIMDe 0.7.4 lacks the 512-bit conversions: build them from two halves */
+#define LOAD16_F16(p) _mm512_insertf32x8(_mm512_castps256_ps512(LOAD8_F16(p)), LOAD8_F16((p) + 16), 1)
+#define LOAD16_I8(p) _mm512_insertf32x8(_mm512_castps256_ps512(LOAD8_I8(p)), LOAD8_I8((p) + 8), 1)
+#else
+#define LOAD16_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define LOAD16_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#endif
+
+#define DEFINE_BAG_AVX512(NAME, LOAD, LOAD8, ESIZE)                                                 \
+    static FE_TARGET_AVX512 void NAME(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) { \
+        const int64_t dim = a->dim;                                                                 \
+        int64_t d = 0;                                                                              \
+        for (; d + 128 <= dim; d += 128) {                                                          \
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0,          \
+                   s6 = s0, s7 = s0;                                                                \
+            for (int64_t t = t0; t < t1; t++) {                                                     \
+                float f;                                                                            \
+                const char *r = token_row(a, t, &f) + d * (ESIZE);                                  \
+                const __m512 vf = _mm512_set1_ps(f);                                                \
+                s0 = MULADD512(LOAD(r + 0 * (ESIZE)), vf, s0);                                \
+                s1 = MULADD512(LOAD(r + 16 * (ESIZE)), vf, s1);                               \
+                s2 = MULADD512(LOAD(r + 32 * (ESIZE)), vf, s2);                               \
+                s3 = MULADD512(LOAD(r + 48 * (ESIZE)), vf, s3);                               \
+                s4 = MULADD512(LOAD(r + 64 * (ESIZE)), vf, s4);                               \
+                s5 = MULADD512(LOAD(r + 80 * (ESIZE)), vf, s5);                               \
+                s6 = MULADD512(LOAD(r + 96 * (ESIZE)), vf, s6);                               \
+                s7 = MULADD512(LOAD(r + 112 * (ESIZE)), vf, s7);                              \
+            }                                                                                       \
+            _mm512_storeu_ps(o + d + 0, s0);                                                        \
+            _mm512_storeu_ps(o + d + 16, s1);                                                       \
+            _mm512_storeu_ps(o + d + 32, s2);                                                       \
+            _mm512_storeu_ps(o + d + 48, s3);                                                       \
+            _mm512_storeu_ps(o + d + 64, s4);                                                       \
+            _mm512_storeu_ps(o + d + 80, s5);                                                       \
+            _mm512_storeu_ps(o + d + 96, s6);                                                       \
+            _mm512_storeu_ps(o + d + 112, s7);                                                      \
+        }                                                                                           \
+        for (; d + 16 <= dim; d += 16) {                                                            \
+            __m512 s = _mm512_setzero_ps();                                                         \
+            for (int64_t t = t0; t < t1; t++) {                                                     \
+                float f;                                                                            \
+                const char *r = token_row(a, t, &f) + d * (ESIZE);                                  \
+                s = MULADD512(LOAD(r), _mm512_set1_ps(f), s);                                       \
+            }                                                                                       \
+            _mm512_storeu_ps(o + d, s);                                                             \
+        }                                                                                           \
+        for (; d + 8 <= dim; d += 8) {                                                              \
+            __m256 s = _mm256_setzero_ps();                                                         \
+            for (int64_t t = t0; t < t1; t++) {                                                     \
+                float f;                                                                            \
+                const char *r = token_row(a, t, &f) + d * (ESIZE);                                  \
+                s = MULADD256(LOAD8(r), _mm256_set1_ps(f), s);                                      \
+            }                                                                                       \
+            _mm256_storeu_ps(o + d, s);                                                             \
+        }                                                                                           \
+        if (d < dim) tail_scalar(a, t0, t1, d, o);                                                  \
+    }
+
+DEFINE_BAG_AVX512(bag_avx512_f32, LOAD16_F32, LOAD8_F32, 4)
+DEFINE_BAG_AVX512(bag_avx512_f16, LOAD16_F16, LOAD8_F16, 2)
+DEFINE_BAG_AVX512(bag_avx512_i8, LOAD16_I8, LOAD8_I8, 1)
+
+static FE_TARGET_AVX512 void finalize_avx512(float *o, int64_t dim, int64_t n, int normalize) {
+    if (n == 0) {
+        memset(o, 0, (size_t)dim * sizeof(float));
+        return;
+    }
+    const float fn = (float)n;
+    const __m512 vn = _mm512_set1_ps(fn);
+    __m512 ss = _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 16 <= dim; j += 16) {
+        __m512 x = _mm512_div_ps(_mm512_loadu_ps(o + j), vn);
+        _mm512_storeu_ps(o + j, x);
+        ss = _mm512_add_ps(ss, _mm512_mul_ps(x, x));
+    }
+    float sst = 0.0f;
+    for (; j < dim; j++) {
+        o[j] = o[j] / fn;
+        sst += o[j] * o[j];
+    }
+    if (!normalize) return;
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(ss), 1));
+    const float norm = sqrtf(fe_reduce_add_ps_256(_mm256_add_ps(_mm512_castps512_ps256(ss), hi)) + sst) + 1e-32f;
+    const __m512 vnorm = _mm512_set1_ps(norm);
+    for (j = 0; j + 16 <= dim; j += 16) _mm512_storeu_ps(o + j, _mm512_div_ps(_mm512_loadu_ps(o + j), vnorm));
+    for (; j < dim; j++) o[j] = o[j] / norm;
+}
+
+static FE_TARGET_AVX512 void gather_avx512(const fe_gather_args *a, int64_t start, int64_t stop) {
+    for (int64_t b = start; b < stop; b++) {
+        float *o = a->out + b * a->out_stride;
+        const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
+        switch (a->dtype) {
+        case FE_TABLE_F32: bag_avx512_f32(a, t0, t1, o); break;
+        case FE_TABLE_F16: bag_avx512_f16(a, t0, t1, o); break;
+        default: bag_avx512_i8(a, t0, t1, o);
+        }
+        finalize_avx512(o, a->dim, t1 - t0, a->normalize);
+    }
+}
+#endif /* FE_HAVE_X86_SIMD */
+
+static const fe_variant gather_mean_variants[] = {
+#ifdef FE_HAVE_X86_SIMD
+    {"avx512", FE_NEED_AVX512, (fe_fn)gather_avx512},
+    {"avx2", FE_NEED_AVX2, (fe_fn)gather_avx2},
+#endif
+    {"scalar", 0, (fe_fn)gather_scalar},
+};
+static fe_kernel gather_mean_kernel = {
+    "gather_mean", gather_mean_variants, sizeof(gather_mean_variants) / sizeof(gather_mean_variants[0]), 0};
+
+void fe_gather_mean(const fe_gather_args *a, int64_t start, int64_t stop) {
+    FE_ACTIVE(gather_mean_kernel, gather_fn)(a, start, stop);
+}
+
+fe_kernel *const fe_gather_kernels[] = {&gather_mean_kernel, NULL};

@@ -1,18 +1,30 @@
 """Type stubs for the compiled module; see _kernels_py.py for the contracts."""
+import numpy as np
 
 def cpu_features() -> dict[str, bool]: ...
 def kernel_variants() -> dict[str, dict]: ...
 def select_variant(kernel: str, variant: str) -> None: ...
 
-# hamming (contracts: fastembed_core/_ref/hamming.py)
-import numpy as np
+def gather_mean(
+    table: "np.ndarray",
+    ids: "np.ndarray",
+    offsets: "np.ndarray",
+    mapping: "np.ndarray | None",
+    weights: "np.ndarray | None",
+    scales: "np.ndarray | None",
+    normalize: bool,
+    out: "np.ndarray",
+    start: int,
+    stop: int,
+) -> None: ...
 
-def hamming_distance(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None: ...
+# hamming (contracts: fastembed_core/_ref/hamming.py)
+def hamming_distance(a: "np.ndarray", b: "np.ndarray", out: "np.ndarray") -> None: ...
 def hamming_topk(
-    queries: np.ndarray,
-    database: np.ndarray,
+    queries: "np.ndarray",
+    database: "np.ndarray",
     k: int,
     index_base: int,
-    out_distances: np.ndarray,
-    out_indices: np.ndarray,
+    out_distances: "np.ndarray",
+    out_indices: "np.ndarray",
 ) -> None: ...

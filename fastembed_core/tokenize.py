@@ -1,3 +1,134 @@
-"""tokenize (public API; filled in by its issue)."""
+"""Text -> flat token ids + CSR offsets, with model2vec 0.10's exact semantics (public API).
 
-__all__: list[str] = []
+``TextTokenizer(tokenizer).encode(texts, max_length=512)`` returns ``(ids int32[T], offsets
+int64[n + 1])`` where bag i holds the ids model2vec's ``StaticModel.tokenize`` gives text i:
+
+1. each text is cut to ``max_length * median_token_length`` characters (``median_token_length`` =
+   ``int(median of len(token) over the vocabulary)``), when ``max_length`` is not None;
+2. ``tokenizer.encode_batch_fast(texts, add_special_tokens=False)`` with truncation to
+   ``max_length`` tokens (none when None) and no padding;
+3. the UNK id (WordPiece/BPE/WordLevel ``unk_token``, Unigram ``unk_id``) is dropped.
+
+A fast path (duck-typed, optional) may replace step 2-3: any object with
+``encode_flat(texts, *, max_tokens, drop_id, num_threads) -> (ids int32, offsets int64)`` giving
+ids identical to ``encode_batch(texts, add_special_tokens=False)`` truncated to ``max_tokens``, then
+with ``drop_id`` removed (e.g. ``fastembed_core.wordpiece.FastWordPiece.from_tokenizer(tok)``).
+Without it, parallelism of step 2 is that of ``tokenizers`` itself (``TOKENIZERS_PARALLELISM``).
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import chain
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["TextTokenizer"]
+
+NO_LIMIT = 2**31 - 1  # max_tokens handed to a fast path when max_length is None
+
+
+def unk_token_id(tokenizer: Any) -> int | None:
+    """The id model2vec drops: the model's ``unk_token`` id (WordPiece/BPE/WordLevel) or ``unk_id`` (Unigram)."""
+    model = tokenizer.model
+    if hasattr(model, "unk_token"):
+        token = model.unk_token
+        return None if token is None else tokenizer.token_to_id(token)
+    return json.loads(tokenizer.to_str())["model"].get("unk_id")
+
+
+def check_texts(texts: Sequence[Any]) -> None:
+    """TypeError naming the first non-string item."""
+    if not all(isinstance(t, str) for t in texts):
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"sentences must be strings; item {i} is {type(t).__name__}: {t!r:.60}")
+
+
+class TextTokenizer:
+    """Wraps a ``tokenizers.Tokenizer`` (copied; the original is never modified).
+
+    Attributes: ``tokenizer`` (the copy), ``unk_id``, ``median_token_length``, ``vocab_size``
+    (with added tokens, as model2vec counts it), ``fast`` (the optional fast path, settable).
+    """
+
+    def __init__(self, tokenizer: Any, *, fast: Any = None) -> None:
+        from tokenizers import Tokenizer
+
+        if not isinstance(tokenizer, Tokenizer):
+            raise TypeError(f"tokenizer must be a tokenizers.Tokenizer, not {type(tokenizer).__name__}")
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        self._by_length: dict[int | None, Any] = {}  # one truncating copy per max_length: thread-safe
+        vocab = self.tokenizer.get_vocab()
+        self.vocab_size = len(vocab)
+        self.median_token_length = int(np.median([len(t) for t in vocab])) if vocab else 0
+        self.unk_id = unk_token_id(self.tokenizer)
+        if fast is not None and not callable(getattr(fast, "encode_flat", None)):
+            raise TypeError("fast must have an encode_flat(texts, *, max_tokens, drop_id, num_threads) method")
+        self.fast = fast
+
+    @classmethod
+    def from_file(cls, path: Any, *, fast: Any = None) -> "TextTokenizer":
+        from tokenizers import Tokenizer
+
+        try:
+            tok = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
+            raise ValueError(f"cannot read tokenizer file {path}: {exc}") from None
+        return cls(tok, fast=fast)
+
+    def _truncating(self, max_length: int | None) -> Any:
+        tok = self._by_length.get(max_length)
+        if tok is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_str(self.tokenizer.to_str())
+            if max_length is not None:
+                tok.enable_truncation(max_length)
+            tok = self._by_length.setdefault(max_length, tok)
+        return tok
+
+    def encode(
+        self, texts: Sequence[str], *, max_length: int | None = 512, num_threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Flat ids (int32) and CSR offsets (int64, length len(texts) + 1) of ``texts``.
+
+        ``max_length``: tokens per text (None: no limit). ``num_threads`` is passed to the fast path.
+        """
+        if isinstance(texts, str):
+            raise TypeError("texts must be a sequence of strings, not a single str")
+        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+            raise ValueError(f"max_length must be None or a positive integer, not {max_length!r}")
+        texts = list(texts)
+        check_texts(texts)
+        if max_length is not None:
+            cut = max_length * self.median_token_length
+            texts = [t[:cut] for t in texts]
+        if self.fast is not None:
+            ids, offsets = self.fast.encode_flat(
+                texts, max_tokens=NO_LIMIT if max_length is None else max_length, drop_id=self.unk_id,
+                num_threads=num_threads,
+            )
+            return np.ascontiguousarray(ids, dtype=np.int32), np.ascontiguousarray(offsets, dtype=np.int64)
+        encodings = self._truncating(max_length).encode_batch_fast(texts, add_special_tokens=False)
+        lists = [e.ids for e in encodings]
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        ids = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(offsets[-1]))
+        if self.unk_id is not None and len(ids):
+            keep = ids != self.unk_id
+            if not keep.all():
+                bag = np.repeat(np.arange(len(lists)), lengths)
+                np.cumsum(np.bincount(bag[keep], minlength=len(lists)), out=offsets[1:])
+                ids = ids[keep]
+        return ids, offsets
+
+    def __repr__(self) -> str:
+        return (
+            f"TextTokenizer(vocab_size={self.vocab_size}, unk_id={self.unk_id}, "
+            f"fast={type(self.fast).__name__ if self.fast is not None else None})"
+        )

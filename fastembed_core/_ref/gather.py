@@ -1,3 +1,62 @@
-"""numpy reference for the gather kernels."""
+"""numpy reference for the gather kernels (the readable specification of csrc/gather.c).
 
-__all__: list[str] = []
+``gather_mean(table, ids, offsets, mapping, weights, scales, normalize, out, start, stop)``
+pools bags ``start <= b < stop`` into ``out[b]``:
+
+- ``table``: [rows, dim] float32, float16 or int8; the elements of a row are contiguous
+  (``table.strides[1] == table.itemsize``); any positive row stride.
+- ``ids``: int32 [T], C-contiguous; bag b is ``ids[offsets[b]:offsets[b + 1]]``.
+- ``offsets``: int64 [n + 1], C-contiguous, non-decreasing, ``offsets[-1] <= T``.
+- ``mapping``: int32 [V] or None: token id -> table row (model2vec's vocabulary quantization).
+- ``weights``: float32 [V] or None: per-token multiplier (indexed by the id, not the row).
+- ``scales``: float32 [rows] or None: per-row multiplier (int8 tables).
+- ``out``: float32 [n, dim], C-contiguous; rows ``start:stop`` are overwritten.
+
+For token t: ``row = mapping[t] if mapping else t`` and ``factor = weights[t] * scales[row]``
+(missing terms are 1, the product is formed in float32). The bag sum of ``table[row] * factor`` is
+accumulated in float32, token by token in bag order (numpy's own order for ``x.mean(axis=0)``, so
+this matches model2vec to the bit for float32 data; the C kernels use FMA, within ~1 ulp), and divided by the bag length in float32 (what numpy's ``mean`` does for
+float32 data); an empty bag gives zeros. With ``normalize`` each row is then divided by
+``sqrt(sum(x**2)) + 1e-32`` (float32). Inputs are trusted: the public wrapper
+``fastembed_core.pooling.gather_mean`` validates every index before calling this.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["gather_mean"]
+
+
+def gather_mean(table, ids, offsets, mapping, weights, scales, normalize, out, start, stop) -> None:
+    out[start:stop] = 0.0
+    if stop <= start:
+        return
+    offs = np.asarray(offsets[start : stop + 1], dtype=np.int64)
+    sel = ids[offs[0] : offs[-1]]
+    lengths = np.diff(offs)
+    nonempty = np.flatnonzero(lengths)
+    if len(nonempty) == 0:
+        return
+    rows = mapping[sel] if mapping is not None else sel
+    factor = np.ones(len(sel), dtype=np.float32)
+    if weights is not None:
+        factor = factor * weights[sel]
+    if scales is not None:
+        factor = factor * scales[rows]
+    vals = table[rows].astype(np.float32) * factor[:, None]
+    lengths = lengths[nonempty]
+    starts = (offs[:-1] - offs[0])[nonempty]
+    # Sequential float32 sum, vectorised across bags: step k adds token k of every bag longer than k.
+    order = np.argsort(-lengths, kind="stable")
+    desc = lengths[order]
+    sums = np.zeros((len(order), vals.shape[1]), dtype=np.float32)
+    for k in range(int(desc[0])):
+        live = int(np.searchsorted(-desc, -k, side="left"))  # bags with length > k form a prefix
+        sums[:live] += vals[starts[order[:live]] + k]
+    means = np.empty_like(sums)
+    means[order] = sums / desc.astype(np.float32)[:, None]
+    if normalize:
+        norm = np.sqrt(np.sum(means * means, axis=1, dtype=np.float32)) + np.float32(1e-32)
+        means = means / norm[:, None]
+    out[start + nonempty] = means

@@ -18,6 +18,17 @@ def gather_mean(
     stop: int,
 ) -> None: ...
 
+# hamming (contracts: fastembed_core/_ref/hamming.py)
+def hamming_distance(a: "np.ndarray", b: "np.ndarray", out: "np.ndarray") -> None: ...
+def hamming_topk(
+    queries: "np.ndarray",
+    database: "np.ndarray",
+    k: int,
+    index_base: int,
+    out_distances: "np.ndarray",
+    out_indices: "np.ndarray",
+) -> None: ...
+
 # wordpiece (contracts in _ref/wordpiece.py)
 class WordPieceHandle:
     spec: dict

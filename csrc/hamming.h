@@ -1,6 +1,30 @@
-/* hamming kernels: see the docstring of fastembed_core/_ref/hamming.py for the contracts. */
+/* Hamming distance and exact top-k over packed binary codes.
+ *
+ * Codes are rows of `width` bytes (bit i of a vector is bit 7 - i % 8 of byte i / 8, MSB-first, as
+ * np.packbits). Rows may be `stride` bytes apart (stride >= width), so the first bytes of longer codes
+ * (Matryoshka truncation) can be searched in place. The contracts are written out in
+ * fastembed_core/_ref/hamming.py.
+ */
 #ifndef FE_HAMMING_H
 #define FE_HAMMING_H
 #include "cpu.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out[i * out_stride + j] = popcount(a_i XOR b_j) for i < na, j < nb. */
+void fe_hamming_distance(const uint8_t *a, size_t na, size_t a_stride, const uint8_t *b, size_t nb,
+                         size_t b_stride, size_t width, int32_t *out, size_t out_stride);
+
+/* For each query i < nq, the min(k, n) database rows with the smallest (distance, index) pairs, in
+ * ascending order, into out_d[i * k ...] / out_i[i * k ...]; indices are index_base + row. Slots past n
+ * are (INT32_MAX, -1). Exact and deterministic: ties go to the smaller index. */
+void fe_hamming_topk(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *db, size_t n,
+                     size_t db_stride, size_t width, size_t k, int64_t index_base, int32_t *out_d,
+                     int64_t *out_i);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

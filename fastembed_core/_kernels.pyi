@@ -17,3 +17,24 @@ def gather_mean(
     start: int,
     stop: int,
 ) -> None: ...
+
+# hamming (contracts: fastembed_core/_ref/hamming.py)
+def hamming_distance(a: "np.ndarray", b: "np.ndarray", out: "np.ndarray") -> None: ...
+def hamming_topk(
+    queries: "np.ndarray",
+    database: "np.ndarray",
+    k: int,
+    index_base: int,
+    out_distances: "np.ndarray",
+    out_indices: "np.ndarray",
+) -> None: ...
+
+# wordpiece (contracts in _ref/wordpiece.py)
+class WordPieceHandle:
+    spec: dict
+
+def wordpiece_tables_version() -> str | None: ...
+def wordpiece_new(spec: dict) -> WordPieceHandle: ...
+def wordpiece_encode(handle: WordPieceHandle, texts: tuple, start: int, stop: int, max_tokens: int,
+                     drop_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def wordpiece_split(handle: WordPieceHandle, text: str) -> tuple[str, list[str]] | None: ...

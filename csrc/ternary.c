@@ -236,33 +236,29 @@ static inline int32_t load_i32(const int8_t *p) {
     return v;
 }
 
-/* 4 activation rows x 16 panel columns: res[r * 16 + c] = sum q*c. kp is a multiple of 128, so the
- * groups come in whole runs of 32 (<= 32 int16 pair sums of <= 512 per lane: no wrap). */
-static FE_TARGET_AVX2 void kernel_4x16_avx2(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
+/* 3 activation rows x 16 panel columns: res[r * 16 + c] = sum q*c. kp is a multiple of 128, so the
+ * groups come in whole runs of 32 (<= 32 int16 pair sums of <= 512 per lane: no wrap). Three rows
+ * keep the 6 int16 accumulators, 2 weight vectors and 3 broadcasts within the 16 ymm registers. */
+static FE_TARGET_AVX2 void kernel_3x16_avx2(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
                                             int32_t *res) {
     const __m256i ones = _mm256_set1_epi16(1);
     const size_t G = kp / 4;
-    const int8_t *q0 = q, *q1 = q + ldq, *q2 = q + 2 * ldq, *q3 = q + 3 * ldq;
-    __m256i r00 = _mm256_setzero_si256(), r01 = r00, r10 = r00, r11 = r00, r20 = r00, r21 = r00, r30 = r00,
-            r31 = r00;
+    const int8_t *q0 = q, *q1 = q + ldq, *q2 = q + 2 * ldq;
+    __m256i r00 = _mm256_setzero_si256(), r01 = r00, r10 = r00, r11 = r00, r20 = r00, r21 = r00;
     for (size_t g0 = 0; g0 < G; g0 += 32) {
-        __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00,
-                s31 = s00;
+        __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00;
         for (size_t g = g0; g < g0 + 32; g++) {
             __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + g * 64));
             __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + g * 64 + 32));
-            __m256i b = _mm256_set1_epi32(load_i32(q0 + 4 * g));
-            s00 = _mm256_add_epi16(s00, _mm256_maddubs_epi16(w0, b));
-            s01 = _mm256_add_epi16(s01, _mm256_maddubs_epi16(w1, b));
-            b = _mm256_set1_epi32(load_i32(q1 + 4 * g));
-            s10 = _mm256_add_epi16(s10, _mm256_maddubs_epi16(w0, b));
-            s11 = _mm256_add_epi16(s11, _mm256_maddubs_epi16(w1, b));
-            b = _mm256_set1_epi32(load_i32(q2 + 4 * g));
-            s20 = _mm256_add_epi16(s20, _mm256_maddubs_epi16(w0, b));
-            s21 = _mm256_add_epi16(s21, _mm256_maddubs_epi16(w1, b));
-            b = _mm256_set1_epi32(load_i32(q3 + 4 * g));
-            s30 = _mm256_add_epi16(s30, _mm256_maddubs_epi16(w0, b));
-            s31 = _mm256_add_epi16(s31, _mm256_maddubs_epi16(w1, b));
+            __m256i b0 = _mm256_set1_epi32(load_i32(q0 + 4 * g));
+            __m256i b1 = _mm256_set1_epi32(load_i32(q1 + 4 * g));
+            __m256i b2 = _mm256_set1_epi32(load_i32(q2 + 4 * g));
+            s00 = _mm256_add_epi16(s00, _mm256_maddubs_epi16(w0, b0));
+            s01 = _mm256_add_epi16(s01, _mm256_maddubs_epi16(w1, b0));
+            s10 = _mm256_add_epi16(s10, _mm256_maddubs_epi16(w0, b1));
+            s11 = _mm256_add_epi16(s11, _mm256_maddubs_epi16(w1, b1));
+            s20 = _mm256_add_epi16(s20, _mm256_maddubs_epi16(w0, b2));
+            s21 = _mm256_add_epi16(s21, _mm256_maddubs_epi16(w1, b2));
         }
         r00 = _mm256_add_epi32(r00, _mm256_madd_epi16(s00, ones));
         r01 = _mm256_add_epi32(r01, _mm256_madd_epi16(s01, ones));
@@ -270,8 +266,6 @@ static FE_TARGET_AVX2 void kernel_4x16_avx2(const int8_t *q, size_t ldq, const u
         r11 = _mm256_add_epi32(r11, _mm256_madd_epi16(s11, ones));
         r20 = _mm256_add_epi32(r20, _mm256_madd_epi16(s20, ones));
         r21 = _mm256_add_epi32(r21, _mm256_madd_epi16(s21, ones));
-        r30 = _mm256_add_epi32(r30, _mm256_madd_epi16(s30, ones));
-        r31 = _mm256_add_epi32(r31, _mm256_madd_epi16(s31, ones));
     }
     _mm256_storeu_si256((__m256i *)(res + 0), r00);
     _mm256_storeu_si256((__m256i *)(res + 8), r01);
@@ -279,8 +273,6 @@ static FE_TARGET_AVX2 void kernel_4x16_avx2(const int8_t *q, size_t ldq, const u
     _mm256_storeu_si256((__m256i *)(res + 24), r11);
     _mm256_storeu_si256((__m256i *)(res + 32), r20);
     _mm256_storeu_si256((__m256i *)(res + 40), r21);
-    _mm256_storeu_si256((__m256i *)(res + 48), r30);
-    _mm256_storeu_si256((__m256i *)(res + 56), r31);
 }
 
 typedef void (*gemv_row_fn)(const int8_t *, const uint8_t *, size_t, size_t, int32_t *);
@@ -326,7 +318,7 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
 static FE_TARGET_AVX2 int matmul_avx2(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
                                       size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n,
                                       float *out, int32_t *acc, size_t ldo) {
-    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 4, kernel_4x16_avx2,
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 3, kernel_3x16_avx2,
                          gemv_row_avx2);
 }
 

@@ -20,6 +20,10 @@
 
 #include "simd.h"
 
+#if defined(FE_EMULATE_SIMD) && !defined(_MM_FROUND_NO_EXC)
+#define _MM_FROUND_NO_EXC SIMDE_MM_FROUND_NO_EXC /* SIMDe 0.7 has no native alias for it */
+#endif
+
 #define BLOCK FE_TERNARY_BLOCK
 #define MC 256 /* activation rows per GEMM block (L2-sized slice of q) */
 #define NR 16  /* weight rows per decoded panel */

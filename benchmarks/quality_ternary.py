@@ -124,8 +124,9 @@ def minilm(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     ref = metrics(model.encode(queries, batch_size=64), model.encode(docs, batch_size=64))
     print(row("MiniLM float32", ref, f"{time.perf_counter() - t0:.0f} s to encode"), flush=True)
-    for name, kw in [("ternary linear layers, row LS", dict(scale="row")),
-                     ("ternary linear layers, tensor (BitNet)", dict(scale="tensor"))]:
+    variants = {"row": ("ternary linear layers, row LS", dict(scale="row")),
+                "tensor": ("ternary linear layers, tensor (BitNet)", dict(scale="tensor"))}
+    for name, kw in (variants[v] for v in args.variants.split(",")):
         model = SentenceTransformer(path, device="cpu")
         n = ternarize_linear_layers(model, num_threads=args.threads, **kw)
         t0 = time.perf_counter()
@@ -139,6 +140,7 @@ def main() -> None:
     ap.add_argument("--model", default="/work/cache/m2v-minilm-256")
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--variants", default="row", help="minilm: comma list of row,tensor")
     args = ap.parse_args()
     if not DATA.exists():
         raise SystemExit(f"dev data not found at {DATA}")

@@ -98,7 +98,7 @@ class TernaryMatrix:
     and ``scales`` are stored.
     """
 
-    __slots__ = ("shape", "packed", "scales")
+    __slots__ = ("shape", "packed", "scales", "_row_scales")
 
     def __init__(self, packed: np.ndarray, scales: Any, shape: tuple[int, int]) -> None:
         if not (isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(d, (int, np.integer)) for d in shape)):
@@ -124,8 +124,11 @@ class TernaryMatrix:
         if not np.isfinite(scales).all():
             raise ValueError("scales contains non-finite values")
         self.shape = (n, k)
-        self.packed = np.ascontiguousarray(packed)
+        self.packed = np.array(packed, dtype=np.uint8, order="C", copy=True)
         self.scales = scales
+        self._row_scales = np.ascontiguousarray(np.broadcast_to(scales, (n,)), dtype=np.float32)
+        self.packed.flags.writeable = False  # validated once: keep it that way
+        self._row_scales.flags.writeable = False
 
     @classmethod
     def from_values(cls, values: Any, scales: Any) -> "TernaryMatrix":
@@ -149,8 +152,8 @@ class TernaryMatrix:
 
     @property
     def row_scales(self) -> np.ndarray:
-        """float32 [n]: the scales broadcast to one per row."""
-        return np.ascontiguousarray(np.broadcast_to(self.scales, (self.shape[0],)), dtype=np.float32)
+        """float32 [n]: the scales broadcast to one per row (read-only)."""
+        return self._row_scales
 
     @property
     def nbytes(self) -> int:

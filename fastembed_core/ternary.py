@@ -59,7 +59,8 @@ def _float_array(a: Any, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
     if arr.ndim not in dims:
         raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, got shape {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.isfinite(arr).all():
+    # min and max propagate NaN and expose inf, without a boolean temporary
+    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
         raise ValueError(f"{name} contains non-finite values (NaN or inf)")
     return arr
 

@@ -192,9 +192,15 @@ def distill(args: argparse.Namespace) -> None:
         batch = train[(step * bs) % len(train):(step * bs) % len(train) + bs]
         feats = student.tokenize(batch)
         with torch.no_grad():
-            target = torch.nn.functional.normalize(teacher(dict(feats))["sentence_embedding"], dim=-1)
-        out = torch.nn.functional.normalize(student(dict(feats))["sentence_embedding"], dim=-1)
+            tout = teacher(dict(feats))
+        sout = student(dict(feats))
+        target = torch.nn.functional.normalize(tout["sentence_embedding"], dim=-1)
+        out = torch.nn.functional.normalize(sout["sentence_embedding"], dim=-1)
         loss = torch.nn.functional.mse_loss(out, target) * out.shape[1]
+        if args.loss == "both":  # plus the MSE of the last hidden states over the real tokens
+            mask = feats["attention_mask"].unsqueeze(-1).float()
+            diff = (sout["token_embeddings"] - tout["token_embeddings"]) ** 2 * mask
+            loss = loss + diff.sum() / (mask.sum() * diff.shape[-1])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -219,7 +225,7 @@ def distill(args: argparse.Namespace) -> None:
                     student.encode([r["doc"] for r in ev], batch_size=64))
     print(HEADER)
     print(row(f"MiniLM, {n} ternary layers after {train_s:.0f} s self-distillation", m,
-              f"{step} steps x {bs}, lr {args.lr}"))
+              f"{step} steps x {bs}, lr {args.lr}, loss {args.loss}, {args.train_len} tokens"))
 
 
 def main() -> None:
@@ -231,6 +237,7 @@ def main() -> None:
     ap.add_argument("--variants", default="row", help="minilm: comma list of row,tensor")
     ap.add_argument("--seconds", type=float, default=240, help="distill: training time budget")
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--loss", choices=["both", "sentence"], default="both")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--train-len", dest="train_len", type=int, default=64, help="distill: max tokens per training text")
     args = ap.parse_args()

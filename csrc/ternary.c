@@ -292,8 +292,9 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
         uint8_t *panel = (uint8_t *)malloc(NR * kp);
         if (!panel) return -1;
         int32_t res[16 * NR];
-        for (size_t i0 = 0; i0 < mfull; i0 += MC) {
-            size_t i1 = i0 + MC < mfull ? i0 + MC : mfull;
+        const size_t mc = MC - MC % mr; /* whole micro-kernel steps per block */
+        for (size_t i0 = 0; i0 < mfull; i0 += mc) {
+            size_t i1 = i0 + mc < mfull ? i0 + mc : mfull;
             for (size_t j0 = 0; j0 < n; j0 += NR) {
                 size_t nc = n - j0 < NR ? n - j0 : NR;
                 decode_panel_avx2(packed, kp, j0, nc, panel);

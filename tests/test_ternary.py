@@ -253,6 +253,27 @@ def test_matmul_variants_bit_identical(variant, m, k, n):
 
 
 @pytest.mark.parametrize("variant", MM_VARIANTS)
+def test_matmul_writes_only_its_output(variant):
+    # row counts around the 256-row GEMM blocks and the 3- and 8-row micro-kernels, written into
+    # the middle of a sentinel-filled buffer: nothing outside the [m, n] window may change
+    mod = _backend.load("compiled")
+    tm = random_ternary(21, 130)
+    for m in (3, 8, 255, 256, 257, 258, 259, 262, 263, 511, 513, 515, 772):
+        x = rng(m).standard_normal((m, 130)).astype(np.float32)
+        q, s, qs = quantize_np(x, 256)
+        buf = np.full((m + 4, 21 + 6), -12345, np.int32)
+        fbuf = np.full((m + 4, 21 + 6), -1.5, np.float32)
+        with _backend.variant("ternary_matmul", variant):
+            mod.ternary_matmul_acc(q, qs, tm.packed, buf[2 : m + 2, 3:24])
+            mod.ternary_matmul_q(q, qs, s, tm.packed, tm.row_scales, fbuf[2 : m + 2, 3:24])
+        assert np.array_equal(buf[2 : m + 2, 3:24], exact_acc(q, tm))
+        for b, fill in ((buf, -12345), (fbuf, -1.5)):
+            inner = np.zeros(b.shape, bool)
+            inner[2 : m + 2, 3:24] = True
+            assert (b[~inner] == fill).all(), m
+
+
+@pytest.mark.parametrize("variant", MM_VARIANTS)
 def test_no_int16_overflow(variant):
     # all |q| = 127..128 against all t = +-1 with matching signs: every int16 pair sum is extreme
     k = 4096

@@ -37,16 +37,19 @@ static inline float row_scale(float mx) {
     return si > FLT_MAX ? FLT_MAX : si;
 }
 
-static void quantize_scalar(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq, size_t kp,
-                            float *s, int32_t *qsum) {
+static int quantize_scalar(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq, size_t kp,
+                           float *s, int32_t *qsum) {
     for (size_t i = 0; i < m; i++) {
         const float *xi = x + i * ldx;
         int8_t *qi = q + i * ldq;
         float mx = 0.0f;
+        int bad = 0;
         for (size_t j = 0; j < k; j++) {
             float a = fabsf(xi[j]);
+            bad |= !(a <= FLT_MAX); /* inf or NaN */
             mx = a > mx ? a : mx;
         }
+        if (bad) return -1;
         float si = row_scale(mx);
         int32_t sum = 0;
         for (size_t j = 0; j < k; j++) {
@@ -59,6 +62,7 @@ static void quantize_scalar(const float *x, size_t ldx, size_t m, size_t k, int8
         s[i] = si;
         qsum[i] = sum;
     }
+    return 0;
 }
 
 /* ---- shared helpers --------------------------------------------------------------------------- */
@@ -381,25 +385,33 @@ static FE_TARGET_AVX2 void gather_avx2(const uint8_t *packed, size_t kp, const f
 
 /* Same as quantize_scalar: max is exact in any order, and vroundps with round-to-nearest-even is
  * rintf; no add follows the product, so nothing can be contracted into an FMA. */
-static FE_TARGET_AVX2 void quantize_avx2(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq,
-                                         size_t kp, float *s, int32_t *qsum) {
+static FE_TARGET_AVX2 int quantize_avx2(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq,
+                                        size_t kp, float *s, int32_t *qsum) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (size_t i = 0; i < m; i++) {
         const float *xi = x + i * ldx;
         int8_t *qi = q + i * ldq;
-        __m256 vmx = _mm256_setzero_ps();
+        __m256 vmx = _mm256_setzero_ps(), vbad = _mm256_setzero_ps();
+        const __m256 fmax = _mm256_set1_ps(FLT_MAX);
         size_t j = 0;
-        for (; j + 8 <= k; j += 8) vmx = _mm256_max_ps(vmx, _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j)));
+        for (; j + 8 <= k; j += 8) {
+            __m256 a = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j));
+            vbad = _mm256_or_ps(vbad, _mm256_cmp_ps(a, fmax, _CMP_NLE_UQ)); /* inf or NaN */
+            vmx = _mm256_max_ps(vmx, a);
+        }
+        int bad = _mm256_movemask_ps(vbad) != 0;
         float lanes[8];
         _mm256_storeu_ps(lanes, vmx);
         float mx = 0.0f;
         for (int t = 0; t < 8; t++) mx = lanes[t] > mx ? lanes[t] : mx;
         for (; j < k; j++) {
             float a = fabsf(xi[j]);
+            bad |= !(a <= FLT_MAX);
             mx = a > mx ? a : mx;
         }
+        if (bad) return -1;
         float si = row_scale(mx);
         const __m256 vs = _mm256_set1_ps(si);
         __m256i vsum = _mm256_setzero_si256();
@@ -426,6 +438,7 @@ static FE_TARGET_AVX2 void quantize_avx2(const float *x, size_t ldx, size_t m, s
         s[i] = si;
         qsum[i] = sum;
     }
+    return 0;
 }
 
 /* ---- AVX-512 VNNI ----------------------------------------------------------------------------- */
@@ -499,7 +512,7 @@ static const fe_variant matmul_variants[] = {
 static fe_kernel matmul_kernel = {"ternary_matmul", matmul_variants,
                                   (int)(sizeof(matmul_variants) / sizeof(matmul_variants[0])), 0};
 
-typedef void (*quantize_fn)(const float *, size_t, size_t, size_t, int8_t *, size_t, size_t, float *, int32_t *);
+typedef int (*quantize_fn)(const float *, size_t, size_t, size_t, int8_t *, size_t, size_t, float *, int32_t *);
 static const fe_variant quantize_variants[] = {
 #ifdef FE_HAVE_X86_SIMD
     {"avx2", FE_NEED_AVX2, (fe_fn)quantize_avx2},
@@ -518,9 +531,9 @@ static const fe_variant gather_variants[] = {
 static fe_kernel gather_kernel = {"ternary_gather_mean", gather_variants,
                                   (int)(sizeof(gather_variants) / sizeof(gather_variants[0])), 0};
 
-void fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq, size_t kp,
-                         float *s, int32_t *qsum) {
-    FE_ACTIVE(quantize_kernel, quantize_fn)(x, ldx, m, k, q, ldq, kp, s, qsum);
+int fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq, size_t kp,
+                        float *s, int32_t *qsum) {
+    return FE_ACTIVE(quantize_kernel, quantize_fn)(x, ldx, m, k, q, ldq, kp, s, qsum);
 }
 
 int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,

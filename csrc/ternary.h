@@ -17,9 +17,10 @@
 
 /* Quantise rows of x (float32 [m, k], row stride ldx) to q (int8 [m, ldq], ldq >= kp; columns
  * k..kp-1 are set to 0) with s = min(127 / max|x_row|, FLT_MAX) in float32 (1 for an all-zero row),
- * q = clip(rint(x * s), -128, 127), round half to even. Writes s[m] and qsum[m] = sum(q_row). */
-void fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq,
-                         size_t kp, float *s, int32_t *qsum);
+ * q = clip(rint(x * s), -128, 127), round half to even. Writes s[m] and qsum[m] = sum(q_row).
+ * Returns 0, or -1 (outputs unspecified) when x holds an inf or NaN. */
+int fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq,
+                        size_t kp, float *s, int32_t *qsum);
 
 /* For rows i < m of q and weight rows j < n of packed (n rows of kp / 4 bytes):
  * acc = sum_k q[i,k] * w[j,k] in int32. If out is not NULL it receives

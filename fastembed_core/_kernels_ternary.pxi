@@ -3,8 +3,8 @@ from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t
 
 
 cdef extern from "ternary.h" nogil:
-    void fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq,
-                             size_t kp, float *s, int32_t *qsum)
+    int fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq,
+                            size_t kp, float *s, int32_t *qsum)
     int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                           const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                           int32_t *acc, size_t ldo)
@@ -16,10 +16,12 @@ cdef extern from "ternary.h" nogil:
 
 def ternary_quantize(const float[:, ::1] x, int8_t[:, ::1] q, float[::1] s, int32_t[::1] qsum):
     cdef size_t m = x.shape[0], k = x.shape[1], kp = q.shape[1]
+    cdef int rc
     if m == 0:
-        return
+        return True
     with nogil:
-        fe_ternary_quantize(&x[0, 0] if k else NULL, k, m, k, &q[0, 0], kp, kp, &s[0], &qsum[0])
+        rc = fe_ternary_quantize(&x[0, 0] if k else NULL, k, m, k, &q[0, 0], kp, kp, &s[0], &qsum[0])
+    return rc == 0
 
 
 cdef size_t _row_stride(object a, size_t itemsize) except? 0:

@@ -47,7 +47,7 @@ def _padded(k: int) -> int:
     return -(-k // BLOCK) * BLOCK if k else BLOCK
 
 
-def _float_array(a: Any, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
+def _float_array(a: Any, name: str, ndim: int | tuple[int, ...], check_finite: bool = True) -> np.ndarray:
     """float32 C-contiguous array of a floating (or integer) input, finite; errors name ``name``."""
     if hasattr(a, "__array__") or isinstance(a, (list, tuple)):
         arr = np.asarray(a)
@@ -60,7 +60,7 @@ def _float_array(a: Any, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, got shape {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     # min and max propagate NaN and expose inf, without a boolean temporary
-    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
+    if check_finite and arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
         raise ValueError(f"{name} contains non-finite values (NaN or inf)")
     return arr
 
@@ -293,10 +293,11 @@ def _quantize(x: np.ndarray, kp: int, num_threads: int | None) -> tuple[np.ndarr
     qsum = np.empty(m, np.int32)
     kern = _backend.kernels
 
-    def part(a: int, b: int) -> None:
-        kern.ternary_quantize(x[a:b], q[a:b], s[a:b], qsum[a:b])
+    def part(a: int, b: int) -> bool:
+        return kern.ternary_quantize(x[a:b], q[a:b], s[a:b], qsum[a:b])
 
-    _parallel.run(part, m, num_threads, min_chunk=64)
+    if not all(_parallel.run(part, m, num_threads, min_chunk=64)):
+        raise ValueError("x contains non-finite values (NaN or inf)")
     return q, s, qsum
 
 
@@ -309,7 +310,7 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
     """
     w = _check_matrix(w)
     nt = _parallel.resolve_threads(num_threads)
-    xa = _float_array(x, "x", (1, 2))
+    xa = _float_array(x, "x", (1, 2), check_finite=False)  # the quantize kernel checks it
     vec = xa.ndim == 1
     if vec:
         xa = xa[None, :]

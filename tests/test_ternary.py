@@ -209,6 +209,23 @@ def test_quantize_variants_match_numpy(variant):
     assert np.all(np.isfinite(want[1]))
 
 
+@pytest.mark.parametrize("variant", Q_VARIANTS)
+def test_quantize_reports_non_finite(variant):
+    mod = _backend.load("compiled")
+    for pos in (0, 7, 8, 31, 32, 40, 300):  # vector body and scalar tail
+        for bad in (np.inf, -np.inf, np.nan):
+            x = np.ones((3, 301), np.float32)
+            x[2, pos] = bad
+            out = (np.empty((3, 384), np.int8), np.empty(3, np.float32), np.empty(3, np.int32))
+            with _backend.variant("ternary_quantize", variant):
+                assert mod.ternary_quantize(x, *out) is False
+            assert _backend.load("numpy").ternary_quantize(x, *out) is False
+            with _backend.using("compiled"), _backend.variant("ternary_quantize", variant):
+                with pytest.raises(ValueError, match="x contains non-finite"):
+                    ternary_matmul(x, random_ternary(4, 301))
+    assert mod.ternary_quantize(np.ones((3, 301), np.float32), *out) is True
+
+
 def test_quantize_half_to_even():
     x = np.array([[127.0, 0.5, 1.5, 2.5, -0.5, -2.5, 126.5]], np.float32)
     q, s, qs = quantize_np(x, 128)

@@ -33,15 +33,18 @@ def _pack_codes(codes: np.ndarray) -> np.ndarray:
     return (c[:, :, 0] | (c[:, :, 1] << 2) | (c[:, :, 2] << 4) | (c[:, :, 3] << 6)).reshape(n, kp // 4)
 
 
-def ternary_quantize(x: np.ndarray, q: np.ndarray, s: np.ndarray, qsum: np.ndarray) -> None:
+def ternary_quantize(x: np.ndarray, q: np.ndarray, s: np.ndarray, qsum: np.ndarray) -> bool:
     """Quantise each row of x to int8 (the activation side of ternary_matmul).
 
     x: float32 [m, k]; q: int8 [m, kp] out (kp >= k, columns k.. set to 0); s: float32 [m] out;
     qsum: int32 [m] out. Per row, in float32: ``s = 127 / max|x_row|`` (clamped to FLT_MAX when the
     division overflows; 1 for an all-zero row), ``q = clip(rint(x * s), -128, 127)`` with rint
-    rounding half to even, and ``qsum = sum(q)``. x must be finite.
+    rounding half to even, and ``qsum = sum(q)``. Returns False (outputs unspecified) if x holds an
+    inf or NaN, else True.
     """
     m, k = x.shape
+    if x.size and not np.isfinite(x).all():
+        return False
     mx = np.abs(x).max(axis=1) if k else np.zeros(m, np.float32)
     with np.errstate(divide="ignore", over="ignore"):
         si = np.float32(127) / mx
@@ -51,6 +54,7 @@ def ternary_quantize(x: np.ndarray, q: np.ndarray, s: np.ndarray, qsum: np.ndarr
     q[:, k:] = 0
     s[:] = si
     qsum[:] = q.sum(axis=1, dtype=np.int64)
+    return True
 
 
 def ternary_matmul_acc(q: np.ndarray, qsum: np.ndarray, packed: np.ndarray, acc: np.ndarray) -> None:

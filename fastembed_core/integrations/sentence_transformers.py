@@ -71,17 +71,45 @@ def static_parts(model: Any) -> tuple[Any, bool]:
     return modules[0], len(modules) == 2
 
 
+def _fast_path(module: Any) -> tuple[Any, int | None]:
+    """(fastembed_core's tokenizer fast path for the module's tokenizer or None, its token limit).
+
+    Cached on the module per tokenizer object. The fast path is used only when the package has one
+    (``fastembed_core.tokenize.auto_fast``) and the tokenizer truncates on the right, if at all.
+    """
+    tok = module.tokenizer
+    cached = module.__dict__.get(_ATTR + "_fast")
+    if cached is None or cached[0] is not tok:
+        trunc = tok.truncation
+        limit = None if trunc is None else int(trunc["max_length"])
+        fast = None
+        try:
+            from ..tokenize import auto_fast
+        except ImportError:
+            auto_fast = None
+        if auto_fast is not None and (trunc is None or trunc.get("direction", "right") == "right"):
+            fast = auto_fast(tok)
+        cached = (tok, fast, limit)
+        module.__dict__[_ATTR + "_fast"] = cached
+    return cached[1], cached[2]
+
+
 def _embed(module: Any, normalize: bool, texts: list[str], num_threads: int | None) -> np.ndarray:
-    """float32 [n, dim]: mean of embedding.weight rows over the tokens of each text (ST's tokenization)."""
+    """float32 [n, dim]: mean of embedding.weight rows over the tokens of each text (ST's tokenization:
+    no special tokens, UNK kept, the tokenizer's own truncation)."""
     table = module.embedding.weight.detach()
     if table.device.type != "cpu":
         table = table.cpu()
     table = table.numpy()
-    encodings = module.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
-    offsets = np.zeros(len(encodings) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int32, count=int(offsets[-1]))
+    fast, limit = _fast_path(module)
+    if fast is not None:
+        ids, offsets = fast.encode_flat(texts, max_tokens=limit, drop_id=None, num_threads=num_threads)
+    else:
+        encodings = module.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        offsets = np.zeros(len(encodings) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int32, count=int(offsets[-1]))
     return gather_mean(table, ids, offsets, normalize=normalize, num_threads=num_threads)
 
 

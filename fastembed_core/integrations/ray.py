@@ -88,10 +88,11 @@ def embed_dataset(ds: Any, model: Any, *, text_column: str = "text", output_colu
     """A new Dataset: ``ds`` with ``output_column`` holding the embeddings of ``text_column``.
 
     batch_size: rows per call. concurrency: number of workers (int) or (min, max) for an autoscaling
-    pool; None lets Ray decide. Each worker reserves ``num_threads`` CPUs and pools with that many
-    threads. Extra keyword arguments go to ``Dataset.map_batches`` (e.g. ``memory=``).
+    pool (a ``ray.data.ActorPoolStrategy``); None lets Ray decide. Each worker reserves ``num_threads``
+    CPUs and pools with that many threads: leave CPUs free for the read and write tasks of the
+    pipeline (workers holding every CPU of a cluster starve them). Extra keyword arguments go to ``Dataset.map_batches`` (e.g. ``memory=``).
     """
-    _ray()
+    ray = _ray()
     _check_options(model, precision, ranges)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
@@ -101,7 +102,11 @@ def embed_dataset(ds: Any, model: Any, *, text_column: str = "text", output_colu
         model = os.fspath(model)
     kwargs = dict(text_column=text_column, output_column=output_column, precision=precision, normalize=normalize,
                   dims=dims, max_length=max_length, ranges=ranges, num_threads=num_threads)
-    if concurrency is not None:
-        map_batches_kwargs["concurrency"] = concurrency
+    if concurrency is not None and "compute" not in map_batches_kwargs:
+        if isinstance(concurrency, tuple):
+            pool = ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
+        else:
+            pool = ray.data.ActorPoolStrategy(size=concurrency)
+        map_batches_kwargs["compute"] = pool
     return ds.map_batches(Embedder, fn_constructor_kwargs={"model": model, **kwargs}, batch_size=batch_size,
                           batch_format="numpy", num_cpus=num_threads, **map_batches_kwargs)

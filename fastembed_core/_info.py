@@ -5,13 +5,15 @@ from __future__ import annotations
 import platform
 
 from . import _backend, _parallel
+from .tokenize import fast_tokenizer_enabled
 
 
 def capabilities() -> dict:
     """A dict describing the backend, the CPU features detected, threads, and each kernel's variant.
 
     ``kernels`` maps every compiled kernel to ``{"active": variant, "variants": {name: supported}}``
-    (variants best first); with the numpy backend it is empty.
+    (variants best first); with the numpy backend it is empty. ``tokenizer_fast_path`` says
+    whether BERT-style WordPiece tokenizers run in C (``StaticModel.tokenizer_path`` tells per model).
     """
     mod = _backend.kernels
     compiled = _backend.BACKEND == "compiled"
@@ -23,6 +25,10 @@ def capabilities() -> dict:
         "threading": "thread pool over GIL-free kernels" if compiled else "numpy (single call per kernel)",
         "openmp": False,
         "kernels": mod.kernel_variants() if compiled else {},
+        "tokenizer_fast_path": {
+            "wordpiece": compiled,  # BertNormalizer + BertPreTokenizer + WordPiece tokenizers, in C
+            "enabled": fast_tokenizer_enabled(),  # FASTEMBED_CORE_FAST_TOKENIZER=0 turns it off
+        },
     }
 
 

@@ -14,8 +14,8 @@ codes (``precision="ubinary"`` uint8 / ``"binary"`` int8 ``[n, ceil(dim / 8)]``)
 ``ranges``. Other columns pass through, so an id column keeps rows matched (Ray may reorder rows).
 
 The model is a local model directory (it must exist at the same path on every node, e.g. a shared
-file system or a path baked into the image) or a ``fastembed_core.StaticModel`` (then pickled to the
-workers once per actor).
+file system or a path baked into the image) or a ``fastembed_core.StaticModel`` with a dense table (its arrays,
+tokenizer and options are then shipped to the workers and the model rebuilt there once per actor).
 """
 
 from __future__ import annotations
@@ -40,13 +40,40 @@ def _ray() -> Any:
 
 
 def _check_options(model: Any, precision: str, ranges: Any) -> None:
-    if not isinstance(model, (str, os.PathLike, StaticModel)):
+    if not isinstance(model, (str, os.PathLike, StaticModel)) and not (isinstance(model, tuple) and model[:1] == (_PORTABLE,)):
         raise TypeError(f"model must be a model directory path or a fastembed_core.StaticModel, not {type(model).__name__}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if precision == "int8" and ranges is None:
         raise ValueError("precision='int8' needs ranges= ([2, dim] min/max per dimension): batches are "
                          "quantized independently, so the ranges must be fixed in advance")
+
+
+_PORTABLE = "fastembed_core.StaticModel/v1"
+
+
+def _portable(model: Any) -> Any:
+    """A picklable stand-in for a StaticModel (its tokenizer fast path holds a C handle): the arrays,
+    the tokenizer JSON and the options, rebuilt by ``Embedder`` in each worker."""
+    if not isinstance(model, StaticModel):
+        return model
+    if not isinstance(model.table, np.ndarray):
+        raise TypeError(f"a StaticModel with a {type(model.table).__name__} table cannot be shipped to Ray workers: "
+                        "save_pretrained() it to a shared directory and pass the path")
+    return (_PORTABLE, np.asarray(model.table), model.tokenizer.tokenizer.to_str(), model.weights, model.mapping,
+            model.normalize, model.max_length, dict(model.config))
+
+
+def _load(model: Any) -> StaticModel:
+    if isinstance(model, StaticModel):
+        return model
+    if isinstance(model, tuple) and model and model[0] == _PORTABLE:
+        from tokenizers import Tokenizer
+
+        _, table, tok, weights, mapping, normalize, max_length, config = model
+        return StaticModel(table, Tokenizer.from_str(tok), weights=weights, mapping=mapping, normalize=normalize,
+                           max_length=max_length, config=config)
+    return StaticModel.from_pretrained(model)
 
 
 class Embedder:
@@ -65,7 +92,7 @@ class Embedder:
                  precision: str = "float32", normalize: bool | None = None, dims: int | None = None,
                  max_length: Any = None, ranges: Any = None, num_threads: int | None = 1) -> None:
         _check_options(model, precision, ranges)
-        self.model = model if isinstance(model, StaticModel) else StaticModel.from_pretrained(model)
+        self.model = _load(model)
         self.text_column, self.output_column = text_column, output_column
         self.kwargs: dict[str, Any] = dict(precision=precision, normalize=normalize, dims=dims,
                                            ranges=ranges, num_threads=num_threads)
@@ -98,8 +125,7 @@ def embed_dataset(ds: Any, model: Any, *, text_column: str = "text", output_colu
         raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
         raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
-    if isinstance(model, os.PathLike):
-        model = os.fspath(model)
+    model = os.fspath(model) if isinstance(model, os.PathLike) else _portable(model)
     kwargs = dict(text_column=text_column, output_column=output_column, precision=precision, normalize=normalize,
                   dims=dims, max_length=max_length, ranges=ranges, num_threads=num_threads)
     if concurrency is not None and "compute" not in map_batches_kwargs:

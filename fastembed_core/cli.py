@@ -342,9 +342,9 @@ def bench_rows(args: argparse.Namespace) -> list[tuple[str, str, float, float]]:
     ]
 
     def m2v_encode():
-        from model2vec import StaticModel as M2V
+        from .integrations.model2vec import to_model2vec
 
-        m2v = getattr(bench_rows, "_m2v", None) or M2V.from_pretrained(str(args.model or _default_dir()))
+        m2v = getattr(bench_rows, "_m2v", None) or to_model2vec(model)  # same model; packed tables exported exactly
         bench_rows._m2v = m2v
         m2v.encode(texts, use_multiprocessing=False)
 

@@ -93,3 +93,14 @@ def test_bad_num_threads(tmp_path):
     model = m2v.StaticModel.from_pretrained(_models.make_tiny_model(tmp_path / "m"))
     with pytest.raises((ValueError, TypeError), match="num_threads"):
         accelerate(model, num_threads=0)
+
+
+def test_to_model2vec_exports_a_ternary_model_exactly(backend):
+    pytest.importorskip("model2vec")
+    from fastembed_core import StaticModel
+    from fastembed_core.integrations.model2vec import to_model2vec
+
+    model = StaticModel.default()  # a packed ternary table
+    texts = ["gzip compresses files", "a web browser", ""]
+    exported = to_model2vec(model)
+    np.testing.assert_allclose(exported.encode(texts), model.encode(texts), rtol=0, atol=1e-6)

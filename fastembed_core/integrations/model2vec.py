@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..model import StaticModel
+from ..ternary import TernaryMatrix
 
 __all__ = ["accelerate", "restore", "is_accelerated", "from_model2vec", "to_model2vec"]
 
@@ -64,19 +65,28 @@ def from_model2vec(model: Any) -> StaticModel:
 def to_model2vec(model: StaticModel) -> Any:
     """A ``model2vec.StaticModel`` with the same table, weights, mapping, tokenizer and options.
 
-    The table must be a dense array (float32/float16/int8); model2vec then encodes exactly as the
-    fastembed_core model does.
+    A dense table (float32/float16/int8) is passed as it is; a ternary table becomes its int8 values
+    in {-1, 0, 1} with the row scales folded into the per-token weights, which model2vec multiplies
+    back in. Either way model2vec then encodes as the fastembed_core model does.
     """
     m2v = _model2vec()
     if not isinstance(model, StaticModel):
         raise TypeError(f"model must be a fastembed_core.StaticModel, not {type(model).__name__}")
-    if not isinstance(model.table, np.ndarray):
-        raise TypeError(f"model2vec needs a dense table, not {type(model.table).__name__}")
+    table, weights = model.table, model.weights
+    if isinstance(table, TernaryMatrix):
+        rows = model.mapping if model.mapping is not None else np.arange(table.shape[0])
+        scale = table.row_scales[rows]
+        weights = scale if weights is None else (weights * scale).astype(np.float32)
+        table = table.values
+    elif not isinstance(table, np.ndarray):
+        raise TypeError(f"model2vec needs a dense or ternary table, not {type(table).__name__}")
     mapping = None if model.mapping is None else model.mapping.astype(np.int64)
-    config = {k: v for k, v in model.config.items() if k not in ("normalize", "max_length")}
+    config = {k: v for k, v in model.config.items() if k not in ("normalize", "max_length", "ternary_shape")}
+    if isinstance(model.table, TernaryMatrix):
+        config["embedding_dtype"] = "int8"
     return m2v.StaticModel(
-        vectors=np.asarray(model.table), tokenizer=model.tokenizer.tokenizer, config=config,
-        normalize=model.normalize, weights=model.weights, token_mapping=mapping, max_length=model.max_length,
+        vectors=np.asarray(table), tokenizer=model.tokenizer.tokenizer, config=config,
+        normalize=model.normalize, weights=weights, token_mapping=mapping, max_length=model.max_length,
     )
 
 

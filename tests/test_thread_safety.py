@@ -134,3 +134,16 @@ def test_binary_index_concurrent_adds_lose_nothing(backend):
     _, ids = index.search(everything, 1, rescore_multiplier=len(index))
     # each vector finds its own row (rows are in the order the adds won the lock): a bijection
     assert sorted(ids[:, 0].tolist()) == list(range(len(everything)))
+
+
+def test_wordpiece_fast_path_from_many_threads(backend):
+    from fastembed_core.wordpiece import FastWordPiece
+
+    fast = FastWordPiece.from_tokenizer(_models.tiny_tokenizer())
+    texts = [s * (1 + i % 4) for i, s in enumerate(_models.SENTENCES * 30)] + ["[CLS] x", "Ünïcödé 日本 🙂"]
+    jobs: list[Callable[[], Any]] = []
+    for j in range(THREADS * 2):
+        chunk = texts[j * 7 :] + texts[: j * 7]
+        jobs.append(lambda chunk=chunk, j=j: fast.encode_flat(chunk, max_tokens=None if j % 2 else 5 + j,
+                                                              drop_id=1 if j % 3 else None, num_threads=1 + j % 3))
+    check(jobs)

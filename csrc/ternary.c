@@ -1,3 +1,553 @@
+/* Ternary kernels; see ternary.h for the packed format and fastembed_core/_ref/ternary.py for the
+ * specification.
+ *
+ * Every variant computes the same int32 accumulators acc = sum_k q[k] * w[k]. The SIMD variants
+ * multiply the unsigned codes c = w + 1 in {0,1,2} with the signed activations q in [-128,127] and
+ * subtract the activation row sum afterwards: sum q*c - sum q = sum q*w. Integer sums are exact in
+ * any order, so the accumulators are bit-identical across variants.
+ *  - AVX2: vpmaddubsw gives int16 pair sums |c0*q0 + c1*q1| <= 2*2*128 = 512; at most 32 of them are
+ *    added in int16 (|sum| <= 16384, no wrap) before vpmaddwd widens them to int32.
+ *  - AVX-512 VNNI: vpdpbusd accumulates 4 products straight into int32.
+ * GEMV (few rows) decodes the 2-bit codes on the fly; GEMM decodes a panel of 16 weight rows once
+ * into a k-interleaved u8 layout and reuses it across a block of up to 256 activation rows.
+ */
 #include "ternary.h"
 
-fe_kernel *const fe_ternary_kernels[] = {NULL};
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd.h"
+
+#if defined(FE_EMULATE_SIMD) && !defined(_MM_FROUND_NO_EXC)
+#define _MM_FROUND_NO_EXC SIMDE_MM_FROUND_NO_EXC /* SIMDe 0.7 has no native alias for it */
+#endif
+
+#define BLOCK FE_TERNARY_BLOCK
+#define MC 256 /* activation rows per GEMM block (L2-sized slice of q) */
+#define NR 16  /* weight rows per decoded panel */
+
+/* ---- quantisation ------------------------------------------------------------------------------ */
+
+/* s = 127 / max|x| in float32, clamped to FLT_MAX (tiny rows), 1 for an all-zero row. */
+static inline float row_scale(float mx) {
+    if (!(mx > 0.0f)) return 1.0f;
+    float si = 127.0f / mx;
+    return si > FLT_MAX ? FLT_MAX : si;
+}
+
+static int quantize_scalar(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq, size_t kp,
+                           float *s, int32_t *qsum) {
+    for (size_t i = 0; i < m; i++) {
+        const float *xi = x + i * ldx;
+        int8_t *qi = q + i * ldq;
+        float mx = 0.0f;
+        int bad = 0;
+        for (size_t j = 0; j < k; j++) {
+            float a = fabsf(xi[j]);
+            bad |= !(a <= FLT_MAX); /* inf or NaN */
+            mx = a > mx ? a : mx;
+        }
+        if (bad) return -1;
+        float si = row_scale(mx);
+        int32_t sum = 0;
+        for (size_t j = 0; j < k; j++) {
+            float r = rintf(xi[j] * si); /* float32 product, then round half to even */
+            r = r > 127.0f ? 127.0f : (r < -128.0f ? -128.0f : r);
+            qi[j] = (int8_t)r;
+            sum += qi[j];
+        }
+        memset(qi + k, 0, kp - k);
+        s[i] = si;
+        qsum[i] = sum;
+    }
+    return 0;
+}
+
+/* ---- shared helpers --------------------------------------------------------------------------- */
+
+static inline void store_one(int32_t a, size_t i, size_t j, const float *qscale, const float *wscale,
+                             float *out, int32_t *acc, size_t ldo) {
+    if (out)
+        out[i * ldo + j] = (float)a * wscale[j] / qscale[i];
+    else
+        acc[i * ldo + j] = a;
+}
+
+typedef int (*matmul_fn)(const int8_t *, size_t, const int32_t *, const float *, size_t, const uint8_t *,
+                         size_t, const float *, size_t, float *, int32_t *, size_t);
+
+/* ---- scalar ----------------------------------------------------------------------------------- */
+
+static void decode_block_i8(const uint8_t *blk, int8_t *t) {
+    for (int p = 0; p < 4; p++)
+        for (int i = 0; i < 32; i++) t[32 * p + i] = (int8_t)(((blk[i] >> (2 * p)) & 3) - 1);
+}
+
+static int matmul_scalar(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
+                         const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
+                         int32_t *acc, size_t ldo) {
+    (void)qsum;
+    const size_t rb = kp / 4, nb = kp / BLOCK;
+    int8_t t[BLOCK];
+    for (size_t i0 = 0; i0 < m; i0 += 8) {
+        size_t mi = m - i0 < 8 ? m - i0 : 8;
+        for (size_t j = 0; j < n; j++) {
+            int32_t a[8] = {0};
+            for (size_t b = 0; b < nb; b++) {
+                decode_block_i8(packed + j * rb + 32 * b, t);
+                for (size_t r = 0; r < mi; r++) {
+                    const int8_t *qr = q + (i0 + r) * ldq + BLOCK * b;
+                    int32_t s = 0;
+                    for (int x = 0; x < BLOCK; x++) s += (int32_t)qr[x] * t[x];
+                    a[r] += s;
+                }
+            }
+            for (size_t r = 0; r < mi; r++) store_one(a[r], i0 + r, j, qscale, wscale, out, acc, ldo);
+        }
+    }
+    return 0;
+}
+
+static void gather_scalar(const uint8_t *packed, size_t kp, const float *scales, size_t dim, const void *ids,
+                          int ids64, const int64_t *offsets, size_t n_bags, const float *weights,
+                          const int64_t *mapping, int normalize, float *out, size_t ldo) {
+    (void)kp;
+    const size_t rb = kp / 4;
+    for (size_t b = 0; b < n_bags; b++) {
+        float *o = out + b * ldo;
+        for (size_t d = 0; d < dim; d++) o[d] = 0.0f;
+        int64_t a = offsets[b], e = offsets[b + 1];
+        if (e <= a) continue;
+        for (int64_t t = a; t < e; t++) {
+            int64_t id = ids64 ? ((const int64_t *)ids)[t] : (int64_t)((const int32_t *)ids)[t];
+            int64_t r = mapping ? mapping[id] : id;
+            float c = weights ? scales[r] * weights[id] : scales[r];
+            const uint8_t *row = packed + (size_t)r * rb;
+            for (size_t d = 0; d < dim; d++) {
+                int code = (row[32 * (d / BLOCK) + d % 32] >> (2 * ((d / 32) % 4))) & 3;
+                o[d] += c * (float)(code - 1);
+            }
+        }
+        float len = (float)(e - a);
+        for (size_t d = 0; d < dim; d++) o[d] = o[d] / len;
+        if (normalize) {
+            double ss = 0.0;
+            for (size_t d = 0; d < dim; d++) ss += (double)o[d] * (double)o[d];
+            float nrm = (float)sqrt(ss) + 1e-32f;
+            for (size_t d = 0; d < dim; d++) o[d] = o[d] / nrm;
+        }
+    }
+}
+
+typedef void (*gather_fn)(const uint8_t *, size_t, const float *, size_t, const void *, int, const int64_t *,
+                          size_t, const float *, const int64_t *, int, float *, size_t);
+
+#ifdef FE_HAVE_X86_SIMD
+/* ---- AVX2 ------------------------------------------------------------------------------------- */
+
+/* int16 sum of c*q over one 32-byte block (128 weights) against activations x0..x3. */
+static inline FE_TARGET_AVX2 __m256i block_maddubs(__m256i v, __m256i m3, __m256i x0, __m256i x1, __m256i x2,
+                                                   __m256i x3) {
+    __m256i c0 = _mm256_and_si256(v, m3);
+    __m256i c1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+    __m256i c2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+    __m256i c3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+    return _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(c0, x0), _mm256_maddubs_epi16(c1, x1)),
+                            _mm256_add_epi16(_mm256_maddubs_epi16(c2, x2), _mm256_maddubs_epi16(c3, x3)));
+}
+
+/* Sums of the 8 int32 lanes of a0..a3 -> [sum a0, sum a1, sum a2, sum a3]. */
+static inline FE_TARGET_AVX2 __m128i hsum4_epi32(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* One activation row against weight rows [0, n): res[j] = sum q*c (before the qsum correction). */
+static FE_TARGET_AVX2 void gemv_row_avx2(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
+                                         int32_t *res) {
+    const size_t rb = kp / 4, nb = kp / BLOCK;
+    const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const uint8_t *w0 = packed + j * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t b0 = 0; b0 < nb; b0 += 8) { /* <= 8 blocks in int16: |sum| <= 8*4*512 */
+            size_t b1 = b0 + 8 < nb ? b0 + 8 : nb;
+            __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+            for (size_t b = b0; b < b1; b++) {
+                const int8_t *x = qi + BLOCK * b;
+                __m256i x0 = _mm256_loadu_si256((const __m256i *)x);
+                __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + 32));
+                __m256i x2 = _mm256_loadu_si256((const __m256i *)(x + 64));
+                __m256i x3 = _mm256_loadu_si256((const __m256i *)(x + 96));
+                s0 = _mm256_add_epi16(s0, block_maddubs(_mm256_loadu_si256((const __m256i *)(w0 + 32 * b)), m3, x0, x1, x2, x3));
+                s1 = _mm256_add_epi16(s1, block_maddubs(_mm256_loadu_si256((const __m256i *)(w1 + 32 * b)), m3, x0, x1, x2, x3));
+                s2 = _mm256_add_epi16(s2, block_maddubs(_mm256_loadu_si256((const __m256i *)(w2 + 32 * b)), m3, x0, x1, x2, x3));
+                s3 = _mm256_add_epi16(s3, block_maddubs(_mm256_loadu_si256((const __m256i *)(w3 + 32 * b)), m3, x0, x1, x2, x3));
+            }
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(s0, ones));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(s1, ones));
+            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(s2, ones));
+            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(s3, ones));
+        }
+        _mm_storeu_si128((__m128i *)(res + j), hsum4_epi32(a0, a1, a2, a3));
+    }
+    for (; j < n; j++) {
+        const uint8_t *w0 = packed + j * rb;
+        __m256i a0 = _mm256_setzero_si256();
+        for (size_t b0 = 0; b0 < nb; b0 += 8) {
+            size_t b1 = b0 + 8 < nb ? b0 + 8 : nb;
+            __m256i s0 = _mm256_setzero_si256();
+            for (size_t b = b0; b < b1; b++) {
+                const int8_t *x = qi + BLOCK * b;
+                s0 = _mm256_add_epi16(
+                    s0, block_maddubs(_mm256_loadu_si256((const __m256i *)(w0 + 32 * b)), m3,
+                                      _mm256_loadu_si256((const __m256i *)x), _mm256_loadu_si256((const __m256i *)(x + 32)),
+                                      _mm256_loadu_si256((const __m256i *)(x + 64)), _mm256_loadu_si256((const __m256i *)(x + 96))));
+            }
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(s0, ones));
+        }
+        res[j] = fe_reduce_add_epi32_256(a0);
+    }
+}
+
+/* Decodes weight rows [j0, j0 + ncols) into panel (u8 codes): panel[g * 64 + c * 4 + e] is the code
+ * of weight 4g + e of row j0 + c; columns ncols..15 get code 0 (their results are discarded). */
+static FE_TARGET_AVX2 void decode_panel_avx2(const uint8_t *packed, size_t kp, size_t j0, size_t ncols,
+                                             uint8_t *panel) {
+    const size_t rb = kp / 4, nb = kp / BLOCK;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    uint8_t tmp[32];
+    for (size_t c = 0; c < NR; c++) {
+        if (c >= ncols) {
+            for (size_t g = 0; g < kp / 4; g++) memset(panel + g * 64 + c * 4, 0, 4);
+            continue;
+        }
+        const uint8_t *row = packed + (j0 + c) * rb;
+        for (size_t b = 0; b < nb; b++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(row + 32 * b));
+            for (int p = 0; p < 4; p++) {
+                __m256i cp = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * p)), m3);
+                _mm256_storeu_si256((__m256i *)tmp, cp);
+                uint8_t *dst = panel + ((BLOCK * b + 32 * p) / 4) * 64 + c * 4;
+                for (int t = 0; t < 8; t++) memcpy(dst + t * 64, tmp + 4 * t, 4);
+            }
+        }
+    }
+}
+
+static inline int32_t load_i32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* 3 activation rows x 16 panel columns: res[r * 16 + c] = sum q*c. kp is a multiple of 128, so the
+ * groups come in whole runs of 32 (<= 32 int16 pair sums of <= 512 per lane: no wrap). Three rows
+ * keep the 6 int16 accumulators, 2 weight vectors and 3 broadcasts within the 16 ymm registers. */
+static FE_TARGET_AVX2 void kernel_3x16_avx2(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
+                                            int32_t *res) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const size_t G = kp / 4;
+    const int8_t *q0 = q, *q1 = q + ldq, *q2 = q + 2 * ldq;
+    __m256i r00 = _mm256_setzero_si256(), r01 = r00, r10 = r00, r11 = r00, r20 = r00, r21 = r00;
+    for (size_t g0 = 0; g0 < G; g0 += 32) {
+        __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00;
+        for (size_t g = g0; g < g0 + 32; g++) {
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + g * 64));
+            __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + g * 64 + 32));
+            __m256i b0 = _mm256_set1_epi32(load_i32(q0 + 4 * g));
+            __m256i b1 = _mm256_set1_epi32(load_i32(q1 + 4 * g));
+            __m256i b2 = _mm256_set1_epi32(load_i32(q2 + 4 * g));
+            s00 = _mm256_add_epi16(s00, _mm256_maddubs_epi16(w0, b0));
+            s01 = _mm256_add_epi16(s01, _mm256_maddubs_epi16(w1, b0));
+            s10 = _mm256_add_epi16(s10, _mm256_maddubs_epi16(w0, b1));
+            s11 = _mm256_add_epi16(s11, _mm256_maddubs_epi16(w1, b1));
+            s20 = _mm256_add_epi16(s20, _mm256_maddubs_epi16(w0, b2));
+            s21 = _mm256_add_epi16(s21, _mm256_maddubs_epi16(w1, b2));
+        }
+        r00 = _mm256_add_epi32(r00, _mm256_madd_epi16(s00, ones));
+        r01 = _mm256_add_epi32(r01, _mm256_madd_epi16(s01, ones));
+        r10 = _mm256_add_epi32(r10, _mm256_madd_epi16(s10, ones));
+        r11 = _mm256_add_epi32(r11, _mm256_madd_epi16(s11, ones));
+        r20 = _mm256_add_epi32(r20, _mm256_madd_epi16(s20, ones));
+        r21 = _mm256_add_epi32(r21, _mm256_madd_epi16(s21, ones));
+    }
+    _mm256_storeu_si256((__m256i *)(res + 0), r00);
+    _mm256_storeu_si256((__m256i *)(res + 8), r01);
+    _mm256_storeu_si256((__m256i *)(res + 16), r10);
+    _mm256_storeu_si256((__m256i *)(res + 24), r11);
+    _mm256_storeu_si256((__m256i *)(res + 32), r20);
+    _mm256_storeu_si256((__m256i *)(res + 40), r21);
+}
+
+typedef void (*gemv_row_fn)(const int8_t *, const uint8_t *, size_t, size_t, int32_t *);
+typedef void (*kernel_fn)(const int8_t *, size_t, const uint8_t *, size_t, int32_t *);
+
+/* The GEMM / GEMV driver shared by the SIMD variants: full groups of mr rows go through the
+ * panel micro-kernel, the remaining rows through the GEMV routine. */
+static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
+                         const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
+                         int32_t *acc, size_t ldo, size_t mr, kernel_fn kernel, gemv_row_fn gemv) {
+    size_t mfull = m - m % mr;
+    if (mfull) {
+        uint8_t *panel = (uint8_t *)malloc(NR * kp);
+        if (!panel) return -1;
+        int32_t res[16 * NR];
+        const size_t mc = MC - MC % mr; /* whole micro-kernel steps per block */
+        for (size_t i0 = 0; i0 < mfull; i0 += mc) {
+            size_t i1 = i0 + mc < mfull ? i0 + mc : mfull;
+            for (size_t j0 = 0; j0 < n; j0 += NR) {
+                size_t nc = n - j0 < NR ? n - j0 : NR;
+                decode_panel_avx2(packed, kp, j0, nc, panel);
+                for (size_t i = i0; i < i1; i += mr) {
+                    kernel(q + i * ldq, ldq, panel, kp, res);
+                    for (size_t r = 0; r < mr; r++)
+                        for (size_t c = 0; c < nc; c++)
+                            store_one(res[r * NR + c] - qsum[i + r], i + r, j0 + c, qscale, wscale, out, acc, ldo);
+                }
+            }
+        }
+        free(panel);
+    }
+    if (mfull < m) {
+        int32_t *res = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
+        if (!res) return -1;
+        for (size_t i = mfull; i < m; i++) {
+            gemv(q + i * ldq, packed, kp, n, res);
+            for (size_t j = 0; j < n; j++) store_one(res[j] - qsum[i], i, j, qscale, wscale, out, acc, ldo);
+        }
+        free(res);
+    }
+    return 0;
+}
+
+static FE_TARGET_AVX2 int matmul_avx2(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
+                                      size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n,
+                                      float *out, int32_t *acc, size_t ldo) {
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 3, kernel_3x16_avx2,
+                         gemv_row_avx2);
+}
+
+static FE_TARGET_AVX2 void gather_avx2(const uint8_t *packed, size_t kp, const float *scales, size_t dim,
+                                       const void *ids, int ids64, const int64_t *offsets, size_t n_bags,
+                                       const float *weights, const int64_t *mapping, int normalize, float *out,
+                                       size_t ldo) {
+    const size_t rb = kp / 4, nb = kp / BLOCK;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    float *accbuf = (float *)malloc(kp * sizeof(float));
+    if (!accbuf) { /* cannot allocate kp floats: the scalar path needs no buffer */
+        gather_scalar(packed, kp, scales, dim, ids, ids64, offsets, n_bags, weights, mapping, normalize, out, ldo);
+        return;
+    }
+    for (size_t bag = 0; bag < n_bags; bag++) {
+        float *o = out + bag * ldo;
+        int64_t a = offsets[bag], e = offsets[bag + 1];
+        if (e <= a) {
+            for (size_t d = 0; d < dim; d++) o[d] = 0.0f;
+            continue;
+        }
+        for (size_t d = 0; d < kp; d++) accbuf[d] = 0.0f;
+        for (int64_t t = a; t < e; t++) {
+            int64_t id = ids64 ? ((const int64_t *)ids)[t] : (int64_t)((const int32_t *)ids)[t];
+            int64_t r = mapping ? mapping[id] : id;
+            __m256 c = _mm256_set1_ps(weights ? scales[r] * weights[id] : scales[r]);
+            const uint8_t *row = packed + (size_t)r * rb;
+            for (size_t b = 0; b < nb; b++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(row + 32 * b));
+                for (int p = 0; p < 4; p++) {
+                    __m256i cp = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * p)), m3);
+                    __m128i lo = _mm256_castsi256_si128(cp), hi = _mm256_extracti128_si256(cp, 1);
+                    __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+                    float *dst = accbuf + BLOCK * b + 32 * p;
+                    for (int h = 0; h < 4; h++) {
+                        /* t = code - 1 in {-1,0,1}: t*c is exact, so the FMA equals acc + t*c. */
+                        __m256 tv = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[h])), one);
+                        _mm256_storeu_ps(dst + 8 * h, _mm256_fmadd_ps(tv, c, _mm256_loadu_ps(dst + 8 * h)));
+                    }
+                }
+            }
+        }
+        float len = (float)(e - a);
+        for (size_t d = 0; d < dim; d++) o[d] = accbuf[d] / len;
+        if (normalize) {
+            double ss = 0.0;
+            for (size_t d = 0; d < dim; d++) ss += (double)o[d] * (double)o[d];
+            float nrm = (float)sqrt(ss) + 1e-32f;
+            for (size_t d = 0; d < dim; d++) o[d] = o[d] / nrm;
+        }
+    }
+    free(accbuf);
+}
+
+/* Same as quantize_scalar: max is exact in any order, and vroundps with round-to-nearest-even is
+ * rintf; no add follows the product, so nothing can be contracted into an FMA. */
+static FE_TARGET_AVX2 int quantize_avx2(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq,
+                                        size_t kp, float *s, int32_t *qsum) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (size_t i = 0; i < m; i++) {
+        const float *xi = x + i * ldx;
+        int8_t *qi = q + i * ldq;
+        __m256 vmx = _mm256_setzero_ps(), vbad = _mm256_setzero_ps();
+        const __m256 fmax = _mm256_set1_ps(FLT_MAX);
+        size_t j = 0;
+        for (; j + 8 <= k; j += 8) {
+            __m256 a = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j));
+            vbad = _mm256_or_ps(vbad, _mm256_cmp_ps(a, fmax, _CMP_NLE_UQ)); /* inf or NaN */
+            vmx = _mm256_max_ps(vmx, a);
+        }
+        int bad = _mm256_movemask_ps(vbad) != 0;
+        float lanes[8];
+        _mm256_storeu_ps(lanes, vmx);
+        float mx = 0.0f;
+        for (int t = 0; t < 8; t++) mx = lanes[t] > mx ? lanes[t] : mx;
+        for (; j < k; j++) {
+            float a = fabsf(xi[j]);
+            bad |= !(a <= FLT_MAX);
+            mx = a > mx ? a : mx;
+        }
+        if (bad) return -1;
+        float si = row_scale(mx);
+        const __m256 vs = _mm256_set1_ps(si);
+        __m256i vsum = _mm256_setzero_si256();
+        j = 0;
+        for (; j + 32 <= k; j += 32) {
+            __m256i v[4];
+            for (int t = 0; t < 4; t++) {
+                __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(xi + j + 8 * t), vs),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                v[t] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));
+                vsum = _mm256_add_epi32(vsum, v[t]);
+            }
+            __m256i p8 = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+            _mm256_storeu_si256((__m256i *)(qi + j), _mm256_permutevar8x32_epi32(p8, order));
+        }
+        int32_t sum = fe_reduce_add_epi32_256(vsum);
+        for (; j < k; j++) {
+            float r = rintf(xi[j] * si);
+            r = r > 127.0f ? 127.0f : (r < -128.0f ? -128.0f : r);
+            qi[j] = (int8_t)r;
+            sum += qi[j];
+        }
+        memset(qi + k, 0, kp - k);
+        s[i] = si;
+        qsum[i] = sum;
+    }
+    return 0;
+}
+
+/* ---- AVX-512 VNNI ----------------------------------------------------------------------------- */
+
+static FE_TARGET_AVX512_VNNI void gemv_row_vnni(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
+                                                int32_t *res) {
+    const size_t rb = kp / 4, nb = kp / BLOCK;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *w = packed + j * rb;
+        __m256i a = _mm256_setzero_si256();
+        for (size_t b = 0; b < nb; b++) {
+            const int8_t *x = qi + BLOCK * b;
+            __m256i v = _mm256_loadu_si256((const __m256i *)(w + 32 * b));
+            a = _mm256_dpbusd_epi32(a, _mm256_and_si256(v, m3), _mm256_loadu_si256((const __m256i *)x));
+            a = _mm256_dpbusd_epi32(a, _mm256_and_si256(_mm256_srli_epi16(v, 2), m3),
+                                    _mm256_loadu_si256((const __m256i *)(x + 32)));
+            a = _mm256_dpbusd_epi32(a, _mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
+                                    _mm256_loadu_si256((const __m256i *)(x + 64)));
+            a = _mm256_dpbusd_epi32(a, _mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
+                                    _mm256_loadu_si256((const __m256i *)(x + 96)));
+        }
+        res[j] = fe_reduce_add_epi32_256(a);
+    }
+}
+
+/* 8 activation rows x 16 panel columns with vpdpbusd (one zmm = 16 columns x 4 codes). */
+static FE_TARGET_AVX512_VNNI void kernel_8x16_vnni(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
+                                                   int32_t *res) {
+    const size_t G = kp / 4;
+    __m512i r0 = _mm512_setzero_si512(), r1 = r0, r2 = r0, r3 = r0, r4 = r0, r5 = r0, r6 = r0, r7 = r0;
+    for (size_t g = 0; g < G; g++) {
+        __m512i w = _mm512_loadu_si512((const void *)(panel + g * 64));
+        const int8_t *x = q + 4 * g;
+        r0 = _mm512_dpbusd_epi32(r0, w, _mm512_set1_epi32(load_i32(x)));
+        r1 = _mm512_dpbusd_epi32(r1, w, _mm512_set1_epi32(load_i32(x + ldq)));
+        r2 = _mm512_dpbusd_epi32(r2, w, _mm512_set1_epi32(load_i32(x + 2 * ldq)));
+        r3 = _mm512_dpbusd_epi32(r3, w, _mm512_set1_epi32(load_i32(x + 3 * ldq)));
+        r4 = _mm512_dpbusd_epi32(r4, w, _mm512_set1_epi32(load_i32(x + 4 * ldq)));
+        r5 = _mm512_dpbusd_epi32(r5, w, _mm512_set1_epi32(load_i32(x + 5 * ldq)));
+        r6 = _mm512_dpbusd_epi32(r6, w, _mm512_set1_epi32(load_i32(x + 6 * ldq)));
+        r7 = _mm512_dpbusd_epi32(r7, w, _mm512_set1_epi32(load_i32(x + 7 * ldq)));
+    }
+    _mm512_storeu_si512((void *)(res + 0), r0);
+    _mm512_storeu_si512((void *)(res + 16), r1);
+    _mm512_storeu_si512((void *)(res + 32), r2);
+    _mm512_storeu_si512((void *)(res + 48), r3);
+    _mm512_storeu_si512((void *)(res + 64), r4);
+    _mm512_storeu_si512((void *)(res + 80), r5);
+    _mm512_storeu_si512((void *)(res + 96), r6);
+    _mm512_storeu_si512((void *)(res + 112), r7);
+}
+
+static FE_TARGET_AVX512_VNNI int matmul_vnni(const int8_t *q, size_t ldq, const int32_t *qsum,
+                                             const float *qscale, size_t m, const uint8_t *packed, size_t kp,
+                                             const float *wscale, size_t n, float *out, int32_t *acc, size_t ldo) {
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 8, kernel_8x16_vnni,
+                         gemv_row_vnni);
+}
+#endif /* FE_HAVE_X86_SIMD */
+
+/* ---- dispatch --------------------------------------------------------------------------------- */
+
+static const fe_variant matmul_variants[] = {
+#ifdef FE_HAVE_X86_SIMD
+    {"avx512_vnni", FE_NEED_AVX512 | FE_CPU_AVX512VNNI, (fe_fn)matmul_vnni},
+    {"avx2", FE_NEED_AVX2, (fe_fn)matmul_avx2},
+#endif
+    {"scalar", 0, (fe_fn)matmul_scalar},
+};
+static fe_kernel matmul_kernel = {"ternary_matmul", matmul_variants,
+                                  (int)(sizeof(matmul_variants) / sizeof(matmul_variants[0])), 0};
+
+typedef int (*quantize_fn)(const float *, size_t, size_t, size_t, int8_t *, size_t, size_t, float *, int32_t *);
+static const fe_variant quantize_variants[] = {
+#ifdef FE_HAVE_X86_SIMD
+    {"avx2", FE_NEED_AVX2, (fe_fn)quantize_avx2},
+#endif
+    {"scalar", 0, (fe_fn)quantize_scalar},
+};
+static fe_kernel quantize_kernel = {"ternary_quantize", quantize_variants,
+                                    (int)(sizeof(quantize_variants) / sizeof(quantize_variants[0])), 0};
+
+static const fe_variant gather_variants[] = {
+#ifdef FE_HAVE_X86_SIMD
+    {"avx2", FE_NEED_AVX2, (fe_fn)gather_avx2},
+#endif
+    {"scalar", 0, (fe_fn)gather_scalar},
+};
+static fe_kernel gather_kernel = {"ternary_gather_mean", gather_variants,
+                                  (int)(sizeof(gather_variants) / sizeof(gather_variants[0])), 0};
+
+int fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq, size_t kp,
+                        float *s, int32_t *qsum) {
+    return FE_ACTIVE(quantize_kernel, quantize_fn)(x, ldx, m, k, q, ldq, kp, s, qsum);
+}
+
+int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
+                      const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
+                      int32_t *acc, size_t ldo) {
+    if (m == 0 || n == 0) return 0;
+    return FE_ACTIVE(matmul_kernel, matmul_fn)(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo);
+}
+
+void fe_ternary_gather_mean(const uint8_t *packed, size_t kp, const float *scales, size_t dim, const void *ids,
+                            int ids64, const int64_t *offsets, size_t n_bags, const float *weights,
+                            const int64_t *mapping, int normalize, float *out, size_t ldo) {
+    FE_ACTIVE(gather_kernel, gather_fn)(packed, kp, scales, dim, ids, ids64, offsets, n_bags, weights, mapping,
+                                        normalize, out, ldo);
+}
+
+fe_kernel *const fe_ternary_kernels[] = {&quantize_kernel, &matmul_kernel, &gather_kernel, NULL};

@@ -1,6 +1,44 @@
-/* ternary kernels: see the docstring of fastembed_core/_ref/ternary.py for the contracts. */
+/* Ternary kernels: int8 x ternary matmul with int32 accumulation, and gather-mean over 2-bit rows.
+ *
+ * Packed format (also documented in fastembed_core/ternary.py): a row of k weights in {-1,0,1} is
+ * padded with zeros to kp = ceil(k / 128) * 128 weights and stored in kp / 4 bytes, as blocks of
+ * 32 bytes; bits 2p..2p+1 of byte i of block b hold code = w + 1 of weight 128*b + 32*p + i
+ * (p = 0..3). Code 3 is invalid. The numpy reference in fastembed_core/_ref/ternary.py is the
+ * specification of every function here. Plain C11, nothing of Python.
+ */
 #ifndef FE_TERNARY_H
 #define FE_TERNARY_H
+#include <stddef.h>
+#include <stdint.h>
+
 #include "cpu.h"
+
+#define FE_TERNARY_BLOCK 128 /* weights per 32-byte block */
+
+/* Quantise rows of x (float32 [m, k], row stride ldx) to q (int8 [m, ldq], ldq >= kp; columns
+ * k..kp-1 are set to 0) with s = min(127 / max|x_row|, FLT_MAX) in float32 (1 for an all-zero row),
+ * q = clip(rint(x * s), -128, 127), round half to even. Writes s[m] and qsum[m] = sum(q_row).
+ * Returns 0, or -1 (outputs unspecified) when x holds an inf or NaN. */
+int fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq,
+                        size_t kp, float *s, int32_t *qsum);
+
+/* For rows i < m of q and weight rows j < n of packed (n rows of kp / 4 bytes):
+ * acc = sum_k q[i,k] * w[j,k] in int32. If out is not NULL it receives
+ * float32(acc) * wscale[j] / qscale[i] (two float32 operations, left to right), else acc receives
+ * acc. Row stride of out / acc: ldo elements. kp is a multiple of FE_TERNARY_BLOCK.
+ * Returns 0, or -1 when a work buffer cannot be allocated. */
+int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
+                      const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
+                      int32_t *acc, size_t ldo);
+
+/* Gather-mean of bags of ternary rows: bag b is ids[offsets[b]:offsets[b+1]] (int32 ids when
+ * ids64 == 0, else int64; ids already checked to be in range). Row r = mapping ? mapping[id] : id;
+ * coefficient c = scales[r] * (weights ? weights[id] : 1) in float32; acc (float32[dim], in id
+ * order) += c * w[r]; out[b] = acc / float32(len) (zeros for an empty bag); if normalize,
+ * out[b] /= float32(sqrt(sum(out[b]^2) in double)) + 1e-32f. Row stride of out: ldo. */
+void fe_ternary_gather_mean(const uint8_t *packed, size_t kp, const float *scales, size_t dim,
+                            const void *ids, int ids64, const int64_t *offsets, size_t n_bags,
+                            const float *weights, const int64_t *mapping, int normalize, float *out,
+                            size_t ldo);
 
 #endif

@@ -1,1 +1,96 @@
-# ternary bindings (included by _kernels.pyx).
+# ternary bindings (included by _kernels.pyx). Contracts: fastembed_core/_ref/ternary.py.
+from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t
+
+
+cdef extern from "ternary.h" nogil:
+    int fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq,
+                            size_t kp, float *s, int32_t *qsum)
+    int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
+                          const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
+                          int32_t *acc, size_t ldo)
+    void fe_ternary_gather_mean(const uint8_t *packed, size_t kp, const float *scales, size_t dim,
+                                const void *ids, int ids64, const int64_t *offsets, size_t n_bags,
+                                const float *weights, const int64_t *mapping, int normalize, float *out,
+                                size_t ldo)
+
+
+def ternary_quantize(const float[:, ::1] x, int8_t[:, ::1] q, float[::1] s, int32_t[::1] qsum):
+    cdef size_t m = x.shape[0], k = x.shape[1], kp = q.shape[1]
+    cdef int rc
+    if m == 0:
+        return True
+    with nogil:
+        rc = fe_ternary_quantize(&x[0, 0] if k else NULL, k, m, k, &q[0, 0], kp, kp, &s[0], &qsum[0])
+    return rc == 0
+
+
+cdef size_t _row_stride(object a, size_t itemsize) except? 0:
+    if a.shape[1] > 1 and a.strides[1] != itemsize:
+        raise ValueError("out rows must be contiguous")
+    return a.strides[0] // itemsize
+
+
+def ternary_matmul_q(const int8_t[:, ::1] q, const int32_t[::1] qsum, const float[::1] qscale,
+                     const uint8_t[:, ::1] packed, const float[::1] wscale, float[:, :] out):
+    cdef size_t m = q.shape[0], n = packed.shape[0], kp = q.shape[1]
+    if m == 0 or n == 0:
+        return
+    cdef size_t ldo = _row_stride(out, 4)
+    cdef int rc
+    with nogil:
+        rc = fe_ternary_matmul(&q[0, 0], kp, &qsum[0], &qscale[0], m, &packed[0, 0], kp, &wscale[0], n,
+                               &out[0, 0], NULL, ldo)
+    if rc:
+        raise MemoryError("ternary_matmul: cannot allocate a work buffer")
+
+
+def ternary_matmul_acc(const int8_t[:, ::1] q, const int32_t[::1] qsum, const uint8_t[:, ::1] packed,
+                       int32_t[:, :] acc):
+    cdef size_t m = q.shape[0], n = packed.shape[0], kp = q.shape[1]
+    if m == 0 or n == 0:
+        return
+    cdef size_t ldo = _row_stride(acc, 4)
+    cdef int rc
+    with nogil:
+        rc = fe_ternary_matmul(&q[0, 0], kp, &qsum[0], NULL, m, &packed[0, 0], kp, NULL, n, NULL,
+                               &acc[0, 0], ldo)
+    if rc:
+        raise MemoryError("ternary_matmul: cannot allocate a work buffer")
+
+
+def ternary_gather_mean(const uint8_t[:, ::1] packed, const float[::1] scales, Py_ssize_t dim, ids,
+                        const int64_t[::1] offsets, weights, mapping, bint normalize, float[:, :] out):
+    cdef const int32_t[::1] ids32
+    cdef const int64_t[::1] ids64
+    cdef const float[::1] w
+    cdef const int64_t[::1] mp
+    cdef const void *pid = NULL
+    cdef const float *pw = NULL
+    cdef const int64_t *pm = NULL
+    cdef int is64 = ids.dtype.itemsize == 8
+    cdef size_t n_bags = offsets.shape[0] - 1, kp = packed.shape[1] * 4
+    if n_bags == 0:
+        return
+    cdef size_t ldo = _row_stride(out, 4)
+    if is64:
+        ids64 = ids
+        if ids64.shape[0]:
+            pid = &ids64[0]
+    else:
+        ids32 = ids
+        if ids32.shape[0]:
+            pid = &ids32[0]
+    if weights is not None:
+        w = weights
+        if w.shape[0]:
+            pw = &w[0]
+    if mapping is not None:
+        mp = mapping
+        if mp.shape[0]:
+            pm = &mp[0]
+    if dim == 0:
+        return
+    with nogil:
+        fe_ternary_gather_mean(&packed[0, 0] if packed.shape[0] else NULL, kp,
+                               &scales[0] if scales.shape[0] else NULL, dim, pid, is64, &offsets[0], n_bags,
+                               pw, pm, normalize, &out[0, 0], ldo)

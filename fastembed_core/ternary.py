@@ -1,3 +1,451 @@
-"""ternary (public API; filled in by its issue)."""
+"""Ternary weights: ternarize, 2-bit packing, ternary x int8 matmul, ternary layers and tables.
 
-__all__: list[str] = []
+A :class:`TernaryMatrix` holds an ``[n, k]`` matrix (``nn.Linear`` convention: ``y = x @ W.T``)
+as values ``T`` in {-1, 0, +1} and float32 scales (one per row, or one for the whole tensor), so
+that ``W ~= scales[:, None] * T``.
+
+Packed layout (2 bits per weight, ``code = T + 1``: 0 -> -1, 1 -> 0, 2 -> +1; code 3 is invalid)
+    Each row is padded with zeros (code 1) to ``kp = ceil(k / 128) * 128`` weights and stored in
+    ``kp // 4`` bytes: ``packed`` is uint8 ``[n, kp // 4]``, C-contiguous. A row is a sequence of
+    32-byte blocks; block ``b`` covers weights ``128*b .. 128*b + 127``, and bits ``2p, 2p+1``
+    (p = 0..3, least significant first) of its byte ``i`` hold the code of weight
+    ``128*b + 32*p + i``. So ``(block >> 2p) & 3`` yields the codes of 32 consecutive weights,
+    lined up with 32 consecutive int8 activations: the SIMD kernels decode with a shift and a mask.
+
+Matmul (:func:`ternary_matmul`)
+    Each row of x is quantised to int8 in float32 arithmetic: ``s = 127 / max|x_row|`` (clamped
+    to FLT_MAX if that overflows; 1 for an all-zero row), ``q = clip(rint(x * s), -128, 127)`` with
+    rint rounding half to even, as ``np.rint``. Then ``acc = q . T_row`` in int32 (never int16),
+    and ``y = float32(acc) * scale / s`` (float32 ops, left to right). The int32 accumulators are
+    bit-identical between the numpy reference, every compiled variant and every thread count.
+
+Files (:meth:`TernaryMatrix.save` / :meth:`TernaryMatrix.load`): safetensors with tensors
+``packed`` (uint8) and ``scales`` (float32, shape ``[n]`` or ``[]``) and metadata ``format``,
+``version``, ``shape``; written atomically and fully verified on load (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _backend, _parallel
+from ._ref.ternary import BLOCK, _pack_codes, _unpack_codes
+
+__all__ = ["TernaryMatrix", "TernaryLinear", "ternarize", "ternary_matmul", "ternary_gather_mean"]
+
+_FORMAT = "fastembed_core.ternary"
+_VERSION = "1"
+
+
+def _padded(k: int) -> int:
+    return -(-k // BLOCK) * BLOCK if k else BLOCK
+
+
+def _float_array(a: Any, name: str, ndim: int | tuple[int, ...], check_finite: bool = True) -> np.ndarray:
+    """float32 C-contiguous array of a floating (or integer) input, finite; errors name ``name``."""
+    if hasattr(a, "__array__") or isinstance(a, (list, tuple)):
+        arr = np.asarray(a)
+    else:
+        raise TypeError(f"{name} must be an array, not {type(a).__name__}")
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must have a real floating dtype (float32 preferred), not {arr.dtype}")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if arr.ndim not in dims:
+        raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    # min and max propagate NaN and expose inf, without a boolean temporary
+    if check_finite and arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
+        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
+    return arr
+
+
+def _int_array(a: Any, name: str, allowed: tuple[type, ...] = (np.int32, np.int64)) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.dtype == np.bool_ or (arr.dtype.kind not in "iu" and arr.size):
+        raise TypeError(f"{name} must have an integer dtype, not {arr.dtype}")
+    if arr.dtype.type not in allowed:
+        if arr.size and arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{name} has values too large for int64")
+        arr = arr.astype(allowed[-1])
+    return np.ascontiguousarray(arr)
+
+
+def _check_packed(packed: np.ndarray, k: int, name: str = "packed") -> None:
+    """ValueError unless every code is 0..2 and the padding codes past k are 1."""
+    if packed.size == 0:
+        return
+    invalid = (packed & 0x55) & ((packed >> 1) & 0x55)
+    if invalid.any():
+        raise ValueError(f"{name} contains the invalid 2-bit code 3 (valid codes: 0, 1, 2 = weight + 1)")
+    if k % BLOCK:
+        tail = _unpack_codes(packed[:, -(BLOCK // 4):])[:, k % BLOCK :]
+        if (tail != 1).any():
+            raise ValueError(f"{name}: padding codes past column {k} must be 1 (weight 0)")
+
+
+class TernaryMatrix:
+    """An [n, k] ternary matrix: 2-bit packed values times float32 per-row (or per-tensor) scales.
+
+    Build one with :func:`ternarize`, :meth:`from_values` or :meth:`load`. ``values`` (int8 in
+    {-1, 0, 1}), ``to_dense()`` (float32) and ``row_scales`` are decoded on demand; only ``packed``
+    and ``scales`` are stored.
+    """
+
+    __slots__ = ("shape", "packed", "scales", "_row_scales")
+
+    def __init__(self, packed: np.ndarray, scales: Any, shape: tuple[int, int]) -> None:
+        if not (isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(d, (int, np.integer)) for d in shape)):
+            raise ValueError(f"shape must be a tuple (n, k) of ints, not {shape!r}")
+        n, k = int(shape[0]), int(shape[1])
+        if n < 0 or k < 0:
+            raise ValueError(f"shape must be non-negative, not {shape!r}")
+        packed = np.asarray(packed)
+        if packed.dtype != np.uint8:
+            raise TypeError(f"packed must be uint8, not {packed.dtype}")
+        if packed.shape != (n, _padded(k) // 4):
+            raise ValueError(
+                f"packed must have shape {(n, _padded(k) // 4)} for a {n}x{k} matrix "
+                f"(rows padded to a multiple of {BLOCK} weights, 4 per byte), got {packed.shape}"
+            )
+        _check_packed(packed, k)
+        scales = np.asarray(scales)
+        if scales.dtype.kind != "f":
+            raise TypeError(f"scales must be floating, not {scales.dtype}")
+        if scales.shape not in ((), (n,)):
+            raise ValueError(f"scales must be a scalar or have shape ({n},), got {scales.shape}")
+        scales = scales.astype(np.float32)
+        if not np.isfinite(scales).all():
+            raise ValueError("scales contains non-finite values")
+        self.shape = (n, k)
+        self.packed = np.array(packed, dtype=np.uint8, order="C", copy=True)
+        self.scales = scales
+        self._row_scales = np.ascontiguousarray(np.broadcast_to(scales, (n,)), dtype=np.float32)
+        self.packed.flags.writeable = False  # validated once: keep it that way
+        self._row_scales.flags.writeable = False
+
+    @classmethod
+    def from_values(cls, values: Any, scales: Any) -> "TernaryMatrix":
+        """From int values in {-1, 0, 1} of shape [n, k] and a scalar or [n] float scales."""
+        v = np.asarray(values)
+        if v.ndim != 2:
+            raise ValueError(f"values must be 2-D, got shape {v.shape}")
+        if v.dtype.kind not in "iu" and not (v.dtype.kind == "f" and np.all(np.isin(v, (-1, 0, 1)))):
+            raise TypeError(f"values must be integers in {{-1, 0, 1}}, not {v.dtype}")
+        if v.size and (v.min() < -1 or v.max() > 1):
+            raise ValueError("values must be in {-1, 0, 1}")
+        n, k = v.shape
+        codes = np.ones((n, _padded(k)), np.uint8)
+        codes[:, :k] = (v + 1).astype(np.uint8)
+        return cls(_pack_codes(codes), scales, (n, k))
+
+    @property
+    def values(self) -> np.ndarray:
+        """int8 [n, k] in {-1, 0, 1}."""
+        return (_unpack_codes(self.packed)[:, : self.shape[1]].astype(np.int8) - 1).astype(np.int8)
+
+    @property
+    def row_scales(self) -> np.ndarray:
+        """float32 [n]: the scales broadcast to one per row (read-only)."""
+        return self._row_scales
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.packed.nbytes + self.scales.nbytes)
+
+    def to_dense(self) -> np.ndarray:
+        """float32 [n, k] = scales * values."""
+        return self.values.astype(np.float32) * self.row_scales[:, None]
+
+    def __repr__(self) -> str:
+        kind = "tensor" if self.scales.ndim == 0 else "row"
+        return f"TernaryMatrix(shape={self.shape}, scale={kind!r}, nbytes={self.nbytes})"
+
+    def __matmul__(self, other: Any) -> np.ndarray:
+        raise TypeError("use ternary_matmul(x, w) (computes x @ w.T) or TernaryLinear")
+
+    def gather_mean(
+        self,
+        ids: Any,
+        offsets: Any,
+        *,
+        weights: Any = None,
+        mapping: Any = None,
+        normalize: bool = False,
+        num_threads: int | None = None,
+    ) -> np.ndarray:
+        """float32 [len(offsets) - 1, k]: mean of the (scaled) rows of each bag, like gather_mean.
+
+        The matrix is an embedding table of n rows; see :func:`ternary_gather_mean`.
+        """
+        return ternary_gather_mean(
+            self, ids, offsets, weights=weights, mapping=mapping, normalize=normalize, num_threads=num_threads
+        )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes a safetensors file atomically (temporary file in the same directory + rename)."""
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        meta = {"format": _FORMAT, "version": _VERSION, "shape": json.dumps(list(self.shape))}
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
+        os.close(fd)
+        try:
+            save_file({"packed": self.packed, "scales": self.scales}, tmp, metadata=meta)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TernaryMatrix":
+        """Reads a file written by :meth:`save`; ValueError if anything does not check out."""
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="numpy") as fh:
+                meta = fh.metadata() or {}
+                keys = set(fh.keys())
+                if meta.get("format") != _FORMAT or keys != {"packed", "scales"}:
+                    raise ValueError(f"{path} is not a fastembed_core ternary matrix file")
+                if meta.get("version") != _VERSION:
+                    raise ValueError(f"{path}: unsupported ternary file version {meta.get('version')!r}")
+                shape = tuple(int(d) for d in json.loads(meta["shape"]))
+                packed, scales = fh.get_tensor("packed"), fh.get_tensor("scales")
+        except ValueError:
+            raise
+        except Exception as exc:  # safetensors raises its own errors on truncated or corrupt files
+            raise ValueError(f"cannot read ternary matrix file {path}: {exc}") from exc
+        if scales.dtype != np.float32:
+            raise ValueError(f"{path}: scales must be float32, not {scales.dtype}")
+        return cls(packed, scales, shape)  # verifies shapes, dtypes and codes
+
+
+def ternarize(
+    w: Any, *, scale: str = "row", threshold: float | None = None, fit: str | None = None
+) -> TernaryMatrix:
+    """Ternarize a float matrix w [n, k] (``y = x @ w.T``) into a :class:`TernaryMatrix`.
+
+    ``scale="tensor"``: BitNet b1.58. ``a = mean|W|`` over the whole tensor,
+    ``T = clip(rint(W / a), -1, 1)`` (so ``|W| > a / 2`` becomes +-1; exact halves round to 0),
+    one scale for the tensor. ``scale="row"``: the same with ``a`` computed per output row.
+
+    ``threshold=beta`` (a float) replaces the rounding by a hard threshold:
+    ``T = sign(W) * (|W| > beta * a)`` with the same ``a`` (per row or per tensor). This is the
+    absmean-threshold rule of Chen et al. 2024 ("Efficient Ternary Weight Embedding Model",
+    arXiv:2411.15438), whose threshold is a multiple of mean|W| tuned as a hyperparameter; e.g.
+    ``beta=2.0`` keeps only the weights above twice the mean magnitude (a sparse T), and
+    ``beta=0.7`` is the classic TWN threshold. ``threshold=None`` is the BitNet rounding
+    (equivalent to ``beta=0.5``).
+
+    ``fit`` chooses the stored scale: ``"absmean"`` stores ``a`` (BitNet); ``"ls"`` stores the
+    least-squares scale for the chosen T, ``mean(|W|)`` over the entries where ``T != 0`` (0 when
+    T is all zero). Default: ``"ls"`` for ``scale="row"``, ``"absmean"`` for ``scale="tensor"``.
+    Statistics are computed in float64; scales are stored as float32.
+    """
+    if scale not in ("row", "tensor"):
+        raise ValueError(f"scale must be 'row' or 'tensor', not {scale!r}")
+    if fit is None:
+        fit = "ls" if scale == "row" else "absmean"
+    if fit not in ("ls", "absmean"):
+        raise ValueError(f"fit must be 'ls' or 'absmean', not {fit!r}")
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not np.isfinite(threshold) or threshold < 0:
+            raise ValueError(f"threshold must be None or a finite number >= 0, not {threshold!r}")
+    w64 = _float_array(w, "w", 2).astype(np.float64)
+    aw = np.abs(w64)
+    axis = 1 if scale == "row" else None
+    a = aw.mean(axis=axis, keepdims=True) if w64.size else np.zeros((w64.shape[0], 1) if axis else (1, 1))
+    if threshold is None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.clip(np.rint(np.where(a > 0, w64 / np.where(a > 0, a, 1), 0)), -1, 1)
+    else:
+        t = np.sign(w64) * (aw > threshold * a)
+    t = t.astype(np.int8)
+    if fit == "absmean":
+        s = a
+    else:
+        nz = t != 0
+        cnt = nz.sum(axis=axis, keepdims=True)
+        s = np.where(cnt > 0, (aw * nz).sum(axis=axis, keepdims=True) / np.maximum(cnt, 1), 0.0)
+    s = s.reshape(-1) if scale == "row" else s.reshape(())
+    return TernaryMatrix.from_values(t, s.astype(np.float32))
+
+
+def _check_matrix(w: Any, name: str = "w") -> TernaryMatrix:
+    if not isinstance(w, TernaryMatrix):
+        raise TypeError(f"{name} must be a TernaryMatrix (see ternarize), not {type(w).__name__}")
+    return w
+
+
+def _quantize(x: np.ndarray, kp: int, num_threads: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m = x.shape[0]
+    q = np.empty((m, kp), np.int8)
+    s = np.empty(m, np.float32)
+    qsum = np.empty(m, np.int32)
+    kern = _backend.kernels
+
+    def part(a: int, b: int) -> bool:
+        return kern.ternary_quantize(x[a:b], q[a:b], s[a:b], qsum[a:b])
+
+    if not all(_parallel.run(part, m, num_threads, min_chunk=64)):
+        raise ValueError("x contains non-finite values (NaN or inf)")
+    return q, s, qsum
+
+
+def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) -> np.ndarray:
+    """float32 [m, n] ~= x @ w.to_dense().T for x float32 [m, k] (a 1-D x gives [n]).
+
+    Activations are quantised per row to int8 and multiplied with the ternary weights in int32
+    (see the module docstring for the exact arithmetic). Threads split the output columns when
+    there are few rows (GEMV) and the rows otherwise (GEMM); results do not depend on them.
+    """
+    w = _check_matrix(w)
+    nt = _parallel.resolve_threads(num_threads)
+    xa = _float_array(x, "x", (1, 2), check_finite=False)  # the quantize kernel checks it
+    vec = xa.ndim == 1
+    if vec:
+        xa = xa[None, :]
+    n, k = w.shape
+    if xa.shape[1] != k:
+        raise ValueError(f"x has {xa.shape[1]} columns but w has k = {k} (w.shape = {w.shape}): shapes mismatch")
+    m = xa.shape[0]
+    kp = w.packed.shape[1] * 4
+    out = np.empty((m, n), np.float32)
+    if m and n:
+        q, s, qsum = _quantize(xa, kp, nt)
+        wscale = w.row_scales
+        kern = _backend.kernels
+        if m >= 8 * nt:
+
+            def rows(a: int, b: int) -> None:
+                kern.ternary_matmul_q(q[a:b], qsum[a:b], s[a:b], w.packed, wscale, out[a:b])
+
+            _parallel.run(rows, m, nt, min_chunk=8)
+        else:
+
+            def cols(a: int, b: int) -> None:
+                kern.ternary_matmul_q(q, qsum, s, w.packed[a:b], wscale[a:b], out[:, a:b])
+
+            _parallel.run(cols, n, nt, min_chunk=64)
+    return out[0] if vec else out
+
+
+def ternary_gather_mean(
+    table: TernaryMatrix,
+    ids: Any,
+    offsets: Any,
+    *,
+    weights: Any = None,
+    mapping: Any = None,
+    normalize: bool = False,
+    num_threads: int | None = None,
+) -> np.ndarray:
+    """float32 [len(offsets) - 1, dim]: gather-mean over bags of rows of a ternary table [R, dim].
+
+    Same contract as ``gather_mean``: ``ids`` int32/int64 token ids; ``offsets`` int64 [n + 1],
+    bag i = ``ids[offsets[i]:offsets[i+1]]``; ``weights`` optional float [V] per vocabulary id;
+    ``mapping`` optional int [V] vocabulary id -> table row (model2vec's mapping). Each gathered row
+    is ``scale[row] * weights[id] * T[row]``; the mean divides by the bag length; an empty bag
+    gives zeros; ``normalize=True`` divides by ``norm + 1e-32``. Accumulates in float32 straight
+    from the 2-bit codes (the table is never decoded as a whole). ``V = len(mapping)`` if given,
+    else ``len(weights)`` if given, else R.
+    """
+    table = _check_matrix(table, "table")
+    R, dim = table.shape
+    ids_a = _int_array(ids, "ids")
+    off = _int_array(offsets, "offsets", (np.int64,))
+    if off.size == 0:
+        raise ValueError("offsets must have at least one element (n + 1 for n bags)")
+    if off[0] < 0 or (np.diff(off) < 0).any():
+        raise ValueError("offsets must be non-negative and non-decreasing")
+    if off[-1] > ids_a.size:
+        raise ValueError(f"offsets go past the end of ids (last offset {off[-1]} > len(ids) = {ids_a.size})")
+    mp = None
+    if mapping is not None:
+        mp = _int_array(mapping, "mapping", (np.int64,))
+        if mp.size and (mp.min() < 0 or mp.max() >= R):
+            raise ValueError(f"mapping values must be in [0, {R}) (rows of the table)")
+    wt = None
+    if weights is not None:
+        wt = _float_array(weights, "weights", 1)
+        expect = mp.size if mp is not None else R
+        if wt.size != expect:
+            what = "len(mapping)" if mp is not None else "the number of table rows"
+            raise ValueError(f"weights must have one entry per vocabulary id ({what} = {expect}), got {wt.size}")
+    V = mp.size if mp is not None else R
+    used = ids_a[off[0] : off[-1]]
+    if used.size and (used.min() < 0 or used.max() >= V):
+        raise ValueError(f"ids must be in [0, {V})")
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise TypeError(f"normalize must be a bool, not {type(normalize).__name__}")
+    nt = _parallel.resolve_threads(num_threads)
+    nb = off.size - 1
+    out = np.empty((nb, dim), np.float32)
+    scales = table.row_scales
+    kern = _backend.kernels
+
+    def part(a: int, b: int) -> None:
+        kern.ternary_gather_mean(table.packed, scales, dim, ids_a, off[a : b + 1], wt, mp, bool(normalize), out[a:b])
+
+    if nb:
+        _parallel.run(part, nb, nt, min_chunk=16)
+    return out
+
+
+class TernaryLinear:
+    """A dense layer ``y = x @ W.T + b`` with W a :class:`TernaryMatrix` (inference only, numpy).
+
+    x: float [..., in_features] -> float32 [..., out_features].
+    """
+
+    __slots__ = ("weight", "bias", "num_threads")
+
+    def __init__(self, weight: TernaryMatrix, bias: Any = None, *, num_threads: int | None = None) -> None:
+        self.weight = _check_matrix(weight, "weight")
+        if bias is not None:
+            bias = _float_array(bias, "bias", 1)
+            if bias.shape != (weight.shape[0],):
+                raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
+        self.bias = bias
+        _parallel.resolve_threads(num_threads)
+        self.num_threads = num_threads
+
+    @classmethod
+    def from_dense(cls, w: Any, b: Any = None, *, num_threads: int | None = None, **ternarize_kwargs: Any) -> "TernaryLinear":
+        """Ternarize a float weight [out, in] (keyword options as :func:`ternarize`); bias stays float32."""
+        return cls(ternarize(w, **ternarize_kwargs), b, num_threads=num_threads)
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return self.weight.nbytes + (self.bias.nbytes if self.bias is not None else 0)
+
+    def __call__(self, x: Any, *, num_threads: int | None = None) -> np.ndarray:
+        xa = np.asarray(x)
+        if xa.ndim == 0:
+            raise ValueError("x must have at least 1 dimension")
+        lead = xa.shape[:-1]
+        nt = self.num_threads if num_threads is None else num_threads
+        y = ternary_matmul(xa.reshape(-1, xa.shape[-1]), self.weight, num_threads=nt)
+        if self.bias is not None:
+            y += self.bias
+        return y.reshape(*lead, self.out_features)
+
+    def __repr__(self) -> str:
+        return f"TernaryLinear(in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None})"

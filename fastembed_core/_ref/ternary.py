@@ -1,3 +1,126 @@
-"""numpy reference for the ternary kernels."""
+"""numpy reference for the ternary kernels: the specification of csrc/ternary.c.
 
-__all__: list[str] = []
+Packed format (see fastembed_core/ternary.py): a row of k ternary weights is padded with zeros to
+``kp = ceil(k / 128) * 128`` and stored in ``kp // 4`` uint8 bytes, in blocks of 32 bytes; bits
+``2p, 2p+1`` of byte ``i`` of block ``b`` hold ``code = w + 1`` of weight ``128*b + 32*p + i``.
+
+The kernels take already validated, C-contiguous arrays and write into preallocated outputs; the
+public wrappers in ``fastembed_core.ternary`` validate and split the work across threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ternary_quantize", "ternary_matmul_q", "ternary_matmul_acc", "ternary_gather_mean"]
+
+BLOCK = 128
+_SHIFTS = np.array([0, 2, 4, 6], dtype=np.uint8).reshape(1, 1, 4, 1)
+_FLT_MAX = np.float32(np.finfo(np.float32).max)
+
+
+def _unpack_codes(packed: np.ndarray) -> np.ndarray:
+    """uint8 [n, kp // 4] packed rows -> uint8 [n, kp] codes in {0, 1, 2, (3 = invalid)}."""
+    n, rb = packed.shape
+    blocks = packed.reshape(n, rb // 32, 1, 32)
+    return ((blocks >> _SHIFTS) & 3).reshape(n, rb * 4)
+
+
+def _pack_codes(codes: np.ndarray) -> np.ndarray:
+    """uint8 [n, kp] codes (kp a multiple of 128) -> uint8 [n, kp // 4] packed rows."""
+    n, kp = codes.shape
+    c = codes.reshape(n, kp // BLOCK, 4, 32).astype(np.uint8)
+    return (c[:, :, 0] | (c[:, :, 1] << 2) | (c[:, :, 2] << 4) | (c[:, :, 3] << 6)).reshape(n, kp // 4)
+
+
+def ternary_quantize(x: np.ndarray, q: np.ndarray, s: np.ndarray, qsum: np.ndarray) -> bool:
+    """Quantise each row of x to int8 (the activation side of ternary_matmul).
+
+    x: float32 [m, k]; q: int8 [m, kp] out (kp >= k, columns k.. set to 0); s: float32 [m] out;
+    qsum: int32 [m] out. Per row, in float32: ``s = 127 / max|x_row|`` (clamped to FLT_MAX when the
+    division overflows; 1 for an all-zero row), ``q = clip(rint(x * s), -128, 127)`` with rint
+    rounding half to even, and ``qsum = sum(q)``. Returns False (outputs unspecified) if x holds an
+    inf or NaN, else True.
+    """
+    m, k = x.shape
+    if x.size and not np.isfinite(x).all():
+        return False
+    mx = np.abs(x).max(axis=1) if k else np.zeros(m, np.float32)
+    with np.errstate(divide="ignore", over="ignore"):
+        si = np.float32(127) / mx
+    si = np.where(mx > 0, np.minimum(si, _FLT_MAX), np.float32(1)).astype(np.float32)
+    v = x * si[:, None]
+    q[:, :k] = np.clip(np.rint(v), -128, 127).astype(np.int8)
+    q[:, k:] = 0
+    s[:] = si
+    qsum[:] = q.sum(axis=1, dtype=np.int64)
+    return True
+
+
+def ternary_matmul_acc(q: np.ndarray, qsum: np.ndarray, packed: np.ndarray, acc: np.ndarray) -> None:
+    """acc[i, j] = sum_k q[i, k] * w[j, k], exactly, in int32.
+
+    q: int8 [m, kp]; qsum: int32 [m], the row sums of q (the SIMD variants multiply the codes
+    w + 1 and subtract it); packed: uint8 [n, kp // 4]; acc: int32 [m, n] out.
+    """
+    t = _unpack_codes(packed).astype(np.float64) - 1.0
+    # Integer products and sums below 2**53 are exact in float64, in any order.
+    acc[:] = (q.astype(np.float64) @ t.T).astype(np.int32)
+
+
+def ternary_matmul_q(
+    q: np.ndarray, qsum: np.ndarray, qscale: np.ndarray, packed: np.ndarray, wscale: np.ndarray, out: np.ndarray
+) -> None:
+    """out[i, j] = float32(acc[i, j]) * wscale[j] / qscale[i] (float32, left to right).
+
+    acc as in ternary_matmul_acc; qscale: float32 [m] (the s of ternary_quantize); wscale: float32 [n].
+    """
+    acc = np.empty((q.shape[0], packed.shape[0]), np.int32)
+    ternary_matmul_acc(q, qsum, packed, acc)
+    out[:] = acc.astype(np.float32) * wscale[None, :] / qscale[:, None]
+
+
+def ternary_gather_mean(
+    packed: np.ndarray,
+    scales: np.ndarray,
+    dim: int,
+    ids: np.ndarray,
+    offsets: np.ndarray,
+    weights: np.ndarray | None,
+    mapping: np.ndarray | None,
+    normalize: bool,
+    out: np.ndarray,
+) -> None:
+    """Mean of ternary rows over bags, straight from the packed table.
+
+    packed: uint8 [R, kp // 4]; scales: float32 [R]; dim: the row length (<= kp); ids: int32 or
+    int64 [T] (all in range); offsets: int64 [n + 1], bag b = ids[offsets[b]:offsets[b + 1]];
+    weights: float32 [V] or None; mapping: int64 [V] (values in [0, R)) or None; out: float32 [n, dim].
+    Row r = mapping[id] (or id); coefficient c = scales[r] * weights[id] (or scales[r]) in float32;
+    the float32 accumulator adds c * w[r] (exact products, as w is in {-1, 0, 1}) in id order; the
+    mean divides by float32(len); an empty bag gives zeros; normalize divides by
+    float32(sqrt(sum of squares in float64)) + 1e-32 (float32).
+    """
+    n = offsets.shape[0] - 1
+    out[:] = 0
+    if n == 0 or dim == 0:
+        return
+    a0, e0 = int(offsets[0]), int(offsets[-1])
+    sel = ids[a0:e0].astype(np.int64)
+    rows = mapping[sel] if mapping is not None else sel
+    coef = scales[rows] * weights[sel] if weights is not None else scales[rows]
+    t = _unpack_codes(packed[rows])[:, :dim].astype(np.float32) - np.float32(1)
+    contrib = t * coef[:, None].astype(np.float32)
+    for b in range(n):
+        a, e = int(offsets[b]) - a0, int(offsets[b + 1]) - a0
+        if e <= a:
+            continue
+        acc = contrib[a].copy()
+        for r in range(a + 1, e):  # sequential, as the C kernels
+            acc += contrib[r]
+        o = acc / np.float32(e - a)
+        if normalize:
+            o64 = o.astype(np.float64)
+            nrm = np.float32(np.sqrt(np.dot(o64, o64))) + np.float32(1e-32)
+            o = o / nrm
+        out[b] = o

@@ -43,7 +43,7 @@ def render() -> str:
                 if not isinstance(exc, case.exc) or case.fragment not in str(exc):
                     raise SystemExit(f"{case.api} / {case.tried}: raised {type(exc).__name__}: {exc}") from None
                 msg = str(exc).replace(str(ctx.tmp), "<tmp>").replace("|", "\\|").replace("\n", " ")
-                msg = re.sub(r"\.[0-9a-f]{32}\.tmp", ".<random>.tmp", msg)
+                msg = re.sub(r"\.[0-9A-Za-z_]{6,32}\.tmp", ".<random>.tmp", msg)
                 if len(msg) > 160:
                     msg = msg[:157] + "..."
                 lines.append(f"| `{case.api}` | {case.tried} | `{type(exc).__name__}` | {msg} |")

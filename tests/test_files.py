@@ -227,3 +227,70 @@ def test_fuzz_seed_corpus_replays_clean(target):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "no finding" in r.stdout
+
+
+# ------------------------------------------------------------------ TernaryMatrix
+
+
+@pytest.fixture(scope="module", params=["row", "tensor"])
+def saved_ternary(request, tmp_path_factory):
+    w = fe.ternarize(np.random.default_rng(3).standard_normal((5, 140)).astype(np.float32), scale=request.param)
+    path = tmp_path_factory.mktemp("ternary") / "w.safetensors"
+    w.save(path)
+    return w, path
+
+
+def _check_ternary_like(loaded, original) -> None:
+    # A flipped digit of k in the metadata can only pass when the packed rows (padded to 128 weights)
+    # have the same size and the columns gained are padding (zero weights, verified by load): the
+    # same linear map on a wider input, not garbage. Anything else must have been rejected.
+    n, k = original.shape
+    assert loaded.shape[0] == n and loaded.packed.shape == original.packed.shape
+    if loaded.shape[1] != k:
+        assert loaded.shape[1] > k and not loaded.values[:, k:].any(), loaded
+    x = np.random.default_rng(0).standard_normal((3, loaded.shape[1])).astype(np.float32)
+    y = fe.ternary_matmul(x, loaded)
+    assert y.shape == (3, n) and np.isfinite(y).all()
+
+
+def test_ternary_truncated_at_every_offset_is_rejected(saved_ternary, tmp_path):
+    original, path = saved_ternary
+    raw = path.read_bytes()
+    for cut in offsets_to_try(len(raw)):
+        p = tmp_path / f"cut{cut}.st"
+        p.write_bytes(raw[:cut])
+        with pytest.raises(ValueError):
+            fe.TernaryMatrix.load(p)
+
+
+def test_ternary_corrupted_bytes_raise_or_load_consistently(saved_ternary, tmp_path):
+    original, path = saved_ternary
+    raw = path.read_bytes()
+    for off in offsets_to_try(len(raw)):
+        for flip in (0x01, 0xFF):
+            blob = bytearray(raw)
+            blob[off] ^= flip
+            p = tmp_path / f"flip{off}_{flip}.st"
+            p.write_bytes(bytes(blob))
+            try:
+                loaded = fe.TernaryMatrix.load(p)
+            except ValueError:
+                continue
+            _check_ternary_like(loaded, original)
+
+
+def test_ternary_save_failure_keeps_old_file(saved_ternary, tmp_path, monkeypatch):
+    original, _ = saved_ternary
+    target = tmp_path / "w.st"
+    original.save(target)
+    before = target.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="simulated"):
+        original.save(target)
+    monkeypatch.undo()
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.st"]

@@ -77,12 +77,15 @@ def test_repeated_kernel_calls_do_not_grow_rss(backend):
     db = rng.integers(0, 256, (50_000, 32), dtype=np.uint8)
     q = db[:4]
     x = rng.standard_normal((200, 256)).astype(np.float32)
+    w = fe.ternarize(rng.standard_normal((100, 256)).astype(np.float32))
     calls = {
         "gather_mean": lambda: fe.gather_mean(table, ids, offsets, num_threads=2),
         "gather_mean f16": lambda: fe.gather_mean(table.astype(np.float16), ids, offsets, normalize=True),
         "hamming_topk": lambda: fe.hamming_topk(q, db, 10, num_threads=2),
         "hamming_distance": lambda: fe.hamming_distance(q, db),
         "pack_bits": lambda: fe.unpack_bits(fe.pack_bits(x), 256),
+        "ternary_matmul": lambda: fe.ternary_matmul(x, w, num_threads=2),
+        "ternary_gather_mean": lambda: fe.ternary_gather_mean(w, ids % 100, offsets, num_threads=2),
     }
     for name, fn in calls.items():
         assert growth_mb(fn, 300) < LEAK_MB, name
@@ -95,6 +98,7 @@ def test_repeated_encode_search_load_do_not_grow_rss(backend, model, tmp_path):
     index.add(model.encode(texts))
     index.save(tmp_path / "i.idx")
     q = rng.standard_normal((5, 32)).astype(np.float32)
+    w = fe.ternarize(rng.standard_normal((50, 40)).astype(np.float32))
     calls = {
         "encode": lambda: model.encode(texts),
         "encode ubinary stream": lambda: model.encode(iter(texts), precision="ubinary", batch_size=64),
@@ -102,6 +106,7 @@ def test_repeated_encode_search_load_do_not_grow_rss(backend, model, tmp_path):
         "search": lambda: index.search(q, 5),
         "load mmap + search": lambda: fe.BinaryIndex.load(tmp_path / "i.idx").search(q, 5),
         "load read": lambda: fe.BinaryIndex.load(tmp_path / "i.idx", mmap=False),
+        "ternary save + load": lambda: (w.save(tmp_path / "t.st"), fe.TernaryMatrix.load(tmp_path / "t.st")),
     }
     for name, fn in calls.items():
         assert growth_mb(fn, 300) < LEAK_MB, name

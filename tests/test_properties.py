@@ -208,3 +208,52 @@ def test_both_backends_raise_together(ids, offsets, ids_dtype, weights_len, k, w
                         np.testing.assert_array_equal(x, y)
                 else:
                     np.testing.assert_array_equal(r[1], results[0][1])
+
+
+@SETTINGS
+@given(m=st.integers(0, 9), k=st.integers(1, 200), n=st.integers(1, 20), scale=st.sampled_from(["row", "tensor"]),
+       layout=st.sampled_from(["contiguous", "strided", "misaligned", "float64", "1-D"]), threads=st.integers(1, 3),
+       seed=st.integers(0, 2**16))
+def test_ternary_matmul_layouts_every_variant(m, k, n, scale, layout, threads, seed):
+    rng = np.random.default_rng(seed)
+    w = fe.ternarize(rng.standard_normal((n, k)).astype(np.float32), scale=scale)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    if layout == "1-D":
+        x = x[0] if m else rng.standard_normal(k).astype(np.float32)
+    x_in = {"contiguous": x, "strided": strided(x) if x.ndim == 2 else x, "misaligned": misaligned(x),
+            "float64": x.astype(np.float64), "1-D": x}[layout]
+    want = None
+    for backend, variant in runs("ternary_matmul"):
+        with route(backend, "ternary_matmul", variant):
+            got = fe.ternary_matmul(x_in, w, num_threads=threads)
+        if want is None:
+            want = got
+        np.testing.assert_array_equal(got, want, err_msg=f"{backend}/{variant}")
+
+
+@SETTINGS
+@given(rows=st.integers(1, 12), k=st.integers(1, 150), lengths=st.lists(st.integers(0, 8), max_size=12),
+       use_mapping=st.booleans(), use_weights=st.booleans(), layout=st.sampled_from(["contiguous", "strided", "misaligned"]),
+       normalize=st.booleans(), threads=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_ternary_gather_mean_layouts_every_variant(rows, k, lengths, use_mapping, use_weights, layout, normalize,
+                                                   threads, seed):
+    rng = np.random.default_rng(seed)
+    table = fe.ternarize(rng.standard_normal((rows, k)).astype(np.float32))
+    vocab = 15 if use_mapping else rows
+    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    ids = rng.integers(0, vocab, int(offsets[-1]))
+    kw = {}
+    if use_mapping:
+        kw["mapping"] = rng.integers(0, rows, vocab)
+    if use_weights:
+        kw["weights"] = rng.uniform(0.1, 2, vocab).astype(np.float32)
+    fix = {"contiguous": lambda a: a, "strided": strided, "misaligned": misaligned}[layout]
+    want = None
+    for backend, variant in runs("ternary_gather_mean"):
+        with route(backend, "ternary_gather_mean", variant):
+            got = fe.ternary_gather_mean(table, fix(ids), fix(offsets), normalize=normalize, num_threads=threads,
+                                         **{a: fix(b) for a, b in kw.items()})
+        if want is None:
+            want = got
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=f"{backend}/{variant}")
+

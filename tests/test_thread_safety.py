@@ -147,3 +147,21 @@ def test_wordpiece_fast_path_from_many_threads(backend):
         jobs.append(lambda chunk=chunk, j=j: fast.encode_flat(chunk, max_tokens=None if j % 2 else 5 + j,
                                                               drop_id=1 if j % 3 else None, num_threads=1 + j % 3))
     check(jobs)
+
+
+def test_ternary_from_many_threads(backend):
+    rng = np.random.default_rng(3)
+    w = fe.ternarize(rng.standard_normal((300, 200)).astype(np.float32))
+    lin = fe.TernaryLinear(w, rng.standard_normal(300).astype(np.float32))
+    jobs: list[Callable[[], Any]] = []
+    for j in range(THREADS * 2):
+        x = rng.standard_normal((1 + 40 * (j % 3), 200)).astype(np.float32)
+        lengths = rng.integers(0, 12, 50)
+        offsets = np.r_[0, np.cumsum(lengths)]
+        ids = rng.integers(0, 300, offsets[-1])
+        jobs += [
+            lambda x=x: fe.ternary_matmul(x, w, num_threads=2),
+            lambda x=x: lin(x),
+            lambda ids=ids, offsets=offsets: fe.ternary_gather_mean(w, ids, offsets, normalize=True, num_threads=2),
+        ]
+    check(jobs)

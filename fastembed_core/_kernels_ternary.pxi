@@ -1,4 +1,5 @@
 # ternary bindings (included by _kernels.pyx). Contracts: fastembed_core/_ref/ternary.py.
+# Every .pxi shares the _kernels module namespace: prefix private helpers with the family name.
 from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t
 
 
@@ -24,7 +25,7 @@ def ternary_quantize(const float[:, ::1] x, int8_t[:, ::1] q, float[::1] s, int3
     return rc == 0
 
 
-cdef size_t _row_stride(object a, size_t itemsize) except? 0:
+cdef size_t _ternary_row_stride(object a, size_t itemsize) except? 0:
     if a.shape[1] > 1 and a.strides[1] != itemsize:
         raise ValueError("out rows must be contiguous")
     return a.strides[0] // itemsize
@@ -35,7 +36,7 @@ def ternary_matmul_q(const int8_t[:, ::1] q, const int32_t[::1] qsum, const floa
     cdef size_t m = q.shape[0], n = packed.shape[0], kp = q.shape[1]
     if m == 0 or n == 0:
         return
-    cdef size_t ldo = _row_stride(out, 4)
+    cdef size_t ldo = _ternary_row_stride(out, 4)
     cdef int rc
     with nogil:
         rc = fe_ternary_matmul(&q[0, 0], kp, &qsum[0], &qscale[0], m, &packed[0, 0], kp, &wscale[0], n,
@@ -49,7 +50,7 @@ def ternary_matmul_acc(const int8_t[:, ::1] q, const int32_t[::1] qsum, const ui
     cdef size_t m = q.shape[0], n = packed.shape[0], kp = q.shape[1]
     if m == 0 or n == 0:
         return
-    cdef size_t ldo = _row_stride(acc, 4)
+    cdef size_t ldo = _ternary_row_stride(acc, 4)
     cdef int rc
     with nogil:
         rc = fe_ternary_matmul(&q[0, 0], kp, &qsum[0], NULL, m, &packed[0, 0], kp, NULL, n, NULL,
@@ -71,7 +72,7 @@ def ternary_gather_mean(const uint8_t[:, ::1] packed, const float[::1] scales, P
     cdef size_t n_bags = offsets.shape[0] - 1, kp = packed.shape[1] * 4
     if n_bags == 0:
         return
-    cdef size_t ldo = _row_stride(out, 4)
+    cdef size_t ldo = _ternary_row_stride(out, 4)
     if is64:
         ids64 = ids
         if ids64.shape[0]:

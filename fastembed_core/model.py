@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _backend, _parallel
 from .pooling import _run, check_bags, check_table
+from .ternary import TernaryMatrix, ternarize
 from .tokenize import TextTokenizer
 
 __all__ = ["StaticModel"]
@@ -155,6 +156,8 @@ def _find_layout(root: Path) -> tuple[Path, Path, dict, bool | None]:
     return d / "model.safetensors", d / "tokenizer.json", config, normalize_module
 
 
+_TERNARY_PACKED, _TERNARY_SCALES = "ternary_packed", "ternary_scales"
+
 # ------------------------------------------------------------------ the model
 
 
@@ -233,6 +236,9 @@ class StaticModel:
         root = Path(path)
         tensor_file, tokenizer_file, config, normalize_module = _find_layout(root)
         tensors = read_safetensors(tensor_file)
+        if _TERNARY_PACKED in tensors:
+            return cls._from_ternary(root, tensor_file, tokenizer_file, tensors, config, normalize=normalize,
+                                     dims=dims, max_length=max_length, fast_tokenizer=fast_tokenizer)
         name = "embeddings" if "embeddings" in tensors else "embedding.weight" if "embedding.weight" in tensors else None
         if name is None:
             raise ValueError(f"{tensor_file}: no 'embeddings' or 'embedding.weight' tensor (found {sorted(tensors)})")
@@ -250,12 +256,22 @@ class StaticModel:
             raise ValueError(f"{tensor_file}: tensor 'weights' must be float, not {weights.dtype}")
         if mapping is not None and mapping.dtype.kind not in "iu":
             raise ValueError(f"{tensor_file}: tensor 'mapping' must be integer, not {mapping.dtype}")
-        if quantize_to is not None:
+        if quantize_to == "ternary":
+            table = ternarize(np.asarray(table, dtype=np.float32))
+        elif quantize_to is not None:
             table = _model2vec_quantize(table, quantize_to)
         if dims is not None:
             if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= table.shape[1]:
                 raise ValueError(f"dims must be an integer in [1, {table.shape[1]}], not {dims!r}")
+            if isinstance(table, TernaryMatrix):
+                raise ValueError("dims cannot be combined with quantize_to='ternary'; pass dims to encode()")
             table = table[:, :dims]
+        return cls._assemble(root, table, tokenizer_file, weights, mapping, config, normalize, normalize_module,
+                             max_length, fast_tokenizer)
+
+    @classmethod
+    def _assemble(cls, root, table, tokenizer_file, weights, mapping, config, normalize, normalize_module,
+                  max_length, fast_tokenizer) -> "StaticModel":
         if normalize is None:
             normalize = config.get("normalize", normalize_module or False)
         if max_length is _UNSET:
@@ -267,13 +283,38 @@ class StaticModel:
         except ValueError as exc:
             raise ValueError(f"{root}: {exc}") from None
 
+    @classmethod
+    def _from_ternary(cls, root, tensor_file, tokenizer_file, tensors, config, *, normalize, dims, max_length,
+                      fast_tokenizer) -> "StaticModel":
+        """A directory written by save_pretrained from a ternary model (see there)."""
+        shape = config.get("ternary_shape")
+        if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(d, int) for d in shape)):
+            raise ValueError(f"{root}/config.json: a ternary model needs 'ternary_shape': [rows, dim], got {shape!r}")
+        scales = tensors.get(_TERNARY_SCALES)
+        if scales is None or scales.dtype != np.float32:
+            raise ValueError(f"{tensor_file}: a ternary model needs a float32 {_TERNARY_SCALES!r} tensor")
+        if dims is not None:
+            raise ValueError("dims cannot be applied to a ternary table at load time; pass dims to encode()")
+        try:
+            table = TernaryMatrix(tensors[_TERNARY_PACKED], scales, (shape[0], shape[1]))  # verifies every code
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{tensor_file}: {exc}") from None
+        return cls._assemble(root, table, tokenizer_file, tensors.get("weights"), tensors.get("mapping"), config,
+                             normalize, None, max_length, fast_tokenizer)
+
     def save_pretrained(self, path: str | os.PathLike) -> None:
         """Write a model2vec directory (model.safetensors, tokenizer.json, config.json, modules.json).
+
+        A ternary model (``quantize("ternary")``) keeps its 2-bit rows: the file then holds
+        ``ternary_packed`` (uint8, layout in ``fastembed_core.ternary``) and ``ternary_scales``
+        (float32 per row) instead of ``embeddings``, and config.json says ``"embedding_dtype":
+        "ternary"``. fastembed_core loads it back; model2vec cannot (``quantize("int8")`` can).
 
         Everything is written to a temporary sibling directory first, then renamed into place (files
         of an existing directory are replaced one by one with ``os.replace``).
         """
-        if not isinstance(self.table, np.ndarray):
+        ternary = isinstance(self.table, TernaryMatrix)
+        if not ternary and not isinstance(self.table, np.ndarray):
             raise TypeError(f"cannot save a {type(self.table).__name__} table in model2vec format")
         path = Path(path)
         if path.exists() and not path.is_dir():
@@ -281,7 +322,10 @@ class StaticModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=path.parent))
         try:
-            tensors = {"embeddings": self.table}
+            if ternary:
+                tensors = {_TERNARY_PACKED: self.table.packed, _TERNARY_SCALES: self.table.row_scales}
+            else:
+                tensors = {"embeddings": self.table}
             if self.weights is not None:
                 tensors["weights"] = self.weights
             if self.mapping is not None:
@@ -290,7 +334,11 @@ class StaticModel:
             self.tokenizer.tokenizer.save(str(tmp / "tokenizer.json"), pretty=False)
             cfg = dict(self.config)
             cfg.update(normalize=self.normalize, max_length=self.max_length, hidden_dim=self.dim,
-                       embedding_dtype=self.table.dtype.name)
+                       embedding_dtype="ternary" if ternary else self.table.dtype.name)
+            if ternary:
+                cfg["ternary_shape"] = list(self.table.shape)
+            else:
+                cfg.pop("ternary_shape", None)
             cfg.setdefault("model_type", "model2vec")
             if self.mapping is not None:
                 cfg["vocabulary_quantization"] = int(self.table.shape[0])
@@ -338,8 +386,9 @@ class StaticModel:
 
     # -------------------------------------------------------------- quantization
 
-    def quantize(self, to: str) -> "StaticModel":
-        """A new model with a smaller table: "float16" (cast) or "int8" (per-row symmetric scales).
+    def quantize(self, to: str, **ternary_options: Any) -> "StaticModel":
+        """A new model with a smaller table: "float16" (cast), "int8" (per-row symmetric scales) or
+        "ternary" (2-bit rows, ``fastembed_core.ternarize(table, **ternary_options)``, per row by default).
 
         For int8 each table row r gets ``s_r = max|row| / 127`` and ``q = rint(row / s_r)``; the
         scales are folded into the per-token ``weights`` (``weights[t] * s[mapping[t]]``), which is
@@ -348,6 +397,8 @@ class StaticModel:
         """
         if not isinstance(self.table, np.ndarray):
             raise TypeError(f"cannot quantize a {type(self.table).__name__} table")
+        if ternary_options and to != "ternary":
+            raise TypeError(f"quantize({to!r}) takes no options; got {sorted(ternary_options)}")
         if to == "float16":
             return self._replace(np.asarray(self.table, dtype=np.float16), self.weights)
         if to == "int8":
@@ -359,8 +410,10 @@ class StaticModel:
             w = scale[rows] if self.weights is None else self.weights * scale[rows]
             return self._replace(q, w.astype(np.float32))
         if to == "ternary":
-            raise NotImplementedError("ternary tables are not available in this build yet")
-        raise ValueError(f"quantize: to must be 'float16' or 'int8', not {to!r}")
+            # Per-row ternary (least-squares scale per row): 2 bits per weight. The weights and
+            # mapping stay as they are, so the model means the same thing with a coarser table.
+            return self._replace(ternarize(np.asarray(self.table, dtype=np.float32), **ternary_options), self.weights)
+        raise ValueError(f"quantize: to must be 'float16', 'int8' or 'ternary', not {to!r}")
 
     def _replace(self, table: Any, weights: Any) -> "StaticModel":
         return type(self)(table, self.tokenizer, weights=weights, mapping=self.mapping, normalize=self.normalize,

@@ -189,6 +189,9 @@ class TernaryMatrix:
             self, ids, offsets, weights=weights, mapping=mapping, normalize=normalize, num_threads=num_threads
         )
 
+    # The table hook of gather_mean and StaticModel (see fastembed_core.pooling).
+    _fastembed_gather_mean = gather_mean
+
     def save(self, path: str | os.PathLike) -> None:
         """Writes a safetensors file atomically (temporary file in the same directory + rename)."""
         from safetensors.numpy import save_file

@@ -5,6 +5,7 @@ dispatch, the same functions in numpy as fallback and oracle, and a thin API on 
 """
 
 from . import binary, index, model, pooling, ternary, tokenize
+from . import distill, evaluate  # distill: torch imported lazily; fastembed_core.distill(...) is callable
 from ._backend import BACKEND
 from ._info import capabilities
 from ._version import __version__
@@ -19,6 +20,8 @@ __all__ = [
     "BACKEND",
     "__version__",
     "capabilities",
+    "distill",
+    "evaluate",
     *binary.__all__,
     *index.__all__,
     *model.__all__,

@@ -284,6 +284,14 @@ class StaticModel:
             raise ValueError(f"{root}: {exc}") from None
 
     @classmethod
+    def default(cls, **kwargs: Any) -> "StaticModel":
+        """The small model bundled with the package (``fastembed_core.models.default_model_path()``),
+        distilled from all-MiniLM-L6-v2; ``kwargs`` go to :meth:`from_pretrained`."""
+        from .models import default_model_path
+
+        return cls.from_pretrained(default_model_path(), **kwargs)
+
+    @classmethod
     def _from_ternary(cls, root, tensor_file, tokenizer_file, tensors, config, *, normalize, dims, max_length,
                       fast_tokenizer) -> "StaticModel":
         """A directory written by save_pretrained from a ternary model (see there)."""

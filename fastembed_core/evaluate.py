@@ -1,0 +1,195 @@
+"""Retrieval quality of an embedding model on query/doc pairs (the protocol behind every figure in DESIGN §9).
+
+Protocol: read all rows of a JSONL file (``.gz`` allowed), ``random.Random(seed).shuffle(rows)`` with
+``seed=0``, keep the first ``limit`` (4000); embed the queries and the docs; score every query against
+every doc (cosine, or negative Hamming distance for binary codes). The rank of a query's own doc is the
+number of docs scoring strictly higher. Metrics (means over queries):
+
+- ``ndcg@10``: ``1 / log2(rank + 2)`` if ``rank < 10`` else 0 (one relevant doc per query);
+- ``mrr@10``: ``1 / (rank + 1)`` if ``rank < 10`` else 0;
+- ``recall@1`` / ``recall@10``: ``rank < 1`` / ``rank < 10``.
+
+Precisions (:func:`evaluate`): ``float32``; ``int8`` (each vector quantised to int8 with a symmetric
+per-vector scale, scored by cosine of the int8 vectors); ``ubinary``/``binary`` (sign bits, negative
+Hamming); ``binary`` with ``rescore=m`` (Hamming top ``10*m`` candidates re-ranked by float cosine;
+docs outside the candidates rank below all of them); ``ternary`` (the model's table ternarized per row,
+needs a model with ``quantize``). ``dims`` truncates vectors to their first ``dims`` components
+(Matryoshka) and renormalises, before any quantisation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+__all__ = ["load_pairs", "ranks_from_scores", "metrics_from_ranks", "retrieval_ranks", "evaluate",
+           "PRECISIONS"]
+
+PRECISIONS = ("float32", "int8", "ternary", "ubinary", "binary")
+
+
+def load_pairs(
+    path: str | os.PathLike, *, limit: int | None = 4000, seed: int = 0, query_field: str = "query",
+    doc_field: str = "doc",
+) -> tuple[list[str], list[str]]:
+    """Queries and their docs from a JSONL file (gzip if the name ends in .gz), per the protocol.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the line for malformed
+    JSON, a missing field or a non-string field, and for an empty file.
+    """
+    p = Path(path)
+    opener = gzip.open if p.suffix == ".gz" else open
+    rows = []
+    with opener(p, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{p}:{lineno}: malformed JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{p}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            for field in (query_field, doc_field):
+                if not isinstance(row.get(field), str):
+                    raise ValueError(f"{p}:{lineno}: field {field!r} missing or not a string")
+            rows.append((row[query_field], row[doc_field]))
+    if not rows:
+        raise ValueError(f"{p}: no rows")
+    random.Random(seed).shuffle(rows)
+    if limit is not None:
+        rows = rows[:limit]
+    return [q for q, _ in rows], [d for _, d in rows]
+
+
+def ranks_from_scores(scores: np.ndarray) -> np.ndarray:
+    """Rank of each query's own doc (the diagonal): docs scoring strictly higher. int64 [n]."""
+    scores = np.asarray(scores)
+    if scores.ndim != 2 or scores.shape[0] != scores.shape[1]:
+        raise ValueError(f"scores must be square [n, n], got shape {scores.shape}")
+    own = np.diagonal(scores)[:, None]
+    return (scores > own).sum(axis=1).astype(np.int64)
+
+
+def metrics_from_ranks(ranks: np.ndarray, k: int = 10) -> dict[str, float]:
+    """nDCG@k, MRR@k, recall@1 and recall@k from ranks (0 = best)."""
+    r = np.asarray(ranks, dtype=np.float64)
+    hit = r < k
+    return {
+        f"ndcg@{k}": float(np.mean(np.where(hit, 1.0 / np.log2(r + 2.0), 0.0))),
+        f"mrr@{k}": float(np.mean(np.where(hit, 1.0 / (r + 1.0), 0.0))),
+        "recall@1": float(np.mean(r < 1)),
+        f"recall@{k}": float(np.mean(hit)),
+    }
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-32)
+
+
+def _int8(x: np.ndarray) -> np.ndarray:
+    scale = np.abs(x).max(axis=1, keepdims=True) / 127.0
+    return np.clip(np.rint(x / np.where(scale > 0, scale, 1.0)), -127, 127).astype(np.int8)
+
+
+def _hamming_scores(q: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Negative Hamming distance between sign codes of q [n, dim] and d [m, dim] (exact, via ±1 dot)."""
+    qs = np.where(q > 0, 1.0, -1.0).astype(np.float32)
+    ds = np.where(d > 0, 1.0, -1.0).astype(np.float32)
+    dim = q.shape[1]
+    return -np.rint((dim - qs @ ds.T) / 2.0)
+
+
+def retrieval_ranks(
+    queries: np.ndarray, docs: np.ndarray, *, precision: str = "float32", dims: int | None = None,
+    rescore: int | None = None, k: int = 10,
+) -> np.ndarray:
+    """Ranks of each query's own doc given query vectors [n, d] and doc vectors [n, d] (row i pairs i)."""
+    q = np.asarray(queries, dtype=np.float32)
+    d = np.asarray(docs, dtype=np.float32)
+    if q.ndim != 2 or q.shape != d.shape:
+        raise ValueError(f"queries and docs must have the same 2-D shape, got {q.shape} and {d.shape}")
+    if dims is not None:
+        if not 1 <= dims <= q.shape[1]:
+            raise ValueError(f"dims must be in [1, {q.shape[1]}], got {dims}")
+        q, d = q[:, :dims], d[:, :dims]
+    q, d = _normalize(q), _normalize(d)
+    if precision in ("float32", "ternary"):
+        return ranks_from_scores(q @ d.T)
+    if precision == "int8":
+        qi, di = _int8(q).astype(np.float32), _int8(d).astype(np.float32)
+        return ranks_from_scores(_normalize(qi) @ _normalize(di).T)
+    if precision in ("binary", "ubinary"):
+        ham = _hamming_scores(q, d)
+        if not rescore:
+            return ranks_from_scores(ham)
+        n_cand = min(len(d), k * int(rescore))
+        # candidates: top n_cand by Hamming, ties by smaller index (as hamming_topk / faiss)
+        cand = np.argsort(-ham, axis=1, kind="stable")[:, :n_cand]
+        exact = np.einsum("ij,ikj->ik", q, d[cand])
+        own_pos = cand == np.arange(len(q))[:, None]
+        in_cand = own_pos.any(axis=1)
+        own_score = np.where(in_cand, (exact * own_pos).sum(axis=1), np.inf)
+        higher = (exact > own_score[:, None]).sum(axis=1)
+        return np.where(in_cand, higher, n_cand).astype(np.int64)
+    raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+
+
+def _encoder(model: Any, precision: str) -> Callable[[Sequence[str]], np.ndarray]:
+    if precision == "ternary":
+        if not hasattr(model, "quantize"):
+            raise ValueError("precision='ternary' needs a model with quantize('ternary') (a StaticModel)")
+        model = model.quantize("ternary")
+    if hasattr(model, "encode"):
+        return lambda texts: np.asarray(model.encode(list(texts)))
+    if callable(model):
+        return lambda texts: np.asarray(model(list(texts)))
+    raise TypeError("model must be a StaticModel-like object with encode() or a callable texts -> vectors")
+
+
+def evaluate(
+    model: Any, data: str | os.PathLike | tuple[Sequence[str], Sequence[str]], *, precision: str = "float32",
+    dims: int | None = None, rescore: int | None = None, limit: int | None = 4000, seed: int = 0,
+    query_field: str = "query", doc_field: str = "doc",
+) -> dict[str, float]:
+    """Retrieval metrics of ``model`` on ``data`` (a JSONL path or ``(queries, docs)``).
+
+    ``model``: an object with ``encode(list[str]) -> float [n, d]`` or a callable doing the same.
+    Returns ``{"ndcg@10", "mrr@10", "recall@1", "recall@10", "n"}``.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if rescore is not None and precision not in ("binary", "ubinary"):
+        raise ValueError("rescore applies to precision='binary' or 'ubinary' only")
+    if rescore is not None and rescore < 1:
+        raise ValueError(f"rescore must be >= 1, got {rescore}")
+    if isinstance(data, (str, os.PathLike)):
+        queries, docs = load_pairs(data, limit=limit, seed=seed, query_field=query_field, doc_field=doc_field)
+    else:
+        queries, docs = list(data[0]), list(data[1])
+        if len(queries) != len(docs) or not queries:
+            raise ValueError("data must hold the same non-zero number of queries and docs")
+    encode = _encoder(model, precision)
+    ranks = retrieval_ranks(encode(queries), encode(docs), precision=precision, dims=dims, rescore=rescore)
+    out = metrics_from_ranks(ranks)
+    out["n"] = len(queries)
+    return out
+
+
+def format_table(rows: list[tuple[str, dict[str, float]]]) -> str:
+    """A plain-text table: one line per (label, metrics)."""
+    cols = ["ndcg@10", "mrr@10", "recall@1", "recall@10"]
+    width = max([len("variant")] + [len(label) for label, _ in rows])
+    lines = [f"{'variant':<{width}}  " + "  ".join(f"{c:>9}" for c in cols)]
+    for label, m in rows:
+        lines.append(f"{label:<{width}}  " + "  ".join(f"{m[c]:>9.4f}" for c in cols))
+    return "\n".join(lines)
+
+

@@ -436,6 +436,16 @@ CASES: list[Case] = [
          "x must have at least 1 dimension"),
     Case("TernaryLinear.from_dense", "1-D w", lambda c: fe.TernaryLinear.from_dense(np.ones(3)), ValueError,
          "w must be 2-D"),
+    # ---------------------------------------------------------------- distill / evaluate
+    Case("distill", "a missing teacher directory", lambda c: fe.distill(c.tmp / "no-teacher"), ValueError,
+         "is not a directory"),
+    Case("distill", "pca_dims=0", lambda c: fe.distill(c.tmp / "no-teacher", pca_dims=0), ValueError,
+         "pca_dims must be a positive int"),
+    Case("evaluate.evaluate", "precision='int4'", lambda c: fe.evaluate.evaluate(c.model, (["a"], ["b"]), precision="int4"), ValueError,
+         "precision must be one of"),
+    Case("evaluate.evaluate", "rescore with float32", lambda c: fe.evaluate.evaluate(c.model, (["a"], ["b"]), rescore=2), ValueError,
+         "rescore applies to precision='binary'"),
+    Case("evaluate.evaluate", "a missing JSONL file", lambda c: fe.evaluate.evaluate(c.model, c.tmp / "none.jsonl"), OSError, "none.jsonl"),
     # ---------------------------------------------------------------- capabilities
     Case("capabilities", "an argument", lambda c: fe.capabilities("all"), TypeError, "positional argument"),
 ]
@@ -500,3 +510,23 @@ def test_docs_table_is_current():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert doc.read_text() == mod.render(), "docs/bad_input.md is stale: run python scripts/bad_input_table.py"
+
+
+CLI_CASES = [
+    ([], "the following arguments are required: COMMAND"),
+    (["bogus"], "invalid choice: 'bogus'"),
+    (["search", "{tmp}/missing.idx", "q"], "not an index directory"),
+    (["encode", "x"], "the following arguments are required: -o/--output"),
+]
+
+
+@pytest.mark.parametrize("argv,fragment", CLI_CASES, ids=[" ".join(a) or "no-args" for a, _ in CLI_CASES])
+def test_cli_bad_arguments_exit_cleanly(tmp_path, argv, fragment):
+    """The fastembed-core command: a usage error (exit code != 0, message on stderr), never a traceback."""
+    import subprocess
+
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    r = subprocess.run([sys.executable, "-m", "fastembed_core.cli", *argv], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert fragment in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr

@@ -14,6 +14,8 @@ def capabilities() -> dict:
     ``kernels`` maps every compiled kernel to ``{"active": variant, "variants": {name: supported}}``
     (variants best first); with the numpy backend it is empty. ``tokenizer_fast_path`` says
     whether BERT-style WordPiece tokenizers run in C (``StaticModel.tokenizer_path`` tells per model).
+    ``emulated_simd`` is True only for the test-only SIMDe build (FASTEMBED_CORE_EMULATE_SIMD=1),
+    whose ``cpu_features`` are all reported present.
     """
     mod = _backend.kernels
     compiled = _backend.BACKEND == "compiled"
@@ -21,6 +23,7 @@ def capabilities() -> dict:
         "backend": _backend.BACKEND,
         "machine": platform.machine(),
         "cpu_features": mod.cpu_features() if compiled else _compiled_features(),
+        "emulated_simd": _emulated_simd(),
         "threads": _parallel.default_threads(),
         "threading": "thread pool over GIL-free kernels" if compiled else "numpy (single call per kernel)",
         "openmp": False,
@@ -38,3 +41,11 @@ def _compiled_features() -> dict[str, bool]:
         return _backend.load("compiled").cpu_features()
     except ImportError:
         return {}
+
+
+def _emulated_simd() -> bool:
+    """Whether the extension (if any) is the SIMDe emulation build."""
+    try:
+        return bool(_backend.load("compiled").EMULATED_SIMD)
+    except ImportError:
+        return False

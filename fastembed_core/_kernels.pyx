@@ -27,7 +27,22 @@ cdef extern from "cpu.h" nogil:
     int fe_kernel_select(int i, int j)
 
 
+cdef extern from *:
+    """
+    #if defined(FE_EMULATE_SIMD)
+    #define FE_EMULATED_SIMD_FLAG 1
+    #else
+    #define FE_EMULATED_SIMD_FLAG 0
+    #endif
+    """
+    int FE_EMULATED_SIMD_FLAG
+
+
 fe_cpu_init()
+
+#: True in the test-only SIMDe emulation build (FASTEMBED_CORE_EMULATE_SIMD=1): every x86 variant
+#: runs through portable C and cpu_features() reports every feature as present.
+EMULATED_SIMD = bool(FE_EMULATED_SIMD_FLAG)
 
 
 def cpu_features():

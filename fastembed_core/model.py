@@ -200,7 +200,7 @@ class StaticModel:
                 raise ValueError(f"mapping has length {len(m)} but the tokenizer has {v} tokens")
             if len(m) and (m.min() < 0 or m.max() >= rows):
                 raise ValueError(f"mapping values must lie in [0, {rows}) (table rows)")
-            self.mapping = np.ascontiguousarray(m, dtype=np.int32)
+            self.mapping = np.require(m, np.int32, ["C", "A"])
         if weights is None:
             self.weights = None
         else:
@@ -209,7 +209,7 @@ class StaticModel:
                 raise ValueError(f"weights must be a 1-D float array, got {w.dtype} {w.shape}")
             if len(w) != v:
                 raise ValueError(f"weights has length {len(w)} but the tokenizer has {v} tokens")
-            w = np.ascontiguousarray(w, dtype=np.float32)
+            w = np.require(w, np.float32, ["C", "A"])  # a memory-mapped tensor may sit at an odd offset
             if not np.isfinite(w).all():
                 raise ValueError("weights contains NaN or inf")
             self.weights = w

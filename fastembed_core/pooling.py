@@ -48,7 +48,7 @@ def _float_vector(x: Any, name: str, length: int, length_of: str) -> np.ndarray:
         raise TypeError(f"{name} must hold floats, not {a.dtype}")
     if len(a) != length:
         raise ValueError(f"{name} has length {len(a)}, expected {length} ({length_of})")
-    a = np.ascontiguousarray(a, dtype=np.float32)
+    a = np.require(a, np.float32, ["C", "A"])  # aligned too: C reads whole floats
     if not np.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or inf")
     return a
@@ -65,6 +65,8 @@ def check_table(table: Any) -> np.ndarray:
         raise TypeError(f"table dtype must be float32, float16, int8 (or float64), not {t.dtype}")
     if t.shape[1] > 1 and t.strides[1] != t.itemsize:  # any row stride is fine, columns must be packed
         t = np.ascontiguousarray(t)
+    if not t.flags.aligned:  # e.g. a tensor memory-mapped at an odd file offset
+        t = t.copy()
     return t
 
 
@@ -74,7 +76,7 @@ def check_bags(ids: Any, offsets: Any, n_ids: int) -> tuple[np.ndarray, np.ndarr
     offsets = _int_array(offsets, "offsets")
     if len(offsets) < 1:
         raise ValueError("offsets must have length n + 1 >= 1 (CSR bag boundaries)")
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    offsets = np.require(offsets, np.int64, ["C", "A"])
     if offsets[0] < 0:
         raise ValueError(f"offsets must be >= 0, got offsets[0] = {offsets[0]}")
     if len(offsets) > 1:
@@ -90,7 +92,7 @@ def check_bags(ids: Any, offsets: Any, n_ids: int) -> tuple[np.ndarray, np.ndarr
             raise ValueError(f"ids must be >= 0, found {lo}")
         if hi >= n_ids:
             raise ValueError(f"ids out of range: found {hi}, the vocabulary has {n_ids} entries")
-    ids = np.ascontiguousarray(ids, dtype=np.int32)
+    ids = np.require(ids, np.int32, ["C", "A"])
     return ids, offsets
 
 
@@ -151,7 +153,7 @@ def gather_mean(
             if lo < 0 or hi >= rows:
                 bad = lo if lo < 0 else hi
                 raise ValueError(f"mapping values must lie in [0, {rows}) (table rows), found {bad}")
-        mapping = np.ascontiguousarray(mapping, dtype=np.int32)
+        mapping = np.require(mapping, np.int32, ["C", "A"])
         n_ids, what = len(mapping), "len(mapping)"
     else:
         n_ids, what = rows, "table rows"

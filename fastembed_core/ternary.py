@@ -58,7 +58,7 @@ def _float_array(a: Any, name: str, ndim: int | tuple[int, ...], check_finite: b
     dims = (ndim,) if isinstance(ndim, int) else ndim
     if arr.ndim not in dims:
         raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    arr = np.require(arr, np.float32, ["C", "A"])  # aligned too: C loads whole floats
     # min and max propagate NaN and expose inf, without a boolean temporary
     if check_finite and arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
         raise ValueError(f"{name} contains non-finite values (NaN or inf)")
@@ -75,7 +75,7 @@ def _int_array(a: Any, name: str, allowed: tuple[type, ...] = (np.int32, np.int6
         if arr.size and arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max:
             raise ValueError(f"{name} has values too large for int64")
         arr = arr.astype(allowed[-1])
-    return np.ascontiguousarray(arr)
+    return np.require(arr, None, ["C", "A"])
 
 
 def _check_packed(packed: np.ndarray, k: int, name: str = "packed") -> None:

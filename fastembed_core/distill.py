@@ -91,12 +91,12 @@ def load_teacher(teacher: str | os.PathLike, *, device: str = "cpu"):
     ``model`` is a ``transformers`` model in eval mode; ``tokenizer_json_dict`` is the parsed
     ``tokenizer.json``. Raises :class:`DistillError` when the directory is not usable.
     """
+    sub = _transformer_dir(Path(teacher))  # a bad directory is reported before a missing extra
     _require_extra()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoModel
 
-    sub = _transformer_dir(Path(teacher))
     try:
         tok_json = json.loads((sub / "tokenizer.json").read_text(encoding="utf-8"))
     except ValueError as exc:

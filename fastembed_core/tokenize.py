@@ -88,6 +88,10 @@ class TextTokenizer:
         self.vocab_size = len(vocab)
         self.median_token_length = int(np.median([len(t) for t in vocab])) if vocab else 0
         self.unk_id = unk_token_id(self.tokenizer)
+        model = json.loads(self.tokenizer.to_str()).get("model") or {}
+        if model.get("type") == "WordPiece" and model.get("unk_token") not in vocab:
+            # tokenizers would accept this and fail on the first unknown word with a bare Exception.
+            raise ValueError(f"tokenizer: the WordPiece unk_token {model.get('unk_token')!r} is not in the vocabulary")
         if isinstance(fast, str) and fast == "auto":
             fast = auto_fast(self.tokenizer)
         if fast is not None and not callable(getattr(fast, "encode_flat", None)):
@@ -150,7 +154,10 @@ class TextTokenizer:
                 num_threads=num_threads,
             )
             return np.ascontiguousarray(ids, dtype=np.int32), np.ascontiguousarray(offsets, dtype=np.int64)
-        encodings = self._truncating(max_length).encode_batch_fast(texts, add_special_tokens=False)
+        try:
+            encodings = self._truncating(max_length).encode_batch_fast(texts, add_special_tokens=False)
+        except Exception as exc:  # tokenizers reports model errors as a bare Exception
+            raise ValueError(f"the tokenizer failed on this input: {exc}") from exc
         lists = [e.ids for e in encodings]
         lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
         offsets = np.zeros(len(lists) + 1, dtype=np.int64)

@@ -2,6 +2,7 @@
 # Bounded coverage-guided fuzzing of the inputs that come from outside (atheris / libFuzzer).
 #
 #   fuzz/run.sh [seconds per target, default 60] [targets...]
+#   FUZZ_RUNS=5000 fuzz/run.sh 120      reproducible: 5000 inputs from seed FUZZ_SEED (default 1)
 #
 # Targets: model_dir index tokenizer ternary (default: all present). Each runs for the given time
 # from a scratch copy of its seed corpus fuzz/corpus/<target>/ (new inputs land in the scratch copy,
@@ -26,7 +27,11 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$WORK/$t" "$WORK/artifacts-$t"
   cp corpus/"$t"/* "$WORK/$t/"
   echo "== $t: ${SECONDS_PER_TARGET}s"
-  if ! "$PY" "fuzz_$t.py" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=4096 -timeout=30 \
+  # FUZZ_RUNS=N: a fixed number of inputs from a fixed seed (FUZZ_SEED, default 1) instead of a time
+  # budget, so that a CI gate is reproducible; the time limit still bounds it.
+  LIMIT=(-max_total_time="$SECONDS_PER_TARGET")
+  [ -n "${FUZZ_RUNS:-}" ] && LIMIT+=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+  if ! "$PY" "fuzz_$t.py" "${LIMIT[@]}" -rss_limit_mb=4096 -timeout=30 \
       -artifact_prefix="$WORK/artifacts-$t/" "$WORK/$t" 2>"$WORK/$t.log"; then
     status=1
     tail -n 60 "$WORK/$t.log"

@@ -103,3 +103,19 @@ def test_bad_tokenizer_file(tmp_path):
     p.write_text("{not json")
     with pytest.raises(ValueError, match="cannot read tokenizer file"):
         TextTokenizer.from_file(p)
+
+
+def test_wordpiece_unk_token_missing_from_vocab_is_rejected_at_load():
+    # Found by fuzz/fuzz_model_dir.py: tokenizers accepts such a file and then raises a bare
+    # Exception on the first unknown word.
+    import json
+
+    from tokenizers import Tokenizer
+
+    from _models import tiny_tokenizer
+    from fastembed_core import TextTokenizer
+
+    spec = json.loads(tiny_tokenizer().to_str())
+    spec["model"]["unk_token"] = "[NOT-IN-VOCAB]"
+    with pytest.raises(ValueError, match="unk_token"):
+        TextTokenizer(Tokenizer.from_str(json.dumps(spec)))

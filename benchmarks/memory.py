@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD_PRELUDE = f"""
 import json, resource, sys, os
-sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+sys.path.append({str(ROOT)!r})  # last: an installed fastembed_core (e.g. a wheel under test) wins
 def rss_mb():
     with open('/proc/self/statm') as fh:
         return int(fh.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
@@ -90,7 +91,7 @@ def encode_peak(n: int, model: str = "-", precision: str = "ubinary", batch_size
 def index_rss(n: int, dim: int, workdir: str) -> dict:
     import numpy as np
 
-    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(ROOT))
     import fastembed_core as fe
 
     path = Path(workdir) / "big.idx"

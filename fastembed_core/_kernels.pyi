@@ -49,14 +49,3 @@ def ternary_matmul_q(
     q: np.ndarray, qsum: np.ndarray, qscale: np.ndarray, packed: np.ndarray, wscale: np.ndarray, out: np.ndarray
 ) -> None: ...
 def ternary_matmul_acc(q: np.ndarray, qsum: np.ndarray, packed: np.ndarray, acc: np.ndarray) -> None: ...
-def ternary_gather_mean(
-    packed: np.ndarray,
-    scales: np.ndarray,
-    dim: int,
-    ids: np.ndarray,
-    offsets: np.ndarray,
-    weights: np.ndarray | None,
-    mapping: np.ndarray | None,
-    normalize: bool,
-    out: np.ndarray,
-) -> None: ...

@@ -34,7 +34,7 @@ def backends() -> list[str]:
 
 @pytest.fixture(params=backends())
 def backend(request):
-    with _backend.using(request.param) as mod:
+    with _backend.using(request.param):
         yield request.param
 
 

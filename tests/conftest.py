@@ -26,6 +26,11 @@ KERNEL_MODULES = {
 }
 
 
+# The quick end-to-end subset (``smoke`` marker) that the pure-install and wheel steps run: the backend
+# chosen at import, the bundled model and package data, the README's examples, the command line.
+SMOKE_MODULES = {"test_backend", "test_default_model", "test_readme", "test_cli"}
+
+
 def _backends() -> list[str]:
     """FASTEMBED_CORE_BACKEND=numpy or =compiled runs the suite on that backend only (the pure-install,
     emulated-SIMD, sanitizer and wheel runs of .ci/run); unset, every test runs on both."""
@@ -39,6 +44,8 @@ def pytest_collection_modifyitems(config, items):
         uses_backend = "backend" in getattr(item, "fixturenames", ())
         if module in KERNEL_MODULES or (uses_backend and not module.startswith("test_integrations")):
             item.add_marker(pytest.mark.kernels)
+        if module in SMOKE_MODULES:
+            item.add_marker(pytest.mark.smoke)
 
 
 @pytest.fixture(params=_backends())

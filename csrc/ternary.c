@@ -443,7 +443,7 @@ static FE_TARGET_AVX2 int quantize_avx2(const float *x, size_t ldx, size_t m, si
 
 /* ---- AVX-512 VNNI ----------------------------------------------------------------------------- */
 
-static FE_TARGET_AVX512_VNNI void gemv_row_vnni(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
+static FE_TARGET_AVX512_VNNI void gemv_row_vnni256(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
                                                 int32_t *res) {
     const size_t rb = kp / 4, nb = kp / BLOCK;
     const __m256i m3 = _mm256_set1_epi8(3);
@@ -463,6 +463,106 @@ static FE_TARGET_AVX512_VNNI void gemv_row_vnni(const int8_t *qi, const uint8_t 
         }
         res[j] = fe_reduce_add_epi32_256(a);
     }
+}
+
+/* 512-bit GEMV: one zmm holds two 32-byte blocks (256 weights). The codes are not shifted down:
+ * v & (3 << 2p) is 4^p * code, so vpdpbusd against the activations of position p accumulates
+ * 4^p * sum(code * q) in acc_p, whose every lane stays a multiple of 4^p; an arithmetic shift
+ * right by 2p then divides it exactly. That saves three shifts per 256 weights. The activations
+ * are first rearranged so that the 64 bytes paired with position p of blocks (b, b+1) are
+ * contiguous (zeros after an odd last block). */
+#define PAIR_BYTES 256 /* rearranged activation bytes per pair of blocks */
+#define GEMV_CHUNK 1024 /* block pairs per chunk: |lane of acc_3| <= 64 * 4 * 256 * 1024 < 2^31 */
+
+static void interleave_block_pairs(const int8_t *qi, size_t nb, int8_t *xp) {
+    for (size_t b = 0; b < nb; b += 2)
+        for (int p = 0; p < 4; p++) {
+            int8_t *d = xp + (b / 2) * PAIR_BYTES + 64 * p;
+            memcpy(d, qi + BLOCK * b + 32 * p, 32);
+            if (b + 1 < nb)
+                memcpy(d + 32, qi + BLOCK * (b + 1) + 32 * p, 32);
+            else
+                memset(d + 32, 0, 32);
+        }
+}
+
+/* Weight bytes of blocks (2t, 2t + 1) of a row; the upper half is zero past the last block. */
+static inline FE_TARGET_AVX512_VNNI __m512i load_pair(const uint8_t *row, size_t t, size_t nb) {
+    if (2 * t + 1 < nb) return _mm512_loadu_si512((const void *)(row + 64 * t));
+    return _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_loadu_si256((const __m256i *)(row + 64 * t)), 0);
+}
+
+static inline FE_TARGET_AVX512_VNNI __m512i combine_scaled(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
+    return _mm512_add_epi32(_mm512_add_epi32(a0, _mm512_srai_epi32(a1, 2)),
+                            _mm512_add_epi32(_mm512_srai_epi32(a2, 4), _mm512_srai_epi32(a3, 6)));
+}
+
+#define VNNI_DOT4(A, V)                                                              \
+    do {                                                                             \
+        __m512i v_ = (V);                                                            \
+        A##0 = _mm512_dpbusd_epi32(A##0, _mm512_and_si512(v_, k0), x0);              \
+        A##1 = _mm512_dpbusd_epi32(A##1, _mm512_and_si512(v_, k1), x1);              \
+        A##2 = _mm512_dpbusd_epi32(A##2, _mm512_and_si512(v_, k2), x2);              \
+        A##3 = _mm512_dpbusd_epi32(A##3, _mm512_and_si512(v_, k3), x3);              \
+    } while (0)
+
+/* res[r] = sum(q * code) of weight rows w + r * rb (r < nr, nr = 4 or 1) against xp. */
+static FE_TARGET_AVX512_VNNI void gemv_rows_vnni512(const int8_t *xp, const uint8_t *w, size_t rb, size_t nb,
+                                                    size_t nr, int32_t *res) {
+    const __m512i k0 = _mm512_set1_epi8(0x03), k1 = _mm512_set1_epi8(0x0c), k2 = _mm512_set1_epi8(0x30),
+                  k3 = _mm512_set1_epi8((char)0xc0);
+    const size_t npairs = (nb + 1) / 2;
+    __m512i t0 = _mm512_setzero_si512(), t1 = t0, t2 = t0, t3 = t0;
+    for (size_t u0 = 0; u0 < npairs; u0 += GEMV_CHUNK) {
+        size_t u1 = u0 + GEMV_CHUNK < npairs ? u0 + GEMV_CHUNK : npairs;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        __m512i e0 = a0, e1 = a0, e2 = a0, e3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+        if (nr == 4) {
+            for (size_t t = u0; t < u1; t++) {
+                const int8_t *x = xp + t * PAIR_BYTES;
+                __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64));
+                __m512i x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
+                VNNI_DOT4(a, load_pair(w, t, nb));
+                VNNI_DOT4(b, load_pair(w + rb, t, nb));
+                VNNI_DOT4(e, load_pair(w + 2 * rb, t, nb));
+                VNNI_DOT4(d, load_pair(w + 3 * rb, t, nb));
+            }
+        } else {
+            for (size_t t = u0; t < u1; t++) {
+                const int8_t *x = xp + t * PAIR_BYTES;
+                __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64));
+                __m512i x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
+                VNNI_DOT4(a, load_pair(w, t, nb));
+            }
+        }
+        t0 = _mm512_add_epi32(t0, combine_scaled(a0, a1, a2, a3));
+        t1 = _mm512_add_epi32(t1, combine_scaled(b0, b1, b2, b3));
+        t2 = _mm512_add_epi32(t2, combine_scaled(e0, e1, e2, e3));
+        t3 = _mm512_add_epi32(t3, combine_scaled(d0, d1, d2, d3));
+    }
+    res[0] = fe_reduce_add_epi32_512(t0);
+    if (nr == 4) {
+        res[1] = fe_reduce_add_epi32_512(t1);
+        res[2] = fe_reduce_add_epi32_512(t2);
+        res[3] = fe_reduce_add_epi32_512(t3);
+    }
+}
+
+/* One activation row against weight rows [0, n) with the 512-bit routine above. */
+static FE_TARGET_AVX512_VNNI void gemv_row_vnni(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
+                                                int32_t *res) {
+    const size_t rb = kp / 4, nb = kp / BLOCK, bytes = (nb + 1) / 2 * PAIR_BYTES;
+    int8_t stackbuf[8192 + PAIR_BYTES];
+    int8_t *xp = bytes <= sizeof(stackbuf) ? stackbuf : (int8_t *)malloc(bytes);
+    if (!xp) { /* no memory for the rearranged row: the 256-bit routine needs none */
+        gemv_row_vnni256(qi, packed, kp, n, res);
+        return;
+    }
+    interleave_block_pairs(qi, nb, xp);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) gemv_rows_vnni512(xp, packed + j * rb, rb, nb, 4, res + j);
+    for (; j < n; j++) gemv_rows_vnni512(xp, packed + j * rb, rb, nb, 1, res + j);
+    if (xp != stackbuf) free(xp);
 }
 
 /* 8 activation rows x 16 panel columns with vpdpbusd (one zmm = 16 columns x 4 codes). */

@@ -284,40 +284,82 @@ static FE_TARGET_AVX2 void kernel_3x16_avx2(const int8_t *q, size_t ldq, const u
 }
 
 typedef void (*gemv_row_fn)(const int8_t *, const uint8_t *, size_t, size_t, int32_t *);
+/* kernel(q, ldq, panels, kp, res): mr activation rows against `width` columns held in consecutive
+ * decoded panels (NR columns, NR * kp bytes each); res[r * width + c] = sum q*c. */
 typedef void (*kernel_fn)(const int8_t *, size_t, const uint8_t *, size_t, int32_t *);
 
-/* The GEMM / GEMV driver shared by the SIMD variants: full groups of mr rows go through the
- * panel micro-kernel, the remaining rows through the GEMV routine. */
+#define PANEL_GROUP_BYTES (1u << 20) /* decoded panels kept (in L2) across all row blocks */
+
+/* out (or acc) for rows [i, i + mr) and columns [j0, j0 + nc) from res (mr rows of `width`, before
+ * the qsum correction). Whole vectors of 8 columns: the same float32 cvt, mul, div as store_one. */
+static FE_TARGET_AVX2 void store_tile_avx2(const int32_t *res, size_t width, size_t mr, size_t i, size_t j0,
+                                           size_t nc, const int32_t *qsum, const float *qscale,
+                                           const float *wscale, float *out, int32_t *acc, size_t ldo) {
+    for (size_t r = 0; r < mr; r++) {
+        const int32_t *rr = res + r * width;
+        const __m256i qs = _mm256_set1_epi32(qsum[i + r]);
+        size_t c = 0;
+        if (out) {
+            const __m256 s = _mm256_set1_ps(qscale[i + r]);
+            float *o = out + (i + r) * ldo + j0;
+            for (; c + 8 <= nc; c += 8) {
+                __m256 a = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(rr + c)), qs));
+                _mm256_storeu_ps(o + c, _mm256_div_ps(_mm256_mul_ps(a, _mm256_loadu_ps(wscale + j0 + c)), s));
+            }
+        } else {
+            int32_t *o = acc + (i + r) * ldo + j0;
+            for (; c + 8 <= nc; c += 8)
+                _mm256_storeu_si256((__m256i *)(o + c),
+                                    _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(rr + c)), qs));
+        }
+        for (; c < nc; c++) store_one(rr[c] - qsum[i + r], i + r, j0 + c, qscale, wscale, out, acc, ldo);
+    }
+}
+
+/* The GEMM / GEMV driver shared by the SIMD variants. Weight rows are decoded once per call, a
+ * group of panels at a time; for each block of MC activation rows, full groups of mr rows go
+ * through `kernel` (two panels at once when `wide` is given and two remain, else `narrow`), the
+ * remaining m % mr rows through the GEMV routine. */
 static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                          const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
-                         int32_t *acc, size_t ldo, size_t mr, kernel_fn kernel, gemv_row_fn gemv) {
+                         int32_t *acc, size_t ldo, size_t mr, kernel_fn narrow, kernel_fn wide,
+                         gemv_row_fn gemv) {
     size_t mfull = m - m % mr;
     if (mfull) {
-        uint8_t *panel = (uint8_t *)malloc(NR * kp);
-        if (!panel) return -1;
-        int32_t res[16 * NR];
+        const size_t npan = (n + NR - 1) / NR;
+        size_t group = PANEL_GROUP_BYTES / (NR * kp);
+        group = group < 2 ? 2 : group;
+        group = group > npan ? npan : group;
+        uint8_t *panels = (uint8_t *)malloc(group * NR * kp);
+        if (!panels) return -1;
+        int32_t res[16 * 2 * NR];
         const size_t mc = MC - MC % mr; /* whole micro-kernel steps per block */
-        for (size_t i0 = 0; i0 < mfull; i0 += mc) {
-            size_t i1 = i0 + mc < mfull ? i0 + mc : mfull;
-            for (size_t j0 = 0; j0 < n; j0 += NR) {
-                size_t nc = n - j0 < NR ? n - j0 : NR;
-                decode_panel_avx2(packed, kp, j0, nc, panel);
-                for (size_t i = i0; i < i1; i += mr) {
-                    kernel(q + i * ldq, ldq, panel, kp, res);
-                    for (size_t r = 0; r < mr; r++)
-                        for (size_t c = 0; c < nc; c++)
-                            store_one(res[r * NR + c] - qsum[i + r], i + r, j0 + c, qscale, wscale, out, acc, ldo);
+        for (size_t p0 = 0; p0 < npan; p0 += group) {
+            size_t p1 = p0 + group < npan ? p0 + group : npan;
+            for (size_t p = p0; p < p1; p++)
+                decode_panel_avx2(packed, kp, p * NR, n - p * NR < NR ? n - p * NR : NR, panels + (p - p0) * NR * kp);
+            for (size_t i0 = 0; i0 < mfull; i0 += mc) {
+                size_t i1 = i0 + mc < mfull ? i0 + mc : mfull;
+                for (size_t p = p0; p < p1;) {
+                    size_t two = wide && p + 1 < p1, j0 = p * NR, width = two ? 2 * NR : NR;
+                    size_t nc = n - j0 < width ? n - j0 : width;
+                    const uint8_t *panel = panels + (p - p0) * NR * kp;
+                    for (size_t i = i0; i < i1; i += mr) {
+                        (two ? wide : narrow)(q + i * ldq, ldq, panel, kp, res);
+                        store_tile_avx2(res, width, mr, i, j0, nc, qsum, qscale, wscale, out, acc, ldo);
+                    }
+                    p += two ? 2 : 1;
                 }
             }
         }
-        free(panel);
+        free(panels);
     }
     if (mfull < m) {
         int32_t *res = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
         if (!res) return -1;
         for (size_t i = mfull; i < m; i++) {
             gemv(q + i * ldq, packed, kp, n, res);
-            for (size_t j = 0; j < n; j++) store_one(res[j] - qsum[i], i, j, qscale, wscale, out, acc, ldo);
+            store_tile_avx2(res, n, 1, i, 0, n, qsum, qscale, wscale, out, acc, ldo);
         }
         free(res);
     }
@@ -327,7 +369,7 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
 static FE_TARGET_AVX2 int matmul_avx2(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
                                       size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n,
                                       float *out, int32_t *acc, size_t ldo) {
-    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 3, kernel_3x16_avx2,
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 3, kernel_3x16_avx2, NULL,
                          gemv_row_avx2);
 }
 
@@ -592,10 +634,39 @@ static FE_TARGET_AVX512_VNNI void kernel_8x16_vnni(const int8_t *q, size_t ldq, 
     _mm512_storeu_si512((void *)(res + 112), r7);
 }
 
+/* 8 activation rows x 32 columns (two consecutive panels): 16 independent accumulators hide the
+ * vpdpbusd latency, and each broadcast activation word feeds two of them. */
+static FE_TARGET_AVX512_VNNI void kernel_8x32_vnni(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
+                                                   int32_t *res) {
+    const size_t G = kp / 4;
+    const uint8_t *panel1 = panel + NR * kp;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+    for (size_t g = 0; g < G; g++) {
+        __m512i w0 = _mm512_loadu_si512((const void *)(panel + g * 64));
+        __m512i w1 = _mm512_loadu_si512((const void *)(panel1 + g * 64));
+        const int8_t *x = q + 4 * g;
+        __m512i x_;
+#define FE_ROW8x32(R)                                          \
+        x_ = _mm512_set1_epi32(load_i32(x + (R) * ldq));       \
+        a##R = _mm512_dpbusd_epi32(a##R, w0, x_);              \
+        b##R = _mm512_dpbusd_epi32(b##R, w1, x_);
+        FE_ROW8x32(0) FE_ROW8x32(1) FE_ROW8x32(2) FE_ROW8x32(3)
+        FE_ROW8x32(4) FE_ROW8x32(5) FE_ROW8x32(6) FE_ROW8x32(7)
+#undef FE_ROW8x32
+    }
+#define FE_STORE8x32(R)                                                \
+    _mm512_storeu_si512((void *)(res + 32 * (R)), a##R);               \
+    _mm512_storeu_si512((void *)(res + 32 * (R) + 16), b##R);
+    FE_STORE8x32(0) FE_STORE8x32(1) FE_STORE8x32(2) FE_STORE8x32(3)
+    FE_STORE8x32(4) FE_STORE8x32(5) FE_STORE8x32(6) FE_STORE8x32(7)
+#undef FE_STORE8x32
+}
+
 static FE_TARGET_AVX512_VNNI int matmul_vnni(const int8_t *q, size_t ldq, const int32_t *qsum,
                                              const float *qscale, size_t m, const uint8_t *packed, size_t kp,
                                              const float *wscale, size_t n, float *out, int32_t *acc, size_t ldo) {
-    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 8, kernel_8x16_vnni,
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 8, kernel_8x16_vnni, kernel_8x32_vnni,
                          gemv_row_vnni);
 }
 #endif /* FE_HAVE_X86_SIMD */

@@ -9,8 +9,8 @@
  * merges the per-range results by (distance, index).
  *
  * Variants: avx512_vpopcntdq (vpopcntq), avx2 (nibble lookup with vpshufb, vpsadbw, and a
- * vectorised threshold test), popcnt (the x86 POPCNT instruction on 64-bit words), scalar (portable
- * SWAR popcount: baseline x86-64 does not guarantee POPCNT).
+ * vectorised threshold test), popcnt (the x86 POPCNT instruction on 64-bit words), neon (vcnt byte
+ * counts, aarch64), scalar (portable SWAR popcount: baseline x86-64 does not guarantee POPCNT).
  */
 #include "hamming.h"
 
@@ -455,7 +455,8 @@ static inline FE_TARGET_AVX512_VPOPCNTDQ __m512i dist16x32_avx512(__m512i qq, co
     __m512i b = pack4_popcnt(qq, load_code_pair(codes + 4 * s2, stride), load_code_pair(codes + 5 * s2, stride),
                              load_code_pair(codes + 6 * s2, stride), load_code_pair(codes + 7 * s2, stride));
     __m512i u = _mm512_add_epi64(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
-    return _mm512_add_epi64(u, _mm512_shuffle_i64x2(u, u, 0xb1));
+    const __m512i swap128 = _mm512_setr_epi64(2, 3, 0, 1, 6, 7, 4, 5); /* 128-bit lanes (1, 0, 3, 2) */
+    return _mm512_add_epi64(u, _mm512_permutexvar_epi64(swap128, u));
 }
 
 /* Offers the codes of one 16-code step whose bit is set in `mask` (bit f < 8: code 2f, bit 16 + f:
@@ -497,7 +498,7 @@ static FE_TARGET_AVX512_VPOPCNTDQ void topk32_avx512(const uint8_t *queries, siz
                 const uint8_t *c = db + s * stride;
                 if (nq == 1) prefetch_rows(c, 16 * stride);
                 __m512i dv = dist16x32_avx512(qq, c, stride);
-                uint32_t m = (uint32_t)_mm512_cmplt_epu16_mask(dv, tv) & 0x00ff00ffu;
+                uint32_t m = fe_cmplt_epu16_mask_512(dv, tv) & 0x00ff00ffu;
                 if (m) {
                     uint16_t d16[32];
                     _mm512_storeu_si512((void *)d16, dv);
@@ -534,6 +535,69 @@ static FE_TARGET_AVX512_VPOPCNTDQ void distance_avx512(const uint8_t *a, size_t 
 }
 #endif /* FE_HAVE_X86_SIMD */
 
+#ifdef FE_HAVE_NEON
+/* ---------------------------------------------------------------- neon (vcnt) */
+
+/* Popcount of (q XOR c) over `chunks` 16-byte chunks: byte counts (vcnt) summed in u8 for up to 31
+ * chunks (31 * 8 < 256), then widened. */
+static inline uint32_t code_cnt_neon(const uint8_t *q, const uint8_t *c, size_t chunks) {
+    uint32_t total = 0;
+    size_t j = 0;
+    while (j < chunks) {
+        size_t stop = chunks - j > 31 ? j + 31 : chunks;
+        uint8x16_t bytes = vdupq_n_u8(0);
+        for (; j < stop; j++) bytes = vaddq_u8(bytes, vcntq_u8(veorq_u8(vld1q_u8(q + 16 * j), vld1q_u8(c + 16 * j))));
+        total += vaddlvq_u8(bytes);
+    }
+    return total;
+}
+
+/* 256-bit codes, four at a time: the byte counts of each code are folded pairwise (vpaddq) so one
+ * widening add per four codes gives their four distances. */
+static void dist32_neon(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, int32_t *out) {
+    const uint8x16_t q0 = vld1q_u8(q), q1 = vld1q_u8(q + 16);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        uint8x16_t c[4];
+        prefetch_rows(codes + j * stride, 4 * stride);
+        for (int t = 0; t < 4; t++) {
+            const uint8_t *r = codes + (j + t) * stride;
+            c[t] = vaddq_u8(vcntq_u8(veorq_u8(vld1q_u8(r), q0)), vcntq_u8(veorq_u8(vld1q_u8(r + 16), q1)));
+        }
+        /* two vpaddq levels: byte lanes 4t..4t+3 hold partial sums of code t (each <= 64) */
+        uint8x16_t s = vpaddq_u8(vpaddq_u8(c[0], c[1]), vpaddq_u8(c[2], c[3]));
+        uint16x8_t s16 = vpaddlq_u8(s);          /* lanes 2t, 2t+1 for code t */
+        uint32x4_t s32 = vpaddlq_u16(s16);       /* lane t: code t */
+        vst1q_s32(out + j, vreinterpretq_s32_u32(s32));
+    }
+    for (; j < n; j++) out[j] = (int32_t)code_cnt_neon(q, codes + j * stride, 2);
+}
+
+static void dist_neon(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width, int32_t *out) {
+    if (width == 32) {
+        dist32_neon(q, codes, n, stride, out);
+        return;
+    }
+    const size_t chunks = width / 16, tail = width % 16, words = tail / 8, rem = tail % 8;
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *c = codes + j * stride;
+        if ((j & 7) == 0) prefetch_rows(c, 8 * stride);
+        int t = 0;
+        if (tail) CODE_DIST(SCALAR_POPCOUNT, q + 16 * chunks, c + 16 * chunks, words, rem, t);
+        out[j] = (int32_t)code_cnt_neon(q, c, chunks) + t;
+    }
+}
+
+static void topk_neon(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db, size_t n, size_t ds, size_t width,
+                      size_t k, int64_t base, int32_t *od, int64_t *oi) {
+    topk_driver(dist_neon, select_scalar, q, nq, qs, db, n, ds, width, k, base, od, oi);
+}
+static void distance_neon(const uint8_t *a, size_t na, size_t as, const uint8_t *b, size_t nb, size_t bs,
+                          size_t width, int32_t *out, size_t os) {
+    distance_driver(dist_neon, a, na, as, b, nb, bs, width, out, os);
+}
+#endif /* FE_HAVE_NEON */
+
 /* ---------------------------------------------------------------- dispatch */
 
 typedef void (*topk_fn)(const uint8_t *, size_t, size_t, const uint8_t *, size_t, size_t, size_t, size_t, int64_t,
@@ -549,6 +613,9 @@ static const fe_variant topk_variants[] = {
     {"avx2", FE_NEED_AVX2, (fe_fn)topk_avx2},
     {"popcnt", FE_CPU_POPCNT, (fe_fn)topk_popcnt},
 #endif
+#ifdef FE_HAVE_NEON
+    {"neon", FE_CPU_NEON, (fe_fn)topk_neon},
+#endif
     {"scalar", 0, (fe_fn)topk_scalar},
 };
 static const fe_variant distance_variants[] = {
@@ -556,6 +623,9 @@ static const fe_variant distance_variants[] = {
     {"avx512_vpopcntdq", NEED_VPOPCNTDQ, (fe_fn)distance_avx512},
     {"avx2", FE_NEED_AVX2, (fe_fn)distance_avx2},
     {"popcnt", FE_CPU_POPCNT, (fe_fn)distance_popcnt},
+#endif
+#ifdef FE_HAVE_NEON
+    {"neon", FE_CPU_NEON, (fe_fn)distance_neon},
 #endif
     {"scalar", 0, (fe_fn)distance_scalar},
 };

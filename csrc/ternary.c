@@ -8,6 +8,7 @@
  *  - AVX2: vpmaddubsw gives int16 pair sums |c0*q0 + c1*q1| <= 2*2*128 = 512; at most 32 of them are
  *    added in int16 (|sum| <= 16384, no wrap) before vpmaddwd widens them to int32.
  *  - AVX-512 VNNI: vpdpbusd accumulates 4 products straight into int32.
+ *  - NEON: SDOT (where the CPU has dotprod, detected at run time) or vmull_s8 + vpadal into int32.
  * GEMV (few rows) decodes the 2-bit codes on the fly; GEMM decodes a panel of 16 weight rows once
  * into a k-interleaved u8 layout and reuses it across a block of up to 256 activation rows.
  */
@@ -535,8 +536,8 @@ static inline FE_TARGET_AVX512_VNNI __m512i load_pair(const uint8_t *row, size_t
 }
 
 static inline FE_TARGET_AVX512_VNNI __m512i combine_scaled(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
-    return _mm512_add_epi32(_mm512_add_epi32(a0, _mm512_srai_epi32(a1, 2)),
-                            _mm512_add_epi32(_mm512_srai_epi32(a2, 4), _mm512_srai_epi32(a3, 6)));
+    return _mm512_add_epi32(_mm512_add_epi32(a0, fe_srai_epi32_512(a1, 2)),
+                            _mm512_add_epi32(fe_srai_epi32_512(a2, 4), fe_srai_epi32_512(a3, 6)));
 }
 
 #define VNNI_DOT4(A, V)                                                              \
@@ -671,12 +672,164 @@ static FE_TARGET_AVX512_VNNI int matmul_vnni(const int8_t *q, size_t ldq, const 
 }
 #endif /* FE_HAVE_X86_SIMD */
 
+#ifdef FE_HAVE_NEON
+/* ---- NEON (aarch64) ---------------------------------------------------------------------------- */
+
+/* Codes of position p (weights 32p .. 32p + 31 of a block) as two int8x16 (values 0..2). */
+#define FE_NEON_CODES(v, p) vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8((v), 2 * (p)), vdupq_n_u8(3)))
+
+/* sum(q * code) for 4 (or 1) weight rows with SDOT (Armv8.2 dotprod: 4 products into each int32). */
+static FE_TARGET_DOTPROD void gemv_rows_dotprod(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb,
+                                                size_t nr, int32_t *res) {
+    int32x4_t a[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *x = qi + BLOCK * b;
+        int8x16_t xs[8];
+        for (int t = 0; t < 8; t++) xs[t] = vld1q_s8(x + 16 * t);
+        for (size_t r = 0; r < nr; r++) {
+            const uint8_t *blk = w + r * rb + 32 * b;
+            uint8x16_t v0 = vld1q_u8(blk), v1 = vld1q_u8(blk + 16);
+            int32x4_t s = a[r];
+            s = vdotq_s32(s, FE_NEON_CODES(v0, 0), xs[0]);
+            s = vdotq_s32(s, FE_NEON_CODES(v1, 0), xs[1]);
+            s = vdotq_s32(s, FE_NEON_CODES(v0, 1), xs[2]);
+            s = vdotq_s32(s, FE_NEON_CODES(v1, 1), xs[3]);
+            s = vdotq_s32(s, FE_NEON_CODES(v0, 2), xs[4]);
+            s = vdotq_s32(s, FE_NEON_CODES(v1, 2), xs[5]);
+            s = vdotq_s32(s, FE_NEON_CODES(v0, 3), xs[6]);
+            s = vdotq_s32(s, FE_NEON_CODES(v1, 3), xs[7]);
+            a[r] = s;
+        }
+    }
+    for (size_t r = 0; r < nr; r++) res[r] = vaddvq_s32(a[r]);
+}
+
+/* int16 products (|code * q| <= 256) pairwise-added into int32 lanes: exact, no dotprod needed. */
+static inline int32x4_t mla_codes_neon(int32x4_t acc, int8x16_t c, int8x16_t x) {
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(c), vget_low_s8(x)));
+    return vpadalq_s16(acc, vmull_high_s8(c, x));
+}
+
+static void gemv_rows_neon(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb, size_t nr, int32_t *res) {
+    int32x4_t a[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *x = qi + BLOCK * b;
+        int8x16_t xs[8];
+        for (int t = 0; t < 8; t++) xs[t] = vld1q_s8(x + 16 * t);
+        for (size_t r = 0; r < nr; r++) {
+            const uint8_t *blk = w + r * rb + 32 * b;
+            uint8x16_t v0 = vld1q_u8(blk), v1 = vld1q_u8(blk + 16);
+            int32x4_t s = a[r];
+            s = mla_codes_neon(s, FE_NEON_CODES(v0, 0), xs[0]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v1, 0), xs[1]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v0, 1), xs[2]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v1, 1), xs[3]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v0, 2), xs[4]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v1, 2), xs[5]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v0, 3), xs[6]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v1, 3), xs[7]);
+            a[r] = s;
+        }
+    }
+    for (size_t r = 0; r < nr; r++) res[r] = vaddvq_s32(a[r]);
+}
+
+typedef void (*rows_fn)(const int8_t *, const uint8_t *, size_t, size_t, size_t, int32_t *);
+
+/* Row by row, four weight rows per pass (the activation block is loaded once for the four). */
+static int matmul_rows_neon(rows_fn rows, const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
+                            size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
+                            int32_t *acc, size_t ldo) {
+    const size_t rb = kp / 4, nb = kp / BLOCK;
+    for (size_t i = 0; i < m; i++) {
+        int32_t res[4];
+        for (size_t j = 0; j < n; j += 4) {
+            size_t nr = n - j < 4 ? n - j : 4;
+            if (nr == 4) {
+                rows(q + i * ldq, packed + j * rb, rb, nb, 4, res);
+            } else {
+                for (size_t r = 0; r < nr; r++) rows(q + i * ldq, packed + (j + r) * rb, rb, nb, 1, res + r);
+            }
+            for (size_t r = 0; r < nr; r++) store_one(res[r] - qsum[i], i, j + r, qscale, wscale, out, acc, ldo);
+        }
+    }
+    return 0;
+}
+
+static FE_TARGET_DOTPROD int matmul_dotprod(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
+                                            size_t m, const uint8_t *packed, size_t kp, const float *wscale,
+                                            size_t n, float *out, int32_t *acc, size_t ldo) {
+    return matmul_rows_neon(gemv_rows_dotprod, q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo);
+}
+
+static int matmul_neon(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
+                       const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out, int32_t *acc,
+                       size_t ldo) {
+    return matmul_rows_neon(gemv_rows_neon, q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo);
+}
+
+/* Same arithmetic as gather_scalar: acc += c * (code - 1) in float32 per element, in id order
+ * (vfmaq with t in {-1, 0, 1} is exact: t * c needs no rounding, so fma(t, c, acc) = acc + t*c). */
+static void gather_neon(const uint8_t *packed, size_t kp, const float *scales, size_t dim, const void *ids,
+                        int ids64, const int64_t *offsets, size_t n_bags, const float *weights,
+                        const int64_t *mapping, int normalize, float *out, size_t ldo) {
+    const size_t rb = kp / 4, nb = kp / BLOCK;
+    float *accbuf = (float *)malloc(kp * sizeof(float));
+    if (!accbuf) {
+        gather_scalar(packed, kp, scales, dim, ids, ids64, offsets, n_bags, weights, mapping, normalize, out, ldo);
+        return;
+    }
+    for (size_t bag = 0; bag < n_bags; bag++) {
+        float *o = out + bag * ldo;
+        int64_t a = offsets[bag], e = offsets[bag + 1];
+        if (e <= a) {
+            for (size_t d = 0; d < dim; d++) o[d] = 0.0f;
+            continue;
+        }
+        for (size_t d = 0; d < kp; d++) accbuf[d] = 0.0f;
+        for (int64_t t = a; t < e; t++) {
+            int64_t id = ids64 ? ((const int64_t *)ids)[t] : (int64_t)((const int32_t *)ids)[t];
+            int64_t r = mapping ? mapping[id] : id;
+            const float32x4_t c = vdupq_n_f32(weights ? scales[r] * weights[id] : scales[r]);
+            const uint8_t *row = packed + (size_t)r * rb;
+            for (size_t b = 0; b < nb; b++) {
+                for (int h = 0; h < 2; h++) {
+                    uint8x16_t v = vld1q_u8(row + 32 * b + 16 * h);
+                    for (int p = 0; p < 4; p++) {
+                        int8x16_t tv = vsubq_s8(FE_NEON_CODES(v, p), vdupq_n_s8(1));
+                        int16x8_t lo = vmovl_s8(vget_low_s8(tv)), hi = vmovl_high_s8(tv);
+                        float *dst = accbuf + BLOCK * b + 32 * p + 16 * h;
+                        int32x4_t parts[4] = {vmovl_s16(vget_low_s16(lo)), vmovl_high_s16(lo),
+                                              vmovl_s16(vget_low_s16(hi)), vmovl_high_s16(hi)};
+                        for (int u = 0; u < 4; u++)
+                            vst1q_f32(dst + 4 * u, vfmaq_f32(vld1q_f32(dst + 4 * u), vcvtq_f32_s32(parts[u]), c));
+                    }
+                }
+            }
+        }
+        float len = (float)(e - a);
+        for (size_t d = 0; d < dim; d++) o[d] = accbuf[d] / len;
+        if (normalize) {
+            double ss = 0.0;
+            for (size_t d = 0; d < dim; d++) ss += (double)o[d] * (double)o[d];
+            float nrm = (float)sqrt(ss) + 1e-32f;
+            for (size_t d = 0; d < dim; d++) o[d] = o[d] / nrm;
+        }
+    }
+    free(accbuf);
+}
+#endif /* FE_HAVE_NEON */
+
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
 static const fe_variant matmul_variants[] = {
 #ifdef FE_HAVE_X86_SIMD
     {"avx512_vnni", FE_NEED_AVX512 | FE_CPU_AVX512VNNI, (fe_fn)matmul_vnni},
     {"avx2", FE_NEED_AVX2, (fe_fn)matmul_avx2},
+#endif
+#ifdef FE_HAVE_NEON
+    {"neon_dotprod", FE_CPU_NEON | FE_CPU_NEON_DOTPROD, (fe_fn)matmul_dotprod},
+    {"neon", FE_CPU_NEON, (fe_fn)matmul_neon},
 #endif
     {"scalar", 0, (fe_fn)matmul_scalar},
 };
@@ -696,6 +849,9 @@ static fe_kernel quantize_kernel = {"ternary_quantize", quantize_variants,
 static const fe_variant gather_variants[] = {
 #ifdef FE_HAVE_X86_SIMD
     {"avx2", FE_NEED_AVX2, (fe_fn)gather_avx2},
+#endif
+#ifdef FE_HAVE_NEON
+    {"neon", FE_CPU_NEON, (fe_fn)gather_neon},
 #endif
     {"scalar", 0, (fe_fn)gather_scalar},
 };

@@ -56,7 +56,7 @@ enum {
 #elif defined(__clang__)
 #define FE_TARGET_DOTPROD __attribute__((target("dotprod")))
 #else
-#define FE_TARGET_DOTPROD __attribute__((target("+dotprod")))
+#define FE_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 #endif
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)

@@ -299,11 +299,13 @@ class IVFBinaryIndex:
         return (scores[0], ids[0]) if single else (scores, ids)
 
     def search_candidates(self, queries, k: int, *, nprobe: int | None = None, rescore: bool | None = None,
-                          rescore_multiplier: int = 4, num_threads: int | None = None):
+                          rescore_multiplier: int = 4, num_threads: int | None = None, total: int | None = None):
         """The Hamming candidates a search ranks: ``(single, (distances int32[nq, c], ids int64[nq, c],
-        cosines float32[nq, c] or None))``, c = k (or k * rescore_multiplier when rescoring), ascending
-        by (distance, id). The candidates of several indexes sharing a quantizer merge exactly:
-        ``finish_candidates(merge_candidates(parts, c), k)`` equals a search of one index holding them all.
+        cosines float32[nq, c] or None))``, c = k (or min(total, k * rescore_multiplier) when rescoring),
+        ascending by (distance, id), missing slots (2**31 - 1, -1). ``total`` is the size of the
+        collection this index is a part of (default: this index). The candidates of indexes sharing
+        a quantizer merge exactly: ``finish_candidates(merge_candidates(parts, c), k)`` equals a
+        search of one index holding them all (``ShardedIndex`` does this).
         """
         self._require_trained()
         threads = _parallel.resolve_threads(num_threads)
@@ -316,15 +318,19 @@ class IVFBinaryIndex:
         single, qcodes, qf = _query_codes(queries, self.dim, self.width, self.threshold)
         rescore = _rescore_choice(rescore, self.keep, qf)
         codes, ids, offsets, vectors, scales = self._consolidate()
-        n = ids.shape[0]
+        n = ids.shape[0] if total is None else total
         if n == 0:
             raise ValueError("the index is empty")
         if k > n:
             raise ValueError(f"k={k} is larger than the index ({n} vectors)")
         kc = min(n, k * m) if rescore else k
+        nq = qcodes.shape[0]
+        if ids.shape[0] == 0:  # an empty part of a larger collection
+            empty = np.full((nq, kc), -1, np.int64)
+            return single, (np.full((nq, kc), _INT32_MAX, np.int32), empty,
+                            np.full((nq, kc), -np.inf, np.float32) if rescore else None)
         probe = _topk(qcodes, self.centroids, nprobe, threads)[1]
         starts, ends = offsets[probe], offsets[probe + 1]
-        nq = qcodes.shape[0]
         dist = np.empty((nq, kc), np.int32)
         rows = np.empty((nq, kc), np.int64)
         kernels = _backend.kernels

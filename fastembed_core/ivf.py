@@ -35,6 +35,7 @@ the SHA-256 of every tensor, recorded at save. ``mmap=True`` maps the large tens
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -517,17 +518,28 @@ def _write_safetensors(path, tensors: dict, meta: dict) -> None:
         pos += a.nbytes
     blob = json.dumps(header).encode()
     blob = blob.ljust((8 + len(blob) + 63) // 64 * 64 - 8, b" ")  # tensors start 64-byte aligned
-    path = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_write(path) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(struct.pack("<Q", len(blob)) + blob)
             for a in tensors.values():
                 flat = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).reshape(-1).view(np.uint8)
                 for s in range(0, flat.size, 1 << 26):
                     fh.write(flat[s : s + (1 << 26)])
-            fh.flush()
-            os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def atomic_write(path):
+    """Yield a temporary path beside ``path``; when the block succeeds, fsync it and rename it over
+    ``path`` (readers see the old file or the new one); on any error remove it, ``path`` untouched."""
+    path = os.fspath(path)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _parallel
 from .binary import _positive_int
-from .ivf import IVFBinaryIndex, finish_candidates, merge_candidates
+from .ivf import IVFBinaryIndex, atomic_write, finish_candidates, merge_candidates
 
 __all__ = ["ShardedIndex"]
 
@@ -163,18 +163,9 @@ class ShardedIndex:
         return name
 
     def _write_manifest(self) -> None:
-        path = os.path.join(self.directory, MANIFEST)
-        tmp = os.path.join(self.directory, f".{MANIFEST}.{uuid.uuid4().hex}.tmp")
-        try:
+        with atomic_write(os.path.join(self.directory, MANIFEST)) as tmp:
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(self.manifest, fh, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
 
     # ------------------------------------------------------------------ search
 

@@ -32,9 +32,9 @@ import numpy as np
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1]))
 
-import fastembed_core as fc  # noqa: E402
-from fastembed_core import hamming_topk, pack_bits  # noqa: E402
-from fastembed_core.ivf import IVFBinaryIndex  # noqa: E402
+import fastembed_core as fc
+from fastembed_core import hamming_topk, pack_bits
+from fastembed_core.ivf import IVFBinaryIndex
 
 DEV = HERE.parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
 
@@ -112,7 +112,7 @@ def main(argv=None):
     lat_q = qcodes[: args.latency_queries]
 
     # ---- exact Hamming (the reference and the speed baseline)
-    exact_d, exact_i = hamming_topk(qcodes, codes, 10, num_threads=1)
+    _, exact_i = hamming_topk(qcodes, codes, 10, num_threads=1)
     t_batch = median_time(lambda: hamming_topk(qcodes, codes, 10, num_threads=1), args.rounds)
     t_lat = median_time(lambda: [hamming_topk(c, codes, 10, num_threads=1) for c in lat_q], args.rounds)
     exact_qps = {"batch": len(q) / t_batch, "single": len(lat_q) / t_lat}
@@ -142,8 +142,8 @@ def main(argv=None):
     for p in nprobes:
         found = ix.search(qcodes, 10, nprobe=p, num_threads=1)[1]
         resc = ix.search(q, 10, nprobe=p, num_threads=1)[1]
-        tb = median_time(lambda: ix.search(qcodes, 10, nprobe=p, num_threads=1), args.rounds)
-        tl = median_time(lambda: [ix.search(c, 10, nprobe=p, num_threads=1) for c in lat_q], args.rounds)
+        tb = median_time(lambda p=p: ix.search(qcodes, 10, nprobe=p, num_threads=1), args.rounds)
+        tl = median_time(lambda p=p: [ix.search(c, 10, nprobe=p, num_threads=1) for c in lat_q], args.rounds)
         run = {"nprobe": p, "recall10": recall(found, exact_i), "recall10_rescored": recall(resc, exact_rescored),
                "ndcg10_rescored": ndcg(resc, own), "qps_batch": len(q) / tb, "qps_single": len(lat_q) / tl,
                "speedup_single": (len(lat_q) / tl) / exact_qps["single"], "speedup_batch": (len(q) / tb) / exact_qps["batch"]}
@@ -151,12 +151,12 @@ def main(argv=None):
         print("ours", json.dumps(run), flush=True)
     ivf_path = Path(args.work) / "index.ivf"
     ix.save(ivf_path)
-    del ix
+    ix = None
 
     # ---- mmap search in a fresh process: RSS vs index size
     np.save(Path(args.work) / "q.npy", q)
     probe = subprocess.run([sys.executable, str(HERE), "--mmap-child", str(ivf_path), str(Path(args.work) / "q.npy")],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
     res["mmap"] = json.loads(probe.stdout.strip().splitlines()[-1]) if probe.returncode == 0 else {"error": probe.stderr[-2000:]}
     print("mmap", json.dumps(res["mmap"]), flush=True)
 

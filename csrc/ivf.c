@@ -10,6 +10,13 @@
 #include "hamming.h"
 
 enum { IVF_BATCH = 256 };
+enum { IVF_PREFETCH_BYTES = 4096 }; /* the head of the next probed list, fetched while this one is scanned */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define IVF_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+#else
+#define IVF_PREFETCH(p) ((void)0)
+#endif
 
 typedef struct {
     int32_t *d;
@@ -45,6 +52,13 @@ static void ivf_query(const uint8_t *q, const uint8_t *codes, size_t stride, siz
         h->id[j] = INT64_MAX;
     }
     for (size_t p = 0; p < nranges; p++) {
+        if (p + 1 < nranges && ends[p + 1] > starts[p + 1]) {
+            /* lists sit at random places: start pulling in the next one (never past its end) */
+            const uint8_t *next = codes + (size_t)starts[p + 1] * stride;
+            size_t bytes = (size_t)(ends[p + 1] - starts[p + 1]) * stride;
+            if (bytes > IVF_PREFETCH_BYTES) bytes = IVF_PREFETCH_BYTES;
+            for (size_t o = 0; o < bytes; o += 64) IVF_PREFETCH(next + o);
+        }
         for (size_t s = (size_t)starts[p], e = (size_t)ends[p]; s < e; s += IVF_BATCH) {
             size_t m = e - s < IVF_BATCH ? e - s : IVF_BATCH;
             fe_hamming_distance(q, 1, width, codes + s * stride, m, stride, width, buf, m);

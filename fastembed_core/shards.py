@@ -54,7 +54,7 @@ class ShardedIndex:
     # ------------------------------------------------------------------ creating and opening
 
     @classmethod
-    def create(cls, directory, quantizer: IVFBinaryIndex) -> "ShardedIndex":
+    def create(cls, directory, quantizer: IVFBinaryIndex) -> ShardedIndex:
         """A new, empty sharded index in ``directory`` (created if needed; must hold no manifest yet),
         whose shards all use the quantizer of the trained ``quantizer`` index (its vectors are not copied)."""
         if not isinstance(quantizer, IVFBinaryIndex):
@@ -73,7 +73,7 @@ class ShardedIndex:
         return self
 
     @classmethod
-    def open(cls, directory) -> "ShardedIndex":
+    def open(cls, directory) -> ShardedIndex:
         """Open an existing sharded index; ValueError / FileNotFoundError naming the bad or missing file."""
         directory = os.fspath(directory)
         path = os.path.join(directory, MANIFEST)
@@ -90,7 +90,7 @@ class ShardedIndex:
             raise ValueError(f"{path}: unsupported version {manifest.get('version')!r}")
         shards = manifest.get("shards")
         if not isinstance(shards, list) or not isinstance(manifest.get("quantizer"), str):
-            raise ValueError(f"{path}: bad manifest (shards, quantizer)")
+            raise ValueError(f"{path}: bad manifest (shards, quantizer)")  # noqa: TRY004 (a bad file, not a bad argument)
         for entry in shards:
             if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("n"), int)
                     and isinstance(entry.get("bytes"), int) and os.path.basename(entry["file"]) == entry["file"]):
@@ -163,9 +163,8 @@ class ShardedIndex:
         return name
 
     def _write_manifest(self) -> None:
-        with atomic_write(os.path.join(self.directory, MANIFEST)) as tmp:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(self.manifest, fh, indent=1)
+        with atomic_write(os.path.join(self.directory, MANIFEST)) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(self.manifest, fh, indent=1)
 
     # ------------------------------------------------------------------ search
 
@@ -178,7 +177,7 @@ class ShardedIndex:
         total = len(self)
         if self.num_shards == 0:
             raise ValueError("the index has no shards")
-        kw = dict(nprobe=nprobe, rescore=rescore, rescore_multiplier=rescore_multiplier, total=total)
+        kw = {"nprobe": nprobe, "rescore": rescore, "rescore_multiplier": rescore_multiplier, "total": total}
 
         fan_out = threads > 1 and self.num_shards > 1
         per_shard = 1 if fan_out else threads

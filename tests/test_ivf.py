@@ -170,7 +170,7 @@ def test_remove(backend, data):
         _, i = ix.search(q, 50, nprobe=nprobe)
         assert not np.isin(i, gone).any()
     rest = np.setdiff1d(np.arange(len(x)), gone)
-    d, j = hamming_topk(pack_bits(q), pack_bits(x[rest]), 10)
+    _, j = hamming_topk(pack_bits(q), pack_bits(x[rest]), 10)
     np.testing.assert_array_equal(ix.search(q, 10, nprobe=24, rescore=False)[1], rest[j])
     assert np.isin(exact_before, gone).any()  # the removed ids were real neighbours
     ix.add(x[gone[:5]], ids=gone[:5])  # removed ids may be added again
@@ -188,7 +188,7 @@ def test_fewer_candidates_than_k_are_padded(backend):
     found = (i >= 0).sum()
     assert found < 200 and found in set(sizes.tolist())
     assert np.isneginf(s[0, found:]).all() and (i[0, found:] == -1).all()
-    s2, i2 = ix.search(q, 50, nprobe=1)
+    _, i2 = ix.search(q, 50, nprobe=1)
     assert (i2[0, :min(found, 50)] >= 0).all()
 
 
@@ -230,7 +230,7 @@ def test_bad_input(data, tmp_path):
 
 
 def test_corrupted_and_truncated_files(data, tmp_path):
-    x, q = data
+    x, _ = data
     ix = build(x[:800])
     good = tmp_path / "good.ivf"
     ix.save(good)

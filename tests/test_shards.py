@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 
 import numpy as np
 import pytest
+from test_ivf import DIM, clustered
 
 from fastembed_core.ivf import IVFBinaryIndex
 from fastembed_core.shards import MANIFEST, ShardedIndex
-from test_ivf import DIM, clustered
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,8 @@ def make(tmp_path, x, ids, parts=3, keep="float32"):
     base = IVFBinaryIndex(DIM, nlist=16, keep=keep, nprobe=4)
     base.train(x)
     sharded = ShardedIndex.create(tmp_path / "idx", base)
-    bounds = [0, 500, 1700, len(x)][: parts + 1] if parts == 3 else np.linspace(0, len(x), parts + 1).astype(int)
-    for s, e in zip(bounds[:-1], bounds[1:]):
+    bounds = [0, 500, 1700, len(x)] if parts == 3 else np.linspace(0, len(x), parts + 1).astype(int).tolist()
+    for s, e in itertools.pairwise(bounds):
         sharded.add_shard(x[s:e], ids[s:e])
     whole = base.empty_like()
     whole.add(x, ids)
@@ -36,7 +37,7 @@ def make(tmp_path, x, ids, parts=3, keep="float32"):
 @pytest.mark.parametrize("keep", ["float32", "int8"])
 def test_shard_merge_equals_single_index(backend, data, tmp_path, keep):
     x, q, ids = data
-    sharded, whole = make(tmp_path, x, ids, keep=keep)
+    _, whole = make(tmp_path, x, ids, keep=keep)
     reopened = ShardedIndex.open(tmp_path / "idx")
     assert reopened.num_shards == 3 and len(reopened) == len(x)
     for kw in ({"nprobe": 1}, {"nprobe": 4}, {"nprobe": 16}, {"nprobe": 4, "rescore": False}, {}):
@@ -45,7 +46,7 @@ def test_shard_merge_equals_single_index(backend, data, tmp_path, keep):
             want = whole.search(q, 10, **kw)
             np.testing.assert_array_equal(got[1], want[1])
             np.testing.assert_array_equal(got[0], want[0])
-    s, i = reopened.search(q[0], 3)
+    _, i = reopened.search(q[0], 3)
     assert i.shape == (3,)
 
 
@@ -59,7 +60,7 @@ def test_shards_are_lazy_and_mapped(data, tmp_path):
 
 
 def test_adding_a_shard_leaves_the_others_untouched(data, tmp_path):
-    x, q, ids = data
+    x, _, ids = data
     sharded, _ = make(tmp_path, x[:1700], ids[:1700], parts=2)
     before = {p: (tmp_path / "idx" / p).read_bytes() for p in os.listdir(tmp_path / "idx") if p.startswith("shard-")}
     sharded.add_shard(x[1700:], ids[1700:])

@@ -23,7 +23,7 @@ from typing import Any
 from ..ivf import IVFBinaryIndex
 from ..shards import ShardedIndex, merge_and_finish
 
-__all__ = ["ShardSearcher", "RayShardedIndex"]
+__all__ = ["RayShardedIndex", "ShardSearcher"]
 
 
 def _ray() -> Any:
@@ -77,8 +77,8 @@ class RayShardedIndex:
                rescore_multiplier: int = 4, num_threads: int | None = 1):
         """Same arguments and results as ``ShardedIndex.search``; num_threads is per actor."""
         ray = _ray()
-        kwargs = dict(nprobe=nprobe, rescore=rescore, rescore_multiplier=rescore_multiplier,
-                      num_threads=num_threads, total=len(self.sharded))
+        kwargs = {"nprobe": nprobe, "rescore": rescore, "rescore_multiplier": rescore_multiplier,
+                  "num_threads": num_threads, "total": len(self.sharded)}
         qref = ray.put(queries)
         results = ray.get([a.candidates.remote(qref, k, kwargs) for a in self.actors])
         scores, ids = merge_and_finish([r[1] for r in results], k)

@@ -200,7 +200,7 @@ class IVFBinaryIndex:
         codes = _as_codes(x, "embeddings_or_codes").copy() if is_codes else pack_bits(x, threshold=self.threshold)
         vectors, scales = (None, None) if is_codes else _kept_vectors(x, self.keep)
         with self._lock:
-            existing = self._consolidate()[1]
+            existing = np.concatenate([np.asarray(self._ids)] + [p[2] for p in self._pending])
             if ids is None:
                 start = int(existing.max()) + 1 if existing.size else 0
                 new_ids = np.arange(start, start + n, dtype=np.int64)
@@ -411,10 +411,10 @@ class IVFBinaryIndex:
         index._vectors, index._scales = arrays.get("vectors", index._vectors), arrays.get("scales", index._scales)
         return index
 
-    def empty_like(self) -> IVFBinaryIndex:
-        """A new, empty index with the same quantizer and options (e.g. a new shard)."""
+    def empty_like(self, *, keep="same") -> IVFBinaryIndex:
+        """A new, empty index with the same quantizer and options (e.g. a new shard); ``keep`` may differ."""
         self._require_trained()
-        other = IVFBinaryIndex(self.dim, nlist=self.centroids.shape[0], keep=self.keep, threshold=self.threshold.copy(),
+        other = IVFBinaryIndex(self.dim, nlist=self.centroids.shape[0], keep=self.keep if keep == "same" else keep, threshold=self.threshold.copy(),
                                nprobe=self.nprobe, seed=self.seed, niter=self.niter,
                                max_points_per_list=self.max_points_per_list)
         other.centroids = np.array(self.centroids)

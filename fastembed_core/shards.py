@@ -54,12 +54,13 @@ class ShardedIndex:
     # ------------------------------------------------------------------ creating and opening
 
     @classmethod
-    def create(cls, directory, quantizer: IVFBinaryIndex) -> ShardedIndex:
+    def create(cls, directory, quantizer: IVFBinaryIndex, *, keep="same") -> ShardedIndex:
         """A new, empty sharded index in ``directory`` (created if needed; must hold no manifest yet),
-        whose shards all use the quantizer of the trained ``quantizer`` index (its vectors are not copied)."""
+        whose shards all use the quantizer of the trained ``quantizer`` index (its vectors are not
+        copied) and keep ``keep`` rescoring vectors (default: as ``quantizer`` does)."""
         if not isinstance(quantizer, IVFBinaryIndex):
             raise TypeError(f"quantizer must be a trained IVFBinaryIndex, not {type(quantizer).__name__}")
-        empty = quantizer.empty_like()
+        empty = quantizer.empty_like(keep=keep)
         directory = os.fspath(directory)
         os.makedirs(directory, exist_ok=True)
         if os.path.exists(os.path.join(directory, MANIFEST)):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from test_ivf import DIM, clustered
 
+from fastembed_core import pack_bits
 from fastembed_core.ivf import IVFBinaryIndex
 from fastembed_core.shards import MANIFEST, ShardedIndex
 
@@ -106,3 +107,16 @@ def test_bad_shard_sets(data, tmp_path):
     empty = ShardedIndex.create(tmp_path / "empty", other)
     with pytest.raises(ValueError, match="no shards"):
         empty.search(q, 5)
+
+
+def test_shards_may_keep_other_vectors_than_the_quantizer(data, tmp_path):
+    x, q, ids = data
+    base = IVFBinaryIndex(DIM, nlist=16, keep=None)
+    base.train(pack_bits(x))
+    sharded = ShardedIndex.create(tmp_path / "idx", base, keep="int8")
+    sharded.add_shard(x[:1000], ids[:1000])
+    sharded.add_shard(x[1000:], ids[1000:])
+    whole = base.empty_like(keep="int8")
+    whole.add(x, ids)
+    for r1, r2 in zip(ShardedIndex.open(tmp_path / "idx").search(q, 10, nprobe=3), whole.search(q, 10, nprobe=3)):
+        np.testing.assert_array_equal(r1, r2)

@@ -84,11 +84,12 @@ class FastEmbedCoreDocumentEmbedder(_Base):
     def __init__(self, model: Any, *, dims: int | None = None, num_threads: int | None = None,
                  normalize: bool | None = None, meta_fields_to_embed: list[str] | None = None,
                  embedding_separator: str = "\n") -> None:
-        super().__init__(model, dims=dims, num_threads=num_threads, normalize=normalize)
+        # explicit base calls: @component rebuilds the class, which breaks zero-argument super()
+        _Base.__init__(self, model, dims=dims, num_threads=num_threads, normalize=normalize)
         self.meta_fields_to_embed, self.embedding_separator = list(meta_fields_to_embed or []), embedding_separator
 
     def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
+        data = _Base.to_dict(self)
         data["init_parameters"].update(meta_fields_to_embed=self.meta_fields_to_embed,
                                        embedding_separator=self.embedding_separator)
         return data

@@ -1,0 +1,165 @@
+"""Load test of ``fastembed-core serve`` on 127.0.0.1 (a benchmark: speed is printed, never asserted).
+
+    python benchmarks/bench_serve.py --requests 20000 --clients 64 --duration 120 --workers 1 2
+
+N concurrent asyncio clients (httpx) send ``POST /v1/embeddings`` requests of mixed batch sizes (1, 8
+or 64 texts; a quarter with ``dimensions=128``, base64 responses so the client spends little time
+parsing) until ``--requests`` are done or ``--duration`` seconds pass. Every response is compared with
+``StaticModel.encode`` of the same texts (exact equality); any difference or error counts as a failure.
+Prints throughput, p50/p99 latency and each worker's memory (smaps_rollup: Rss, Pss, private).
+
+Texts: the Debian dev data when ``../shared/data`` has it, else ``examples/sentences.txt`` variants.
+Under pytest only the smoke test runs (a few hundred requests, one worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import gzip
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+SIZES = [1] * 6 + [8] * 3 + [64]  # texts per request: 60% single, 30% eight, 10% sixty-four
+
+
+def load_texts(n: int = 4000) -> list[str]:
+    data = ROOT.parent / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
+    if data.exists():
+        texts = []
+        with gzip.open(data, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                texts += [row["query"], row["doc"]]
+                if len(texts) >= n:
+                    break
+        return texts
+    base = (ROOT / "examples" / "sentences.txt").read_text().splitlines()
+    return [f"{t} {i}" for i in range(n // len(base) + 1) for t in base][:n]
+
+
+def make_requests(texts: list[str], n: int, seed: int = 0) -> list[tuple[list[int], int | None]]:
+    rng = random.Random(seed)
+    return [([rng.randrange(len(texts)) for _ in range(rng.choice(SIZES))], 128 if rng.random() < 0.25 else None)
+            for _ in range(n)]
+
+
+async def _load(url: str, texts: list[str], requests: list, expected: dict, clients: int, duration: float) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    failures: list[str] = []
+    next_i = 0
+    deadline = time.perf_counter() + duration
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal next_i
+        while next_i < len(requests) and time.perf_counter() < deadline:
+            ids, dims = requests[next_i]
+            next_i += 1
+            body = {"input": [texts[i] for i in ids], "model": "m", "encoding_format": "base64"}
+            if dims:
+                body["dimensions"] = dims
+            t0 = time.perf_counter()
+            try:
+                r = await http.post(url + "/v1/embeddings", json=body)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    failures.append(f"status {r.status_code}: {r.text[:200]}")
+                    continue
+                got = np.stack([np.frombuffer(base64.b64decode(d["embedding"]), "<f4") for d in r.json()["data"]])
+                if not np.array_equal(got, expected[dims][ids]):
+                    failures.append("vectors differ from StaticModel.encode")
+            except httpx.HTTPError as exc:
+                failures.append(f"{type(exc).__name__}: {exc}")
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    t0 = time.perf_counter()
+    async with httpx.AsyncClient(limits=limits, timeout=60.0) as http:
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+    wall = time.perf_counter() - t0
+    return {"done": len(latencies), "wall": wall, "latencies": latencies, "failures": failures,
+            "texts": sum(len(requests[i][0]) for i in range(len(latencies)))}
+
+
+def run_load(model_dir: str | None, *, workers: int, requests: int, clients: int, duration: float,
+             threads: int = 1) -> dict:
+    """Start a server, run the load, stop it; returns the counts, percentiles and worker memory."""
+    import _serve
+
+    from fastembed_core import StaticModel
+    from fastembed_core.models import default_model_path
+
+    model_dir = model_dir or str(default_model_path())
+    model = StaticModel.from_pretrained(model_dir)
+    texts = load_texts()
+    expected = {None: model.encode(texts), 128: model.encode(texts, dims=128)}
+    reqs = make_requests(texts, requests)
+    srv = _serve.Server(model_dir, "--workers", str(workers), "--threads", str(threads))
+    try:
+        res = asyncio.run(_load(srv.url, texts, reqs, expected, clients, duration))
+        res["memory"] = {pid: _serve.private_kib(pid) for pid in srv.worker_pids()}
+    finally:
+        res_rc = srv.stop()
+    res["exit_code"] = res_rc
+    lat = np.array(res["latencies"]) * 1e3
+    res["p50_ms"], res["p99_ms"] = (float(np.percentile(lat, 50)), float(np.percentile(lat, 99))) if len(lat) else (0, 0)
+    return res
+
+
+def report(workers: int, res: dict) -> str:
+    lines = [f"workers={workers}: {res['done']} requests ({res['texts']} texts) in {res['wall']:.1f} s -> "
+             f"{res['done'] / res['wall']:.0f} req/s, {res['texts'] / res['wall']:.0f} texts/s; "
+             f"latency p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms; failures {len(res['failures'])}; "
+             f"exit code {res['exit_code']}"]
+    for pid, m in res["memory"].items():
+        lines.append(f"  worker {pid}: Rss {m['rss'] / 1024:.1f} MiB, Pss {m['pss'] / 1024:.1f} MiB, "
+                     f"private {m['private'] / 1024:.1f} MiB, shared clean {m['shared_file'] / 1024:.1f} MiB")
+    lines += [f"  failure: {f}" for f in res["failures"][:5]]
+    return "\n".join(lines)
+
+
+def test_serve_load_smoke():
+    """A bounded run: every response equals direct encoding, none fails."""
+    import pytest
+
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("httpx")
+    res = run_load(None, workers=1, requests=300, clients=16, duration=60)
+    print(report(1, res))
+    assert res["failures"] == [] and res["done"] > 0 and res["exit_code"] == 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", help="model directory (default: the bundled model)")
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--clients", type=int, default=64)
+    ap.add_argument("--duration", type=float, default=120.0, help="cap in seconds per run")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--threads", type=int, default=1, help="pooling threads per worker")
+    args = ap.parse_args()
+    print(f"{args.requests} requests max, {args.clients} clients, cap {args.duration:.0f} s, batch sizes "
+          f"{sorted(set(SIZES))} (60/30/10%), 25% with dimensions=128")
+    failed = False
+    for w in args.workers:
+        res = run_load(args.model, workers=w, requests=args.requests, clients=args.clients,
+                       duration=args.duration, threads=args.threads)
+        print(report(w, res), flush=True)
+        failed |= bool(res["failures"])
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -105,13 +105,16 @@ def run_load(model_dir: str | None, *, workers: int, requests: int, clients: int
     texts = load_texts()
     expected = {None: model.encode(texts), 128: model.encode(texts, dims=128)}
     reqs = make_requests(texts, requests)
+    t0 = time.perf_counter()
+    model.encode(texts, num_threads=threads)
+    direct = len(texts) / (time.perf_counter() - t0)  # in-process encode, same texts, for comparison
     srv = _serve.Server(model_dir, "--workers", str(workers), "--threads", str(threads))
     try:
         res = asyncio.run(_load(srv.url, texts, reqs, expected, clients, duration))
         res["memory"] = {pid: _serve.private_kib(pid) for pid in srv.worker_pids()}
     finally:
         res_rc = srv.stop()
-    res["exit_code"] = res_rc
+    res["exit_code"], res["direct_texts_per_s"] = res_rc, direct
     lat = np.array(res["latencies"]) * 1e3
     res["p50_ms"], res["p99_ms"] = (float(np.percentile(lat, 50)), float(np.percentile(lat, 99))) if len(lat) else (0, 0)
     return res
@@ -121,7 +124,8 @@ def report(workers: int, res: dict) -> str:
     lines = [f"workers={workers}: {res['done']} requests ({res['texts']} texts) in {res['wall']:.1f} s -> "
              f"{res['done'] / res['wall']:.0f} req/s, {res['texts'] / res['wall']:.0f} texts/s; "
              f"latency p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms; failures {len(res['failures'])}; "
-             f"exit code {res['exit_code']}"]
+             f"exit code {res['exit_code']}",
+             f"  in-process encode of the same texts ({res['direct_texts_per_s']:.0f} texts/s, one call) for comparison"]
     for pid, m in res["memory"].items():
         lines.append(f"  worker {pid}: Rss {m['rss'] / 1024:.1f} MiB, Pss {m['pss'] / 1024:.1f} MiB, "
                      f"private {m['private'] / 1024:.1f} MiB, shared clean {m['shared_file'] / 1024:.1f} MiB")

@@ -66,3 +66,12 @@ def test_udf_checks_options_on_the_driver(model_dir):
         embed_udf(str(model_dir), batch_size=0)
     with pytest.raises(TypeError, match="model"):
         embed_udf(42)
+
+
+@pytest.mark.slow
+def test_readme_spark_snippet(spark):
+    from test_readme_integrations import readme_snippet, tour_namespace
+
+    ns = tour_namespace()
+    exec(compile(readme_snippet("Spark"), "README.md (Spark)", "exec"), ns)
+    np.testing.assert_array_equal(np.array(ns["spark_vectors"], np.float32), ns["model"].encode(ns["texts"], dims=128))

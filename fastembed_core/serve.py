@@ -19,9 +19,10 @@ encoded in one call. Errors use OpenAI's shape, ``{"error": {"message", "type", 
 400 bad request (malformed JSON, wrong types, empty input, too many inputs, an input too long,
 ``dimensions`` out of range), 401 missing or wrong API key, 404/405, 413 body too large.
 
-Several workers (``--workers N``) are uvicorn worker processes on one socket; each memory-maps the
-same model file read-only, so the table's pages are shared through the page cache. SIGINT/SIGTERM
-stop accepting connections and drain in-flight requests (up to ``--graceful-timeout`` seconds).
+Several workers (``--workers N``): the model is loaded once, the socket bound, then N uvicorn worker
+processes are forked, so the code, the tokenizer and the read-only memory-mapped table are shared
+copy-on-write (POSIX only). SIGINT/SIGTERM stop accepting connections and drain in-flight requests
+(up to ``--graceful-timeout`` seconds) in every worker.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,6 @@ import numpy as np
 __all__ = ["ServeConfig", "Batcher", "create_app", "add_parser", "run"]
 
 API_KEY_ENV = "FASTEMBED_CORE_API_KEY"
-_CONFIG_ENV = "FASTEMBED_CORE_SERVE_CONFIG"  # how the parent hands the config to spawned workers
 
 
 def _starlette() -> Any:
@@ -56,7 +56,7 @@ def _starlette() -> Any:
 
 @dataclass
 class ServeConfig:
-    """Everything a worker needs to build the app (JSON-serialisable: it crosses process boundaries)."""
+    """The server's settings (``fastembed-core serve`` options)."""
 
     model: str | None = None  # model directory; None = the bundled default model
     model_name: str | None = None  # the id reported by /v1/models (default: the directory name)
@@ -322,10 +322,47 @@ def _load_model(cfg: ServeConfig) -> Any:
     return StaticModel.from_pretrained(cfg.model or default_model_path())
 
 
-def app_from_env() -> Any:
-    """uvicorn factory for worker processes: the config comes from ``FASTEMBED_CORE_SERVE_CONFIG``."""
-    cfg = ServeConfig(**json.loads(os.environ[_CONFIG_ENV]))
-    return create_app(_load_model(cfg), cfg)
+def _prefork(app: Any, workers: int, opts: dict) -> int:
+    """Bind once, fork ``workers`` uvicorn servers on the socket, forward SIGINT/SIGTERM, wait for all.
+
+    The app (and the model in it) is built before the fork, so the imported code, the tokenizer and the
+    memory-mapped table are shared copy-on-write; nothing has encoded yet, so no thread pool exists.
+    """
+    import signal
+    import socket
+
+    import uvicorn
+
+    sock = socket.create_server((opts.pop("host"), opts.pop("port")), backlog=2048)
+    pids = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: serve until SIGTERM, then drain (uvicorn's graceful shutdown)
+            code = 1
+            try:
+                uvicorn.Server(uvicorn.Config(app, **opts)).run(sockets=[sock])
+                code = 0
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    sock.close()
+
+    def forward(signum: int, frame: Any) -> None:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    failed = 0
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 or os.WIFSIGNALED(status) and \
+            os.WTERMSIG(status) in (signal.SIGTERM, signal.SIGINT)  # uvicorn re-raises the signal it drained on
+        failed += not ok
+    return 1 if failed else 0
 
 
 # ------------------------------------------------------------------------------------------- command line
@@ -368,15 +405,15 @@ def run(args: argparse.Namespace) -> int:
                       max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_batch=args.max_batch,
                       batch_wait_ms=args.batch_wait_ms)
     model = _load_model(cfg)  # fails here, before binding, on a bad model directory
+    app = create_app(model, cfg)
     opts = dict(host=args.host, port=args.port, log_level=args.log_level,
                 timeout_graceful_shutdown=args.graceful_timeout)
     if args.workers == 1:
-        uvicorn.run(create_app(model, cfg), **opts)
-    else:
-        del model
-        os.environ[_CONFIG_ENV] = json.dumps(asdict(cfg))
-        uvicorn.run("fastembed_core.serve:app_from_env", factory=True, workers=args.workers, **opts)
-    return 0
+        uvicorn.run(app, **opts)
+        return 0
+    if not hasattr(os, "fork"):
+        raise ValueError("--workers > 1 needs os.fork (POSIX); run one worker per process behind a proxy instead")
+    return _prefork(app, args.workers, opts)
 
 
 if __name__ == "__main__":  # pragma: no cover

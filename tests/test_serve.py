@@ -188,9 +188,10 @@ def test_batcher_batches_concurrent_callers(model):
     assert batches <= 4  # 40 requests queued together: one encode call per dims group (2), not 40
 
 
-def test_graceful_shutdown_drains_in_flight(model_dir, model):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_graceful_shutdown_drains_in_flight(model_dir, model, workers):
     """SIGTERM while a request waits in the batcher: it is still answered, then the server exits 0."""
-    srv = _serve.Server(model_dir, "--batch-wait-ms", "1500")
+    srv = _serve.Server(model_dir, "--batch-wait-ms", "1500", "--workers", workers)
     result = {}
 
     def call():
@@ -209,7 +210,7 @@ def test_graceful_shutdown_drains_in_flight(model_dir, model):
 
 
 def test_two_workers(model_dir, model):
-    srv = _serve.Server(model_dir, "--workers", "2", "--threads", "1")
+    srv = _serve.Server(model_dir, "--workers", "2", "--threads", "2")  # forked workers, each with a thread pool
     try:
         pids = srv.worker_pids()
         assert len(pids) == 2

@@ -125,7 +125,8 @@ def report(workers: int, res: dict) -> str:
              f"{res['done'] / res['wall']:.0f} req/s, {res['texts'] / res['wall']:.0f} texts/s; "
              f"latency p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms; failures {len(res['failures'])}; "
              f"exit code {res['exit_code']}",
-             f"  in-process encode of the same texts ({res['direct_texts_per_s']:.0f} texts/s, one call) for comparison"]
+             f"  direct StaticModel.encode of the {len(load_texts())} texts in one call: "
+             f"{res['direct_texts_per_s']:.0f} texts/s"]
     for pid, m in res["memory"].items():
         lines.append(f"  worker {pid}: Rss {m['rss'] / 1024:.1f} MiB, Pss {m['pss'] / 1024:.1f} MiB, "
                      f"private {m['private'] / 1024:.1f} MiB, shared clean {m['shared_file'] / 1024:.1f} MiB")

@@ -41,15 +41,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ServeConfig", "Batcher", "create_app", "add_parser", "run"]
+__all__ = ["Batcher", "ServeConfig", "add_parser", "create_app", "run"]
 
 API_KEY_ENV = "FASTEMBED_CORE_API_KEY"
 
 
 def _starlette() -> Any:
     try:
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
+        import starlette
+        import uvicorn
     except ImportError:
         raise ImportError("fastembed-core serve needs Starlette and uvicorn: pip install 'fastembed-core[serve]'") from None
 
@@ -146,7 +146,7 @@ class Batcher:
             vecs = await asyncio.to_thread(self.model.encode, texts, dims=dims, normalize=normalize,
                                            num_threads=self.num_threads, batch_size=max(1, len(texts)))
             self.batches += 1
-        except Exception as exc:  # noqa: BLE001 - every waiting request gets the failure
+        except Exception as exc:
             for it in group:
                 if not it[3].done():
                     it[3].set_exception(exc)

@@ -7,10 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+import fastembed_core
 
 
 def free_port() -> int:
@@ -27,14 +28,19 @@ class Server:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+        # the server imports the same fastembed_core as this process (the worktree's, or an installed wheel's)
+        home = Path(fastembed_core.__file__).resolve().parents[1]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(home), os.environ.get("PYTHONPATH", "")]))
+        self.log = tempfile.TemporaryFile()  # not a pipe: a full pipe would block the server
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fastembed_core.cli", "serve", str(model), "--port", str(self.port),
-             "--log-level", "warning", *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             "--log-level", "warning", *args], cwd=tempfile.gettempdir(), env=env,
+            stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.proc.stdout.read().decode()}")
+                self.log.seek(0)
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log.read().decode()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
                     break

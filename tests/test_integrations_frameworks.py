@@ -13,11 +13,11 @@ from pathlib import Path
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from fastembed_core import StaticModel  # noqa: E402
-from fastembed_core.integrations._embedder import Encoder, require  # noqa: E402
+from fastembed_core import StaticModel
+from fastembed_core.integrations._embedder import Encoder, require
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = (ROOT / "examples" / "sentences.txt").read_text().splitlines() if (ROOT / "examples").exists() else None

@@ -18,9 +18,10 @@ pytest.importorskip("pandas")
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Spark needs Java (Debian: default-jre-headless)", allow_module_level=True)
 
-import _models  # noqa: E402
-from fastembed_core import StaticModel  # noqa: E402
-from fastembed_core.integrations.spark import embed_udf  # noqa: E402
+import _models
+
+from fastembed_core import StaticModel
+from fastembed_core.integrations.spark import embed_udf
 
 TEXTS = [s + f" row {i}" for i in range(30) for s in _models.SENTENCES[i % 8 : i % 8 + 1]] + ["", "???"]
 

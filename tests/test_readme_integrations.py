@@ -12,8 +12,8 @@ from pathlib import Path
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GZIP_LINE = "gzip reduces the size of files using Lempel-Ziv coding"
@@ -22,8 +22,8 @@ GZIP_LINE = "gzip reduces the size of files using Lempel-Ziv coding"
 def readme_snippet(heading: str) -> str:
     """The first python block under ``### heading`` of the README's "Serving and frameworks" section."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = re.search(r"\n## Serving and frameworks\n(.*?)\n## ", text, re.S).group(1)
-    return re.search(rf"\n### {re.escape(heading)}\n.*?```python\n(.*?)```", section, re.S).group(1)
+    section = re.search(r"\n## Serving and frameworks\n(.*?)\n## ", text, re.DOTALL).group(1)
+    return re.search(rf"\n### {re.escape(heading)}\n.*?```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
 def tour_namespace() -> dict:

@@ -20,10 +20,11 @@ pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 openai = pytest.importorskip("openai")
 
-import _models  # noqa: E402
-import _serve  # noqa: E402
-from fastembed_core import StaticModel  # noqa: E402
-from fastembed_core.serve import Batcher  # noqa: E402
+import _models
+import _serve
+
+from fastembed_core import StaticModel
+from fastembed_core.serve import Batcher
 
 KEY = "test-key-17"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -53,5 +53,5 @@ class FastEmbedCoreEmbeddingFunction(_types.EmbeddingFunction):
         return self.encoder.options()
 
     @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "FastEmbedCoreEmbeddingFunction":
+    def build_from_config(config: dict[str, Any]) -> FastEmbedCoreEmbeddingFunction:
         return FastEmbedCoreEmbeddingFunction(**config)

@@ -27,7 +27,7 @@ from ._embedder import Encoder, require
 _haystack = require("haystack", "haystack", "haystack")
 component, Document = _haystack.component, _haystack.Document
 
-__all__ = ["FastEmbedCoreTextEmbedder", "FastEmbedCoreDocumentEmbedder"]
+__all__ = ["FastEmbedCoreDocumentEmbedder", "FastEmbedCoreTextEmbedder"]
 
 
 class _Base:

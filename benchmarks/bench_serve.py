@@ -2,7 +2,7 @@
 
     python benchmarks/bench_serve.py --requests 20000 --clients 64 --duration 120 --workers 1 2
 
-N concurrent asyncio clients (httpx) send ``POST /v1/embeddings`` requests of mixed batch sizes (1, 8
+N concurrent keep-alive connections (plain asyncio streams, a cheap client) send ``POST /v1/embeddings`` requests of mixed batch sizes (1, 8
 or 64 texts; a quarter with ``dimensions=128``, base64 responses so the client spends little time
 parsing) until ``--requests`` are done or ``--duration`` seconds pass. Every response is compared with
 ``StaticModel.encode`` of the same texts (exact equality); any difference or error counts as a failure.
@@ -19,6 +19,7 @@ import asyncio
 import base64
 import gzip
 import json
+import os
 import random
 import sys
 import time
@@ -54,42 +55,67 @@ def make_requests(texts: list[str], n: int, seed: int = 0) -> list[tuple[list[in
             for _ in range(n)]
 
 
-async def _load(url: str, texts: list[str], requests: list, expected: dict, clients: int, duration: float) -> dict:
-    import httpx
+def _http_request(body: dict) -> bytes:
+    data = json.dumps(body).encode()
+    return (b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(data)) + data
 
+
+async def _load(url: str, texts: list[str], requests: list, expected: dict, clients: int, duration: float) -> dict:
+    """``clients`` keep-alive HTTP/1.1 connections (plain asyncio streams: a cheap client, so the server is
+    what is measured), each sending the next request when its previous answer is in and checked."""
+    host, port = url.removeprefix("http://").split(":")
+    wire = [_http_request({"input": [texts[i] for i in ids], "model": "m", "encoding_format": "base64",
+                           **({"dimensions": dims} if dims else {})}) for ids, dims in requests]
     latencies: list[float] = []
     failures: list[str] = []
     next_i = 0
     deadline = time.perf_counter() + duration
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client() -> None:
         nonlocal next_i
-        while next_i < len(requests) and time.perf_counter() < deadline:
-            ids, dims = requests[next_i]
-            next_i += 1
-            body = {"input": [texts[i] for i in ids], "model": "m", "encoding_format": "base64"}
-            if dims:
-                body["dimensions"] = dims
-            t0 = time.perf_counter()
-            try:
-                r = await http.post(url + "/v1/embeddings", json=body)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            while next_i < len(requests) and time.perf_counter() < deadline:
+                k = next_i
+                next_i += 1
+                t0 = time.perf_counter()
+                writer.write(wire[k])
+                status = int((await reader.readline()).split()[1])
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                payload = await reader.readexactly(length)
                 latencies.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    failures.append(f"status {r.status_code}: {r.text[:200]}")
+                if status != 200:
+                    failures.append(f"status {status}: {payload[:200]!r}")
                     continue
-                got = np.stack([np.frombuffer(base64.b64decode(d["embedding"]), "<f4") for d in r.json()["data"]])
+                ids, dims = requests[k]
+                got = np.stack([np.frombuffer(base64.b64decode(d["embedding"]), "<f4")
+                                for d in json.loads(payload)["data"]])
                 if not np.array_equal(got, expected[dims][ids]):
                     failures.append("vectors differ from StaticModel.encode")
-            except httpx.HTTPError as exc:
-                failures.append(f"{type(exc).__name__}: {exc}")
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            writer.close()
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     t0 = time.perf_counter()
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as http:
-        await asyncio.gather(*(client(http) for _ in range(clients)))
+    await asyncio.gather(*(client() for _ in range(clients)))
     wall = time.perf_counter() - t0
     return {"done": len(latencies), "wall": wall, "latencies": latencies, "failures": failures,
             "texts": sum(len(requests[i][0]) for i in range(len(latencies)))}
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of processes (from /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_load(model_dir: str | None, *, workers: int, requests: int, clients: int, duration: float,
@@ -110,8 +136,11 @@ def run_load(model_dir: str | None, *, workers: int, requests: int, clients: int
     direct = len(texts) / (time.perf_counter() - t0)  # in-process encode, same texts, for comparison
     srv = _serve.Server(model_dir, "--workers", str(workers), "--threads", str(threads))
     try:
+        pids = srv.worker_pids()
+        cpu0, own0 = _cpu_seconds(pids), time.process_time()
         res = asyncio.run(_load(srv.url, texts, reqs, expected, clients, duration))
-        res["memory"] = {pid: _serve.private_kib(pid) for pid in srv.worker_pids()}
+        res["server_cpu"], res["client_cpu"] = _cpu_seconds(pids) - cpu0, time.process_time() - own0
+        res["memory"] = {pid: _serve.private_kib(pid) for pid in pids}
     finally:
         res_rc = srv.stop()
     res["exit_code"], res["direct_texts_per_s"] = res_rc, direct
@@ -125,6 +154,8 @@ def report(workers: int, res: dict) -> str:
              f"{res['done'] / res['wall']:.0f} req/s, {res['texts'] / res['wall']:.0f} texts/s; "
              f"latency p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms; failures {len(res['failures'])}; "
              f"exit code {res['exit_code']}",
+             f"  CPU per request: server {1e3 * res['server_cpu'] / max(res['done'], 1):.2f} ms (all workers), "
+             f"load client {1e3 * res['client_cpu'] / max(res['done'], 1):.2f} ms",
              f"  direct StaticModel.encode of the {len(load_texts())} texts in one call: "
              f"{res['direct_texts_per_s']:.0f} texts/s"]
     for pid, m in res["memory"].items():

@@ -146,10 +146,12 @@ class Batcher:
             vecs = await asyncio.to_thread(self.model.encode, texts, dims=dims, normalize=normalize,
                                            num_threads=self.num_threads, batch_size=max(1, len(texts)))
             self.batches += 1
-        except Exception as exc:
-            for it in group:
-                if not it[3].done():
-                    it[3].set_exception(exc)
+        except Exception as exc:  # it goes to the request(s) that caused it
+            if len(group) > 1:  # one request's texts must not fail the others batched with it
+                for it in group:
+                    await self._encode_group([it], dims, normalize)
+            elif not group[0][3].done():
+                group[0][3].set_exception(exc)
             return
         start = 0
         for it in group:

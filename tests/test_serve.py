@@ -232,3 +232,26 @@ def test_cli_bad_model(tmp_path, capsys):
 
     assert main(["serve", str(tmp_path / "missing"), "--port", str(_serve.free_port())]) == 1
     assert "missing" in capsys.readouterr().err
+
+
+def test_batcher_isolates_a_failing_request(model):
+    """An encode failure goes to the request that caused it, not to the others batched with it."""
+    class Picky:
+        dim = model.dim
+
+        def encode(self, texts, **kw):
+            if "boom" in texts:
+                raise ValueError("cannot encode 'boom'")
+            return model.encode(texts, **kw)
+
+    async def main():
+        b = Batcher(Picky())
+        await b.start()
+        res = await asyncio.gather(b.encode(["a", "b"]), b.encode(["boom"]), b.encode(["c"]), return_exceptions=True)
+        await b.stop()
+        return res
+
+    ok1, bad, ok2 = asyncio.run(main())
+    assert isinstance(bad, ValueError)
+    np.testing.assert_array_equal(ok1, model.encode(["a", "b"]))
+    np.testing.assert_array_equal(ok2, model.encode(["c"]))

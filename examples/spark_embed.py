@@ -28,6 +28,9 @@ def main() -> None:
     p.add_argument("--dims", type=int, default=None, help="Matryoshka truncation (default: all dimensions)")
     p.add_argument("--batch-size", type=int, default=1024, help="rows per encode call")
     p.add_argument("--limit", type=int, default=None, help="embed only the first N rows")
+    p.add_argument("--partitions", type=int, default=None,
+                   help="repartition the input first (default: to Spark's default parallelism when the input "
+                        "has fewer partitions, e.g. one unsplittable .gz file)")
     args = p.parse_args()
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local mode: workers use this interpreter
@@ -41,6 +44,9 @@ def main() -> None:
     df = spark.read.json(args.input)
     if args.limit:
         df = df.limit(args.limit)
+    parts = args.partitions or spark.sparkContext.defaultParallelism
+    if df.rdd.getNumPartitions() < parts:
+        df = df.repartition(parts)
     embed = embed_udf(args.model, dims=args.dims, batch_size=args.batch_size)
     df.withColumn("embedding", embed(args.text_column)).write.mode("overwrite").parquet(args.output)
     elapsed = time.perf_counter() - t0

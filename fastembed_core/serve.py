@@ -190,7 +190,7 @@ def _dims(value: Any, dim: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= dim:
         raise APIError(400, f"'dimensions' must be an integer in [1, {dim}], not {value!r}", param="dimensions",
                        code="invalid_value")
-    return None if value == dim else value
+    return value
 
 
 def _float_rows(vecs: np.ndarray) -> list:

@@ -235,6 +235,29 @@ def ternary_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return t.astype(np.int8), scale.astype(np.float32)
 
 
+def _token_table(teacher, cache_dir, show_progress_bar: bool) -> tuple[dict, np.ndarray]:
+    """The student tokenizer.json and every vocabulary entry through the teacher (float32 [V, H]),
+    cached in ``cache_dir`` (keyed by the teacher and the entries) when given."""
+    from . import distill as D
+
+    model, tok_json, _ = D.load_teacher(teacher)
+    student_tok, inputs = D._build_vocabulary(tok_json, None, r"\[unused\d+\]")
+    f = None
+    if cache_dir is not None:
+        key = hashlib.sha256(f"{Path(teacher).resolve()}\0{json.dumps(inputs)}".encode()).hexdigest()[:24]
+        f = Path(cache_dir) / f"vocab-{key}.npy"
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        if f.exists():
+            return student_tok, np.load(f)
+    pad_id = (tok_json.get("padding") or {}).get("pad_id", 0)
+    raw = D.embed_token_sequences(model, inputs, pad_id=pad_id, show_progress_bar=show_progress_bar)
+    if f is not None:
+        tmp = f.with_name(f".{f.stem}.tmp{os.getpid()}.npy")
+        np.save(tmp, raw)
+        os.replace(tmp, f)
+    return student_tok, raw
+
+
 def fit_arrays(
     teacher: str | os.PathLike, sentences: Iterable[str], *, dims: Sequence[int] = (32, 64, 128, 256),
     matryoshka_weights: Sequence[float] | None = None, epochs: int = 3, lr: float = 0.01,
@@ -263,11 +286,7 @@ def fit_arrays(
     gen = torch.Generator().manual_seed(seed)
 
     # 1. the Model2Vec starting point, in the PCA basis of the teacher's sentence embeddings
-    model, tok_json, _ = D.load_teacher(teacher)
-    student_tok, inputs = D._build_vocabulary(tok_json, None, r"\[unused\d+\]")
-    pad_id = (tok_json.get("padding") or {}).get("pad_id", 0)
-    raw = D.embed_token_sequences(model, inputs, pad_id=pad_id, show_progress_bar=show_progress_bar)
-    del model
+    student_tok, raw = _token_table(teacher, cache_dir, show_progress_bar)
     if width > raw.shape[1]:
         raise TrainError(f"dims: the largest ({width}) exceeds the teacher's width {raw.shape[1]}")
     targets = teacher_embeddings(teacher, sentences, cache_dir=cache_dir, batch_size=teacher_batch_size,

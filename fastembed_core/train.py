@@ -240,7 +240,11 @@ def _token_table(teacher, cache_dir, show_progress_bar: bool) -> tuple[dict, np.
     cached in ``cache_dir`` (keyed by the teacher and the entries) when given."""
     from . import distill as D
 
-    model, tok_json, _ = D.load_teacher(teacher)
+    sub = D._transformer_dir(Path(teacher))
+    try:
+        tok_json = json.loads((sub / "tokenizer.json").read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise TrainError(f"teacher: {sub / 'tokenizer.json'} is not valid JSON: {exc}") from exc
     student_tok, inputs = D._build_vocabulary(tok_json, None, r"\[unused\d+\]")
     f = None
     if cache_dir is not None:
@@ -249,6 +253,7 @@ def _token_table(teacher, cache_dir, show_progress_bar: bool) -> tuple[dict, np.
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         if f.exists():
             return student_tok, np.load(f)
+    model = D.load_teacher(teacher)[0]
     pad_id = (tok_json.get("padding") or {}).get("pad_id", 0)
     raw = D.embed_token_sequences(model, inputs, pad_id=pad_id, show_progress_bar=show_progress_bar)
     if f is not None:

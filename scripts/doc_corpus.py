@@ -146,6 +146,36 @@ def iter_source(name: str) -> Iterator[str]:
         raise ValueError(f"unknown source {name!r} (python, debref, man)")
 
 
+def man_pairs(limit: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
+    """(summary, description) pairs of the English manual pages: the ``NAME`` line's text after
+    ``\\-`` and the first paragraphs (up to 120 words) of ``DESCRIPTION``; deduplicated, shuffled
+    with ``random.Random(seed)``, the first ``limit``."""
+    out: dict[str, str] = {}
+    for f in sorted(glob.glob("/usr/share/man/man[1-8]/*.gz")):
+        try:
+            with gzip.open(f, "rt", encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except (OSError, EOFError):
+            continue
+        m = re.search(r"^\.SH\s+\"?NAME\"?\s*\n(.*?)^\.SH", text, re.M | re.S)
+        d = re.search(r"^\.SH\s+\"?DESCRIPTION\"?\s*\n(.*?)(?=^\.SH|\Z)", text, re.M | re.S)
+        if not m or not d:
+            continue
+        name = " ".join(_untroff(x) for x in m.group(1).splitlines() if not x.startswith((".", "'")))
+        summary = " ".join(name.split(" - ", 1)[1].split()) if " - " in name else ""
+        words: list[str] = []
+        for p in _paragraphs(troff_lines(".SH DESCRIPTION\n" + d.group(1))):
+            words += p.split()
+            if len(words) >= 40:
+                break
+        doc = " ".join(words[:120])
+        if len(summary.split()) >= 2 and len(words) >= 8 and summary not in out:
+            out[summary] = doc
+    pairs = sorted(out.items())
+    random.Random(seed).shuffle(pairs)
+    return pairs[:limit] if limit else pairs
+
+
 def build_corpus(sources: Iterable[str], *, limit: int | None = None, seed: int = 0) -> list[str]:
     """Deduplicated sentences of ``sources``, shuffled with ``random.Random(seed)``, first ``limit``."""
     seen: dict[str, None] = {}

@@ -449,7 +449,8 @@ static int ug_cm_lookup(const fe_ug *ug, const uint8_t *s, int64_t n, const char
 }
 
 /* Precompiled: returns 0, 1 fallback, -1 OOM. */
-static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o, int *lead_removed) {
+/* (Removing the first code points keeps the text's offset at 0 here, unlike Replace and Strip.) */
+static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o) {
     const uint8_t *u = (const uint8_t *)s;
     for (int64_t i = 0; i < n;) {
         uint32_t cp;
@@ -469,7 +470,6 @@ static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o, 
             k = 1;
         }
         if (r == 1 ? ug_put(o, rep, rep_len) : ug_put(o, s + i, k)) return -1;
-        if (o->len == 0) *lead_removed = 1;
         i += k;
     }
     return 0;
@@ -553,7 +553,7 @@ static int ug_normalize(const fe_ug *ug, fe_ug_state *st, const char *text, int6
         o->len = 0;
         int rc = 0;
         switch (op->kind) {
-        case FE_UG_N_PRECOMPILED: rc = ug_precompiled(ug, cur, cur_len, o, lr); break;
+        case FE_UG_N_PRECOMPILED: rc = ug_precompiled(ug, cur, cur_len, o); break;
         case FE_UG_N_REPLACE: rc = ug_replace(cur, cur_len, op, o, lr); break;
         case FE_UG_N_MULTISPACE: rc = ug_multispace(cur, cur_len, op, o, lr); break;
         case FE_UG_N_EDGESPACE: rc = ug_edgespace(cur, cur_len, op, o, lr); break;

@@ -33,7 +33,7 @@ def i18n_rows() -> list[dict]:
         return [json.loads(line) for line in fh]
 
 
-def training_text(n: int = 20000) -> list[str]:
+def training_text(n: int = 10000) -> list[str]:
     rows = i18n_rows()
     random.Random(0).shuffle(rows)
     text = [r["query"] for r in rows[:n]] + [r["doc"][:300] for r in rows[: n // 6]]

@@ -1,8 +1,9 @@
 """Argument coercion and checks for every public function: one rule per kind of argument.
 
 Integers go through ``operator.index`` (so ``np.int64(5)`` is accepted wherever ``5`` is, and
-``5.0`` or ``True`` nowhere): a wrong type is a TypeError, a value out of range a ValueError; both
-name the argument. Arrays are converted to the exact dtype and memory layout the kernels read
+``5.0`` or ``True`` nowhere): a wrong type is an :class:`ArgumentTypeError` (a TypeError that is
+also a ValueError, as numpy's AxisError is both ValueError and IndexError, so code written against
+either older behaviour keeps working), a value out of range a ValueError; both name the argument. Arrays are converted to the exact dtype and memory layout the kernels read
 (C-contiguous rows, aligned), and checked once here: the kernels trust what they get.
 """
 
@@ -18,14 +19,8 @@ from . import _parallel
 TABLE_DTYPES = (np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.int8))
 
 
-def integer(v: Any, name: str) -> int:
-    """``v`` as a Python int: any integer type (numpy's too), never a bool or a float."""
-    if isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, not {v!r}")
-    try:
-        return operator.index(v)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, not {type(v).__name__}") from None
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type (caught by ``except TypeError`` and ``except ValueError``)."""
 
 
 def positive_int(v: Any, name: str, *, upper: int | None = None, optional: bool = False) -> Any:
@@ -34,7 +29,7 @@ def positive_int(v: Any, name: str, *, upper: int | None = None, optional: bool 
         return None
     what = "None or " if optional else ""
     if isinstance(v, (bool, np.bool_)) or not hasattr(v, "__index__"):
-        raise TypeError(f"{name} must be {what}an integer{f' in [1, {upper}]' if upper else ''}, not {v!r}")
+        raise ArgumentTypeError(f"{name} must be {what}an integer{f' in [1, {upper}]' if upper else ''}, not {v!r}")
     v = operator.index(v)
     if upper is not None and not 1 <= v <= upper:
         raise ValueError(f"{name} must be an integer in [1, {upper}], not {v!r}")

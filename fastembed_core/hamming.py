@@ -54,7 +54,7 @@ def pack_bits(x, *, threshold=0.0) -> np.ndarray:
 
 def unpack_bits(codes, dim: int) -> np.ndarray:
     """Inverse of ``pack_bits`` on {0, 1}: uint8 codes [n, width] (or int8 "binary") -> uint8 bits [n, dim]."""
-    c = _as_codes(codes, "codes", copy_ok=True)
+    c = _as_codes(codes, "codes")
     dim = _positive_int(dim, "dim")
     width = c.shape[-1]
     if not 8 * (width - 1) < dim <= 8 * width:
@@ -128,7 +128,7 @@ def merge_topk(distances: list[np.ndarray], indices: list[np.ndarray], k: int) -
     return np.take_along_axis(d, order, axis=1), np.take_along_axis(i, order, axis=1)
 
 
-def _as_codes(codes, name: str, *, copy_ok: bool = False, keep_int8: bool = False) -> np.ndarray:
+def _as_codes(codes, name: str, *, keep_int8: bool = False) -> np.ndarray:
     """uint8 (or, with keep_int8, raw int8) 2-D codes with contiguous rows; 1-D is one row."""
     c = np.asarray(codes)
     if c.dtype not in (np.uint8, np.int8):

@@ -34,8 +34,8 @@ class StaticModel:
     """A static embedding model: a table (dense array or a table object), a tokenizer, options.
 
     Args:
-        table: [K, dim] float32/float16/int8 (float64 converted) array, or a table object with
-            ``shape`` and ``_fastembed_gather_mean`` (see ``fastembed_core.pooling``).
+        table: [K, dim] float32/float16/int8 (float64 converted) array, or a
+            :class:`fastembed_core.TernaryMatrix` (any table ``fastembed_core.gather_mean`` takes).
         tokenizer: a ``tokenizers.Tokenizer`` or a ``TextTokenizer``.
         weights: optional [V] per-token weights; mapping: optional [V] token id -> table row.
         normalize: default for ``encode``; max_length: default token limit (None: no limit).
@@ -110,8 +110,9 @@ class StaticModel:
 
     @property
     def tokenizer_path(self) -> str:
-        """Which tokenizer ``tokenize``/``encode`` run: "fastembed_core.wordpiece" or "tokenizers"
-        (turn the fast path off with ``model.tokenizer.fast = None``)."""
+        """Which tokenizer ``tokenize``/``encode`` run: "fastembed_core.wordpiece",
+        "fastembed_core.unigram" or "tokenizers" (``model.tokenizer.fast_reason`` says why no fast
+        path was taken; turn the fast path off with ``model.tokenizer.fast = None``)."""
         return self.tokenizer.path
 
     def __repr__(self) -> str:

@@ -186,7 +186,7 @@ CASES: list[Case] = [
          "normalize must be a bool"),
     Case("gather_mean", "num_threads=0", lambda c: fe.gather_mean(table, OK_IDS, OK_OFF, num_threads=0), ValueError,
          "num_threads"),
-    Case("gather_mean", "num_threads='2'", lambda c: fe.gather_mean(table, OK_IDS, OK_OFF, num_threads="2"), TypeError,
+    Case("gather_mean", "num_threads='2'", lambda c: fe.gather_mean(table, OK_IDS, OK_OFF, num_threads="2"), ValueError,
          "num_threads"),
     # ---------------------------------------------------------------- BinaryIndex
     Case("BinaryIndex", "dim 0", lambda c: fe.BinaryIndex(0), ValueError, "dim must be a positive integer"),

@@ -215,11 +215,7 @@ def test_bench_small(tiny_model, capsys):
     assert "encode 50 texts" in out and "x" in out
 
 
-def test_default_model_is_used_when_present(tmp_path, capsys):
-    from fastembed_core.models import DEFAULT_MODEL_DIR
-
-    if not (DEFAULT_MODEL_DIR / "model.safetensors").exists():
-        pytest.skip("the default model is not built in this checkout")
+def test_default_model_is_used_without_model(tmp_path, capsys):
     src = tmp_path / "in.txt"
     src.write_text("a python library for images\n")
     code, _, err = run(["encode", src, "-o", tmp_path / "o.npy", "-q"], capsys)

@@ -5,8 +5,8 @@ dispatch, the same functions in numpy as fallback and oracle, and a thin API on 
 thing lives: docs/layout.md.
 """
 
-from . import evaluate, gather, hamming, index, model, quantization, ternary, tokenize
-from . import binary, pooling  # old names of hamming and gather (the same module objects)
+from . import evaluate, gather, hamming, index, model, quantization, ternary, tokenize  # noqa: F401
+from . import binary, pooling  # noqa: F401  (old names of hamming and gather: the same module objects)
 from ._backend import BACKEND
 from ._info import capabilities
 from ._version import __version__

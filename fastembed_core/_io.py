@@ -146,7 +146,9 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
                       metadata: dict[str, str] | None = None) -> None:
     """Write tensors (any layout; stored C-order little-endian) in the safetensors format.
 
-    Writes ``path`` directly: wrap it in :func:`atomic_write` for an atomic file.
+    The data starts 64-byte aligned (the header is padded with spaces) and large tensors are
+    written in 64 MiB slices, never copied whole. Writes ``path`` directly: wrap it in
+    :func:`atomic_write` for an atomic file.
     """
     header: dict[str, Any] = {}
     if metadata:
@@ -161,12 +163,13 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, np.ndarray],
         pos += a.nbytes
         arrays.append(a)
     raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
+    raw += b" " * (-(8 + len(raw)) % 64)
     with open(path, "wb") as fh:
         fh.write(len(raw).to_bytes(8, "little"))
         fh.write(raw)
         for a in arrays:
-            fh.write(a.tobytes())
+            flat = a.reshape(-1).view(np.uint8) if a.size else np.zeros(0, np.uint8)
+            fh.writelines(flat[s : s + (1 << 26)] for s in range(0, flat.size, 1 << 26))
 
 
 # ------------------------------------------------------------------ JSON, text, JSON lines

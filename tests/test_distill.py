@@ -3,6 +3,7 @@ computation, against model2vec.distill on the same teacher, and for loading in m
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -13,9 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-import fastembed_core.distill  # noqa: E402,F401
-
-D = sys.modules["fastembed_core.distill"]  # the module (fastembed_core.distill is the function)
+D = importlib.import_module("fastembed_core.distill")  # the module (fastembed_core.distill is the function)
 
 WORDS = ["the", "a", "of", "package", "library", "file", "files", "python", "data", "tool", "server",
          "client", "support", "for", "and", "to", "is", "with", "image", "audio", "video", "text",

@@ -18,6 +18,7 @@ def gather_mean(
     out: "np.ndarray",
     start: int,
     stop: int,
+    round_f16: bool = False,
 ) -> None: ...
 
 # hamming (contracts: fastembed_core/_ref/hamming.py)

@@ -102,6 +102,13 @@ class FastWordPiece:
         self._lock = threading.Lock()
         self.last_fallback_count = 0  # texts of the last encode_flat call that went to tokenizers
 
+    def __getstate__(self) -> dict:
+        """Pickled as its spec only: the C handles are rebuilt on first use after unpickling."""
+        return {"spec": self.spec}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["spec"])
+
     @classmethod
     def from_tokenizer(cls, tok, *, _verify_tables: bool | None = None) -> "FastWordPiece | None":
         """A FastWordPiece for ``tok`` (a ``tokenizers.Tokenizer``), or None when its pipeline is

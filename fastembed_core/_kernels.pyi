@@ -35,6 +35,18 @@ def hamming_topk(
     out_indices: "np.ndarray",
 ) -> None: ...
 
+# ivf (contract: fastembed_core/_ref/ivf.py)
+def ivf_topk(
+    queries: "np.ndarray",
+    codes: "np.ndarray",
+    ids: "np.ndarray",
+    starts: "np.ndarray",
+    ends: "np.ndarray",
+    k: int,
+    out_distances: "np.ndarray",
+    out_rows: "np.ndarray",
+) -> None: ...
+
 # wordpiece (contracts in _ref/wordpiece.py)
 @disjoint_base  # a Cython cdef class
 class WordPieceHandle:

@@ -380,8 +380,9 @@ class StaticModel:
 
     @property
     def tokenizer_path(self) -> str:
-        """Which tokenizer ``tokenize``/``encode`` run: "fastembed_core.wordpiece" or "tokenizers"
-        (turn the fast path off with ``model.tokenizer.fast = None``)."""
+        """Which tokenizer ``tokenize``/``encode`` run: "fastembed_core.wordpiece",
+        "fastembed_core.unigram" or "tokenizers" (``model.tokenizer.fast_reason`` says why no fast
+        path was taken; turn the fast path off with ``model.tokenizer.fast = None``)."""
         return self.tokenizer.path
 
     def __repr__(self) -> str:

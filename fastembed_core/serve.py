@@ -48,8 +48,8 @@ API_KEY_ENV = "FASTEMBED_CORE_API_KEY"
 
 def _starlette() -> Any:
     try:
-        import starlette
-        import uvicorn
+        import starlette  # noqa: F401 (availability check)
+        import uvicorn  # noqa: F401
     except ImportError:
         raise ImportError("fastembed-core serve needs Starlette and uvicorn: pip install 'fastembed-core[serve]'") from None
 

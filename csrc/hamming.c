@@ -648,3 +648,32 @@ void fe_hamming_topk(const uint8_t *queries, size_t nq, size_t q_stride, const u
     if (nq == 0 || k == 0) return;
     FE_ACTIVE(topk_kernel, topk_fn)(queries, nq, q_stride, db, n, db_stride, width, k, index_base, out_d, out_i);
 }
+
+void fe_hamming_merge(const int32_t *d, const int64_t *ix, size_t nq, size_t parts, size_t kp, size_t k,
+                      int32_t *out_d, int64_t *out_i) {
+    enum { MAX_PARTS = 64 };
+    if (parts > MAX_PARTS) parts = MAX_PARTS; /* the binding refuses more */
+    for (size_t q = 0; q < nq; q++) {
+        size_t pos[MAX_PARTS] = {0};
+        const int32_t *dq = d + q * parts * kp;
+        const int64_t *iq = ix + q * parts * kp;
+        for (size_t o = 0; o < k; o++) {
+            size_t best = parts;
+            int32_t bd = 0;
+            uint64_t bi = 0;
+            for (size_t p = 0; p < parts; p++) {
+                if (pos[p] >= kp) continue;
+                int32_t dv = dq[p * kp + pos[p]];
+                uint64_t iv = (uint64_t)iq[p * kp + pos[p]]; /* -1 -> the largest */
+                if (best == parts || dv < bd || (dv == bd && iv < bi)) {
+                    best = p;
+                    bd = dv;
+                    bi = iv;
+                }
+            }
+            out_d[q * k + o] = bd;
+            out_i[q * k + o] = (int64_t)bi;
+            pos[best]++;
+        }
+    }
+}

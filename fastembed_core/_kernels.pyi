@@ -26,6 +26,9 @@ def gather_mean(
 ) -> None: ...
 
 # hamming (contracts: fastembed_core/_ref/hamming.py)
+def hamming_merge(
+    d: "np.ndarray", ix: "np.ndarray", parts: int, out_d: "np.ndarray", out_i: "np.ndarray"
+) -> None: ...
 def hamming_distance(a: "np.ndarray", b: "np.ndarray", out: "np.ndarray") -> None: ...
 def hamming_topk(
     queries: "np.ndarray",

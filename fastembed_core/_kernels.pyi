@@ -50,6 +50,19 @@ def ivf_topk(
     out_distances: "np.ndarray",
     out_rows: "np.ndarray",
 ) -> None: ...
+def ivf_probe(queries: "np.ndarray", centroids: "np.ndarray", nprobe: int, out: "np.ndarray") -> None: ...
+def ivf_topk_grouped(
+    queries: "np.ndarray",
+    codes: "np.ndarray",
+    ids: "np.ndarray",
+    starts: "np.ndarray",
+    ends: "np.ndarray",
+    group_offsets: "np.ndarray",
+    group_queries: "np.ndarray",
+    k: int,
+    out_distances: "np.ndarray",
+    out_rows: "np.ndarray",
+) -> None: ...
 
 # wordpiece (contracts in _ref/wordpiece.py)
 @disjoint_base  # a Cython cdef class

@@ -19,10 +19,9 @@ import pytest
 
 from fastembed_core import _backend
 
-DATA = Path(os.environ.get(
-    "FASTEMBED_CORE_DEV_DATA",
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz",
-))
+_FULL = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
+_SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "debian-descriptions-sample.jsonl.gz"
+DATA = Path(os.environ.get("FASTEMBED_CORE_DEV_DATA", _FULL if _FULL.exists() else _SAMPLE))
 
 
 def backends() -> list[str]:
@@ -35,7 +34,7 @@ def backends() -> list[str]:
 
 @pytest.fixture(params=backends())
 def backend(request):
-    with _backend.using(request.param) as mod:
+    with _backend.using(request.param):
         yield request.param
 
 

@@ -1,4 +1,4 @@
-/* gather-mean pooling: scalar, AVX2 (+F16C, FMA) and AVX-512 variants. Contract in gather.h. */
+/* gather-mean pooling: scalar, AVX2 (+F16C, FMA), AVX-512 and NEON variants. Contract in gather.h. */
 #include "gather.h"
 
 #include <math.h>
@@ -310,10 +310,94 @@ static FE_TARGET_AVX512 void gather_avx512(const fe_gather_args *a, int64_t star
 }
 #endif /* FE_HAVE_X86_SIMD */
 
+#ifdef FE_HAVE_NEON
+/* ---------------------------------------------------------------- NEON (aarch64) */
+
+/* Same arithmetic as gather_scalar (product rounded, then added: the empty asm keeps GCC from
+ * contracting the pair into an FMLA), so the NEON variant is bit-identical to it; the mean and
+ * the normalisation are finalize_scalar itself. */
+#if FE_ARM64 && (defined(__GNUC__) || defined(__clang__)) && !defined(FE_EMULATE_SIMD)
+static inline float32x4_t fe_opaque_f32x4(float32x4_t v) { __asm__("" : "+w"(v)); return v; }
+#define FE_OPAQUE_NEON(v) fe_opaque_f32x4(v)
+#else
+#define FE_OPAQUE_NEON(v) (v)
+#endif
+#define MULADD_NEON(x, f, acc) vaddq_f32((acc), FE_OPAQUE_NEON(vmulq_f32((x), (f))))
+
+/* 16 columns at p as four float32x4. */
+static inline void load16_neon_f32(const char *p, float32x4_t v[4]) {
+    for (int i = 0; i < 4; i++) v[i] = vld1q_f32((const float *)p + 4 * i);
+}
+static inline void load16_neon_f16(const char *p, float32x4_t v[4]) {
+    for (int i = 0; i < 4; i++) v[i] = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)p + 4 * i)));
+}
+static inline void load16_neon_i8(const char *p, float32x4_t v[4]) {
+    int8x16_t b = vld1q_s8((const int8_t *)p);
+    int16x8_t lo = vmovl_s8(vget_low_s8(b)), hi = vmovl_s8(vget_high_s8(b));
+    v[0] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo)));
+    v[1] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(lo)));
+    v[2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi)));
+    v[3] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(hi)));
+}
+
+/* Sums the bag into o[0:dim): 32 columns at a time in 8 registers, then 16, then scalar. */
+#define DEFINE_BAG_NEON(NAME, LOAD16, ESIZE)                                                   \
+    static void NAME(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) {              \
+        const int64_t dim = a->dim;                                                            \
+        int64_t d = 0;                                                                         \
+        for (; d + 32 <= dim; d += 32) {                                                       \
+            float32x4_t s[8], x[8];                                                            \
+            for (int i = 0; i < 8; i++) s[i] = vdupq_n_f32(0.0f);                              \
+            for (int64_t t = t0; t < t1; t++) {                                                \
+                float f;                                                                       \
+                const char *r = token_row(a, t, &f) + d * (ESIZE);                             \
+                const float32x4_t vf = vdupq_n_f32(f);                                         \
+                LOAD16(r, x);                                                                  \
+                LOAD16(r + 16 * (ESIZE), x + 4);                                               \
+                for (int i = 0; i < 8; i++) s[i] = MULADD_NEON(x[i], vf, s[i]);                \
+            }                                                                                  \
+            for (int i = 0; i < 8; i++) vst1q_f32(o + d + 4 * i, s[i]);                        \
+        }                                                                                      \
+        for (; d + 16 <= dim; d += 16) {                                                       \
+            float32x4_t s[4], x[4];                                                            \
+            for (int i = 0; i < 4; i++) s[i] = vdupq_n_f32(0.0f);                              \
+            for (int64_t t = t0; t < t1; t++) {                                                \
+                float f;                                                                       \
+                const char *r = token_row(a, t, &f) + d * (ESIZE);                             \
+                const float32x4_t vf = vdupq_n_f32(f);                                         \
+                LOAD16(r, x);                                                                  \
+                for (int i = 0; i < 4; i++) s[i] = MULADD_NEON(x[i], vf, s[i]);                \
+            }                                                                                  \
+            for (int i = 0; i < 4; i++) vst1q_f32(o + d + 4 * i, s[i]);                        \
+        }                                                                                      \
+        if (d < dim) tail_scalar(a, t0, t1, d, o);                                             \
+    }
+
+DEFINE_BAG_NEON(bag_neon_f32, load16_neon_f32, 4)
+DEFINE_BAG_NEON(bag_neon_f16, load16_neon_f16, 2)
+DEFINE_BAG_NEON(bag_neon_i8, load16_neon_i8, 1)
+
+static void gather_neon(const fe_gather_args *a, int64_t start, int64_t stop) {
+    for (int64_t b = start; b < stop; b++) {
+        float *o = a->out + b * a->out_stride;
+        const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
+        switch (a->dtype) {
+        case FE_TABLE_F32: bag_neon_f32(a, t0, t1, o); break;
+        case FE_TABLE_F16: bag_neon_f16(a, t0, t1, o); break;
+        default: bag_neon_i8(a, t0, t1, o);
+        }
+        finalize_scalar(o, a->dim, t1 - t0, a->normalize);
+    }
+}
+#endif /* FE_HAVE_NEON */
+
 static const fe_variant gather_mean_variants[] = {
 #ifdef FE_HAVE_X86_SIMD
     {"avx512", FE_NEED_AVX512, (fe_fn)gather_avx512},
     {"avx2", FE_NEED_AVX2, (fe_fn)gather_avx2},
+#endif
+#ifdef FE_HAVE_NEON
+    {"neon", FE_CPU_NEON, (fe_fn)gather_neon},
 #endif
     {"scalar", 0, (fe_fn)gather_scalar},
 };

@@ -9,8 +9,8 @@
  * merges the per-range results by (distance, index).
  *
  * Variants: avx512_vpopcntdq (vpopcntq), avx2 (nibble lookup with vpshufb, vpsadbw, and a
- * vectorised threshold test), popcnt (the x86 POPCNT instruction on 64-bit words), scalar (portable
- * SWAR popcount: baseline x86-64 does not guarantee POPCNT).
+ * vectorised threshold test), popcnt (the x86 POPCNT instruction on 64-bit words), neon (vcnt byte
+ * counts, aarch64), scalar (portable SWAR popcount: baseline x86-64 does not guarantee POPCNT).
  */
 #include "hamming.h"
 
@@ -426,9 +426,107 @@ static FE_TARGET_AVX512_VPOPCNTDQ void dist_avx512(const uint8_t *q, const uint8
     }
 }
 
+/* Exact top-k over 32-byte codes without a distance buffer. 16 codes per step: 8 zmm of 2 codes,
+ * vpopcntq per 64-bit word (<= 64), then the words are packed four to a qword in 16-bit fields
+ * and summed across lanes, leaving the 16 distances (<= 256) in 16-bit fields: codes 0,2,..,14 in
+ * the first 128-bit lane, 1,3,..,15 in the third. A 16-bit compare against the current k-th
+ * distance rejects the whole step in one mask test; survivors (rare once the heap has filled) are
+ * offered to the heap in index order, so ties still go to the smaller index. */
+static inline FE_TARGET_AVX512_VPOPCNTDQ __m512i load_code_pair(const uint8_t *c, size_t stride) {
+    if (stride == 32) return _mm512_loadu_si512((const void *)c);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)c)),
+                              _mm256_loadu_si256((const __m256i *)(c + stride)), 1);
+}
+
+static inline FE_TARGET_AVX512_VPOPCNTDQ __m512i pack4_popcnt(__m512i qq, __m512i p0, __m512i p1, __m512i p2,
+                                                             __m512i p3) {
+    __m512i c0 = _mm512_popcnt_epi64(_mm512_xor_si512(p0, qq));
+    __m512i c1 = _mm512_slli_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p1, qq)), 16);
+    __m512i c2 = _mm512_slli_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p2, qq)), 32);
+    __m512i c3 = _mm512_slli_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p3, qq)), 48);
+    return _mm512_or_si512(_mm512_ternarylogic_epi64(c0, c1, c2, 0xfe), c3);
+}
+
+/* Distances of codes [0, 16) from `codes` as 16-bit fields (layout above). */
+static inline FE_TARGET_AVX512_VPOPCNTDQ __m512i dist16x32_avx512(__m512i qq, const uint8_t *codes, size_t stride) {
+    const size_t s2 = 2 * stride;
+    __m512i a = pack4_popcnt(qq, load_code_pair(codes, stride), load_code_pair(codes + s2, stride),
+                             load_code_pair(codes + 2 * s2, stride), load_code_pair(codes + 3 * s2, stride));
+    __m512i b = pack4_popcnt(qq, load_code_pair(codes + 4 * s2, stride), load_code_pair(codes + 5 * s2, stride),
+                             load_code_pair(codes + 6 * s2, stride), load_code_pair(codes + 7 * s2, stride));
+    __m512i u = _mm512_add_epi64(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+    const __m512i swap128 = _mm512_setr_epi64(2, 3, 0, 1, 6, 7, 4, 5); /* 128-bit lanes (1, 0, 3, 2) */
+    return _mm512_add_epi64(u, _mm512_permutexvar_epi64(swap128, u));
+}
+
+/* Offers the codes of one 16-code step whose bit is set in `mask` (bit f < 8: code 2f, bit 16 + f:
+ * code 2f + 1) to the heap in index order. */
+static void offer16(const uint16_t *d16, uint32_t mask, int64_t first, heap *h) {
+    uint32_t ev = mask & 0xff, od = (mask >> 16) & 0xff;
+    while (ev | od) {
+        unsigned ce = ev ? 2 * ctz32(ev) : 64, co = od ? 2 * ctz32(od) + 1 : 64;
+        unsigned c = ce < co ? ce : co;
+        if (c == ce)
+            ev &= ev - 1;
+        else
+            od &= od - 1;
+        int32_t d = d16[(c & 1) * 16 + c / 2];
+        if (d < h->d[0]) heap_replace_top(h, d, first + (int64_t)c);
+    }
+}
+
+static FE_TARGET_AVX512_VPOPCNTDQ void topk32_avx512(const uint8_t *queries, size_t nq, size_t q_stride,
+                                                     const uint8_t *db, size_t n, size_t stride, size_t k,
+                                                     int64_t index_base, int32_t *out_d, int64_t *out_i) {
+    for (size_t qi = 0; qi < nq; qi++) {
+        heap h = {out_d + qi * k, out_i + qi * k, k};
+        heap_init(&h);
+    }
+    size_t block = BLOCK_BYTES / stride;
+    block = block < 16 ? 16 : block / 16 * 16;
+    for (size_t b0 = 0; b0 < n; b0 += block) {
+        size_t b1 = n - b0 < block ? n : b0 + block;
+        size_t full = b0 + (b1 - b0) / 16 * 16;
+        for (size_t qi = 0; qi < nq; qi++) {
+            heap h = {out_d + qi * k, out_i + qi * k, k};
+            const uint8_t *q = queries + qi * q_stride;
+            const __m256i q256 = _mm256_loadu_si256((const __m256i *)q);
+            const __m512i qq = _mm512_inserti64x4(_mm512_castsi256_si512(q256), q256, 1);
+            int32_t thr = h.d[0];
+            __m512i tv = _mm512_set1_epi16((short)(thr > 0xffff ? 0xffff : thr));
+            for (size_t s = b0; s < full; s += 16) {
+                const uint8_t *c = db + s * stride;
+                if (nq == 1) prefetch_rows(c, 16 * stride);
+                __m512i dv = dist16x32_avx512(qq, c, stride);
+                uint32_t m = fe_cmplt_epu16_mask_512(dv, tv) & 0x00ff00ffu;
+                if (m) {
+                    uint16_t d16[32];
+                    _mm512_storeu_si512((void *)d16, dv);
+                    offer16(d16, m, index_base + (int64_t)s, &h);
+                    thr = h.d[0];
+                    tv = _mm512_set1_epi16((short)(thr > 0xffff ? 0xffff : thr));
+                }
+            }
+            for (size_t s = full; s < b1; s++) {
+                int d;
+                CODE_DIST(HW_POPCOUNT, q, db + s * stride, 4, 0, d);
+                if (d < h.d[0]) heap_replace_top(&h, d, index_base + (int64_t)s);
+            }
+        }
+    }
+    for (size_t qi = 0; qi < nq; qi++) {
+        heap h = {out_d + qi * k, out_i + qi * k, k};
+        heap_finish(&h);
+    }
+}
+
 static FE_TARGET_AVX512_VPOPCNTDQ void topk_avx512(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db,
                                                    size_t n, size_t ds, size_t width, size_t k, int64_t base,
                                                    int32_t *od, int64_t *oi) {
+    if (width == 32 && ds >= 32) {
+        topk32_avx512(q, nq, qs, db, n, ds, k, base, od, oi);
+        return;
+    }
     topk_driver(dist_avx512, select_avx2, q, nq, qs, db, n, ds, width, k, base, od, oi);
 }
 static FE_TARGET_AVX512_VPOPCNTDQ void distance_avx512(const uint8_t *a, size_t na, size_t as, const uint8_t *b,
@@ -436,6 +534,69 @@ static FE_TARGET_AVX512_VPOPCNTDQ void distance_avx512(const uint8_t *a, size_t 
     distance_driver(dist_avx512, a, na, as, b, nb, bs, width, out, os);
 }
 #endif /* FE_HAVE_X86_SIMD */
+
+#ifdef FE_HAVE_NEON
+/* ---------------------------------------------------------------- neon (vcnt) */
+
+/* Popcount of (q XOR c) over `chunks` 16-byte chunks: byte counts (vcnt) summed in u8 for up to 31
+ * chunks (31 * 8 < 256), then widened. */
+static inline uint32_t code_cnt_neon(const uint8_t *q, const uint8_t *c, size_t chunks) {
+    uint32_t total = 0;
+    size_t j = 0;
+    while (j < chunks) {
+        size_t stop = chunks - j > 31 ? j + 31 : chunks;
+        uint8x16_t bytes = vdupq_n_u8(0);
+        for (; j < stop; j++) bytes = vaddq_u8(bytes, vcntq_u8(veorq_u8(vld1q_u8(q + 16 * j), vld1q_u8(c + 16 * j))));
+        total += vaddlvq_u8(bytes);
+    }
+    return total;
+}
+
+/* 256-bit codes, four at a time: the byte counts of each code are folded pairwise (vpaddq) so one
+ * widening add per four codes gives their four distances. */
+static void dist32_neon(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, int32_t *out) {
+    const uint8x16_t q0 = vld1q_u8(q), q1 = vld1q_u8(q + 16);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        uint8x16_t c[4];
+        prefetch_rows(codes + j * stride, 4 * stride);
+        for (int t = 0; t < 4; t++) {
+            const uint8_t *r = codes + (j + t) * stride;
+            c[t] = vaddq_u8(vcntq_u8(veorq_u8(vld1q_u8(r), q0)), vcntq_u8(veorq_u8(vld1q_u8(r + 16), q1)));
+        }
+        /* two vpaddq levels: byte lanes 4t..4t+3 hold partial sums of code t (each <= 64) */
+        uint8x16_t s = vpaddq_u8(vpaddq_u8(c[0], c[1]), vpaddq_u8(c[2], c[3]));
+        uint16x8_t s16 = vpaddlq_u8(s);          /* lanes 2t, 2t+1 for code t */
+        uint32x4_t s32 = vpaddlq_u16(s16);       /* lane t: code t */
+        vst1q_s32(out + j, vreinterpretq_s32_u32(s32));
+    }
+    for (; j < n; j++) out[j] = (int32_t)code_cnt_neon(q, codes + j * stride, 2);
+}
+
+static void dist_neon(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width, int32_t *out) {
+    if (width == 32) {
+        dist32_neon(q, codes, n, stride, out);
+        return;
+    }
+    const size_t chunks = width / 16, tail = width % 16, words = tail / 8, rem = tail % 8;
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *c = codes + j * stride;
+        if ((j & 7) == 0) prefetch_rows(c, 8 * stride);
+        int t = 0;
+        if (tail) CODE_DIST(SCALAR_POPCOUNT, q + 16 * chunks, c + 16 * chunks, words, rem, t);
+        out[j] = (int32_t)code_cnt_neon(q, c, chunks) + t;
+    }
+}
+
+static void topk_neon(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db, size_t n, size_t ds, size_t width,
+                      size_t k, int64_t base, int32_t *od, int64_t *oi) {
+    topk_driver(dist_neon, select_scalar, q, nq, qs, db, n, ds, width, k, base, od, oi);
+}
+static void distance_neon(const uint8_t *a, size_t na, size_t as, const uint8_t *b, size_t nb, size_t bs,
+                          size_t width, int32_t *out, size_t os) {
+    distance_driver(dist_neon, a, na, as, b, nb, bs, width, out, os);
+}
+#endif /* FE_HAVE_NEON */
 
 /* ---------------------------------------------------------------- dispatch */
 
@@ -452,6 +613,9 @@ static const fe_variant topk_variants[] = {
     {"avx2", FE_NEED_AVX2, (fe_fn)topk_avx2},
     {"popcnt", FE_CPU_POPCNT, (fe_fn)topk_popcnt},
 #endif
+#ifdef FE_HAVE_NEON
+    {"neon", FE_CPU_NEON, (fe_fn)topk_neon},
+#endif
     {"scalar", 0, (fe_fn)topk_scalar},
 };
 static const fe_variant distance_variants[] = {
@@ -459,6 +623,9 @@ static const fe_variant distance_variants[] = {
     {"avx512_vpopcntdq", NEED_VPOPCNTDQ, (fe_fn)distance_avx512},
     {"avx2", FE_NEED_AVX2, (fe_fn)distance_avx2},
     {"popcnt", FE_CPU_POPCNT, (fe_fn)distance_popcnt},
+#endif
+#ifdef FE_HAVE_NEON
+    {"neon", FE_CPU_NEON, (fe_fn)distance_neon},
 #endif
     {"scalar", 0, (fe_fn)distance_scalar},
 };

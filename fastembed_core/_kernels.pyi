@@ -1,5 +1,9 @@
-"""Type stubs for the compiled module; see _kernels_py.py for the contracts."""
+"""Type stubs for the compiled module; see _kernels_py.py for the contracts.
+
+Checked against the built extension by `python -m mypy.stubtest fastembed_core._kernels` (.ci/run).
+"""
 import numpy as np
+from typing_extensions import disjoint_base
 
 EMULATED_SIMD: bool
 
@@ -31,7 +35,20 @@ def hamming_topk(
     out_indices: "np.ndarray",
 ) -> None: ...
 
+# ivf (contract: fastembed_core/_ref/ivf.py)
+def ivf_topk(
+    queries: "np.ndarray",
+    codes: "np.ndarray",
+    ids: "np.ndarray",
+    starts: "np.ndarray",
+    ends: "np.ndarray",
+    k: int,
+    out_distances: "np.ndarray",
+    out_rows: "np.ndarray",
+) -> None: ...
+
 # wordpiece (contracts in _ref/wordpiece.py)
+@disjoint_base  # a Cython cdef class
 class WordPieceHandle:
     spec: dict
 
@@ -42,7 +59,6 @@ def wordpiece_encode(handle: WordPieceHandle, texts: tuple, start: int, stop: in
 def wordpiece_split(handle: WordPieceHandle, text: str) -> tuple[str, list[str]] | None: ...
 
 # ternary (contracts: fastembed_core/_ref/ternary.py)
-import numpy as np
 
 def ternary_quantize(x: np.ndarray, q: np.ndarray, s: np.ndarray, qsum: np.ndarray) -> bool: ...
 def ternary_matmul_q(

@@ -13,9 +13,11 @@ A fast path (duck-typed, optional) may replace step 2-3: any object with
 ``encode_flat(texts, *, max_tokens, drop_id, num_threads) -> (ids int32, offsets int64)`` giving
 ids identical to ``encode_batch(texts, add_special_tokens=False)`` truncated to ``max_tokens``, then
 with ``drop_id`` removed. By default (``fast="auto"``) it is
-``fastembed_core.wordpiece.FastWordPiece`` whenever the tokenizer is BERT-style WordPiece (the C
-tokenizer under the compiled backend, ``tokenizers`` under numpy); ``fast=None``, setting
-``.fast = None`` or ``FASTEMBED_CORE_FAST_TOKENIZER=0`` turns it off. ``.path`` tells which path runs.
+``fastembed_core.wordpiece.FastWordPiece`` whenever the tokenizer is BERT-style WordPiece and
+``fastembed_core.unigram.FastUnigram`` when it is a supported Unigram (SentencePiece) pipeline (the
+C tokenizers under the compiled backend, ``tokenizers`` under numpy); ``fast=None``, setting
+``.fast = None`` or ``FASTEMBED_CORE_FAST_TOKENIZER=0`` turns it off. ``.path`` tells which path
+runs and ``.fast_reason`` why no fast path was taken (the unsupported component).
 Without it, parallelism of step 2 is that of ``tokenizers`` itself (``TOKENIZERS_PARALLELISM``).
 """
 
@@ -51,12 +53,28 @@ def fast_tokenizer_enabled() -> bool:
 
 
 def auto_fast(tokenizer: Any) -> Any:
-    """The fast path for ``tokenizer`` (a FastWordPiece), or None when unsupported or turned off."""
+    """The fast path for ``tokenizer`` (a FastWordPiece or FastUnigram), or None when unsupported or
+    turned off."""
     if not fast_tokenizer_enabled():
         return None
+    from .unigram import FastUnigram
     from .wordpiece import FastWordPiece
 
-    return FastWordPiece.from_tokenizer(tokenizer)
+    return FastWordPiece.from_tokenizer(tokenizer) or FastUnigram.from_tokenizer(tokenizer)
+
+
+def no_fast_reason(tokenizer: Any) -> str:
+    """Why auto_fast found no fast path for ``tokenizer`` (the unsupported component)."""
+    if not fast_tokenizer_enabled():
+        return f"turned off by {FAST_ENV}"
+    model = json.loads(tokenizer.to_str()).get("model") or {}
+    if model.get("type") == "Unigram":
+        from .unigram import unsupported_reason
+
+        return unsupported_reason(tokenizer) or "unsupported"
+    if model.get("type") == "WordPiece":
+        return "WordPiece without BertPreTokenizer / BertNormalizer (or with an unsupported option)"
+    return f"model {model.get('type')} has no fast path"
 
 
 def check_texts(texts: Sequence[Any]) -> None:
@@ -92,8 +110,13 @@ class TextTokenizer:
         if model.get("type") == "WordPiece" and model.get("unk_token") not in vocab:
             # tokenizers would accept this and fail on the first unknown word with a bare Exception.
             raise ValueError(f"tokenizer: the WordPiece unk_token {model.get('unk_token')!r} is not in the vocabulary")
+        self.fast_reason: str | None = None  # why no fast path runs (None when one does)
         if isinstance(fast, str) and fast == "auto":
             fast = auto_fast(self.tokenizer)
+            if fast is None:
+                self.fast_reason = no_fast_reason(self.tokenizer)
+        elif fast is None:
+            self.fast_reason = "fast=None"
         if fast is not None and not callable(getattr(fast, "encode_flat", None)):
             raise TypeError("fast must have an encode_flat(texts, *, max_tokens, drop_id, num_threads) method")
         self.fast = fast
@@ -110,15 +133,17 @@ class TextTokenizer:
 
     @property
     def path(self) -> str:
-        """Which tokenizer runs: "fastembed_core.wordpiece" (the C WordPiece), "tokenizers", or the
-        class name of a custom fast path."""
+        """Which tokenizer runs: "fastembed_core.wordpiece" / "fastembed_core.unigram" (the C
+        tokenizers), "tokenizers", or the class name of a custom fast path."""
         if self.fast is None:
             return "tokenizers"
         from . import _backend
+        from .unigram import FastUnigram
         from .wordpiece import FastWordPiece
 
         if isinstance(self.fast, FastWordPiece):
-            return "fastembed_core.wordpiece" if _backend.BACKEND == "compiled" else "tokenizers"
+            name = "unigram" if isinstance(self.fast, FastUnigram) else "wordpiece"
+            return f"fastembed_core.{name}" if _backend.BACKEND == "compiled" else "tokenizers"
         return type(self.fast).__name__
 
     def _truncating(self, max_length: int | None) -> Any:

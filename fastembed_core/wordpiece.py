@@ -96,6 +96,8 @@ class FastWordPiece:
     give the same ids as serial ones.
     """
 
+    _kernel = "wordpiece"  # the kernels' function prefix (FastUnigram: "unigram")
+
     def __init__(self, spec: dict):
         self.spec = spec
         self._handles: dict[str, object] = {}
@@ -167,8 +169,8 @@ class FastWordPiece:
         di = _check_opt_int("drop_id", drop_id, _INT32_MAX)
         t = tuple(texts)
         n = len(t)
-        kernels, h = _backend.kernels, self._handle()
-        parts = _parallel.run(lambda a, b: kernels.wordpiece_encode(h, t, a, b, mt, di), n, num_threads,
+        encode, h = getattr(_backend.kernels, self._kernel + "_encode"), self._handle()
+        parts = _parallel.run(lambda a, b: encode(h, t, a, b, mt, di), n, num_threads,
                               min_chunk=64)
         ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
         counts = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)

@@ -255,3 +255,14 @@ def test_batcher_isolates_a_failing_request(model):
     assert isinstance(bad, ValueError)
     np.testing.assert_array_equal(ok1, model.encode(["a", "b"]))
     np.testing.assert_array_equal(ok2, model.encode(["c"]))
+
+
+def test_api_key_from_environment(monkeypatch):
+    from fastembed_core.cli import build_parser
+
+    monkeypatch.setenv("FASTEMBED_CORE_API_KEY", "from-env")
+    args = build_parser().parse_args(["serve", "some/model"])
+    assert args.api_key == "from-env" and args.host == "127.0.0.1" and args.workers == 1
+    assert build_parser().parse_args(["serve", "--api-key", "flag"]).api_key == "flag"
+    monkeypatch.delenv("FASTEMBED_CORE_API_KEY")
+    assert build_parser().parse_args(["serve"]).api_key is None

@@ -259,6 +259,9 @@ def _write_cache(path: Path, meta: dict, blob: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o644 & ~umask)  # readable by every process that may map it, like a normal file
         with os.fdopen(fd, "wb") as fh:
             fh.write(pre)
             fh.write(blob)

@@ -155,14 +155,18 @@ def _token_splits(offsets: np.ndarray, parts: int) -> list[int]:
 
 
 def run(table: Table, ids: np.ndarray, offsets: np.ndarray, mapping: np.ndarray | None,
-        weights: np.ndarray | None, normalize: bool, threads: int, out: np.ndarray) -> None:
+        weights: np.ndarray | None, normalize: bool, threads: int | None, out: np.ndarray,
+        round_f16: bool = False) -> None:
     """Pool validated inputs into ``out`` (float32 [n, table.dim], C-contiguous), split by tokens over
-    ``threads`` threads. The one entry every caller (gather_mean, StaticModel) goes through."""
+    ``threads`` threads. The one entry every caller (gather_mean, StaticModel, the model2vec drop-in)
+    goes through. ``round_f16``: round each mean to float16 before normalising (model2vec's float16
+    tables)."""
     n = len(offsets) - 1
     if n == 0 or table.dim == 0:
         out[:] = 0.0
         return
     kernels = _backend.kernels
+    threads = _validate.threads(threads)  # None: every core
     tokens = int(offsets[-1] - offsets[0])
     parts = min(threads, n, max(1, tokens // _MIN_TOKENS_PER_THREAD))
     cuts = _token_splits(offsets, parts) if parts > 1 else [0, n]
@@ -170,6 +174,6 @@ def run(table: Table, ids: np.ndarray, offsets: np.ndarray, mapping: np.ndarray 
     def work(a: int, b: int) -> None:
         for p in range(a, b):
             kernels.gather_mean(table.data, ids, offsets, mapping, weights, table.scales, normalize, out,
-                                cuts[p], cuts[p + 1])
+                                cuts[p], cuts[p + 1], round_f16=round_f16)
 
     _parallel.run(work, len(cuts) - 1, len(cuts) - 1)

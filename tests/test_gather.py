@@ -202,9 +202,9 @@ def test_ternary_and_float_tables_share_one_validator_and_one_kernel_entry(backe
         bag_checks.append(1)
         return real_check(*args, **kwargs)
 
-    def kernel(table, *args):
+    def kernel(table, *args, **kwargs):
         kernel_calls.append(table.dtype)
-        return real_kernel(table, *args)
+        return real_kernel(table, *args, **kwargs)
 
     monkeypatch.setattr(_validate, "check_bags", check)
     monkeypatch.setattr(_backend.kernels, "gather_mean", kernel)

@@ -67,6 +67,12 @@ def test_bit_identical_dev_sample(backend, dev_rows, name, normalize):
     _check(_model(name, normalize), _texts(dev_rows, 120))
 
 
+@pytest.mark.parametrize("name", ["float32", "float16-weights", "int8", "float64-weights", "vocab-quantized-float16"])
+def test_bit_identical_dim_1(backend, dev_rows, name):  # numpy's mean over one column is pairwise
+    _check(_model(name, True, dim=1), _texts(dev_rows, 40))
+    _check(_model(name, False, dim=1), _texts(dev_rows, 40))
+
+
 @pytest.mark.parametrize("max_length", [None, 0, 1, 7, True, np.int64(64), 10**12])
 def test_bit_identical_every_max_length(backend, dev_rows, max_length):
     _check(_model("float32-weights", True), _texts(dev_rows, 40), max_length=max_length)

@@ -178,43 +178,23 @@ def _max_length(model: Any, value: Any) -> int | None:
 
 
 def _numpy_pool(model: Any, ids: np.ndarray, offsets: np.ndarray, normalize: bool) -> np.ndarray:
-    """model2vec 0.10's ``_encode_batch`` on flat ids, in numpy, with its exact bits for any dtypes.
-
-    numpy's ``x.mean(axis=0)`` of a [L, dim > 1] array adds the L rows in order, in float32 for
-    float16 data, float64 for integers, else in x's dtype, then divides by L (float16 results are
-    rounded back): done here for all bags at once, token k of every bag per step. With dim 1 numpy
-    sums pairwise instead, so model2vec's own per-bag expressions run.
-    """
+    """model2vec 0.10's ``_encode_batch`` on flat ids: the same numpy expressions, so the same bits."""
     table, weights, mapping = model.embedding, model.weights, model.token_mapping
     dtype = np.dtype(np.float32) if table.dtype == np.int8 else table.dtype
     lengths = np.diff(offsets)
     out = np.zeros((len(lengths), table.shape[1]), dtype=dtype)
-    full = np.flatnonzero(lengths)
-    if len(full) and table.shape[1] > 1:
-        sel = ids[offsets[0] : offsets[-1]].astype(np.int64)
-        vals = table[sel if mapping is None else mapping[sel]]
-        if weights is not None:
-            vals = vals * weights[sel][:, None]
-        kind = vals.dtype
-        acc = np.float64 if kind.kind in "iub" else np.float32 if kind == np.float16 else kind
-        lens, starts = lengths[full], (offsets[:-1] - offsets[0])[full]
-        order = np.argsort(-lens, kind="stable")
-        desc = lens[order]
-        sums = np.zeros((len(order), table.shape[1]), dtype=acc)
-        for k in range(int(desc[0])):
-            live = int(np.searchsorted(-desc, -k, side="left"))  # bags longer than k: a prefix
-            sums[:live] += vals[starts[order[:live]] + k]
-        means = sums / desc.astype(acc)[:, None]
-        if kind == np.float16:
-            means = means.astype(np.float16)
-        out[full[order]] = means
-    elif len(full):
-        for i in full:
-            bag = ids[offsets[i] : offsets[i + 1]].astype(np.int64)
-            emb = table[bag if mapping is None else mapping[bag]]
-            if weights is not None:
-                emb = emb * weights[bag][:, None]
-            out[i] = emb.mean(axis=0)
+    bags = [ids[offsets[i] : offsets[i + 1]].astype(np.int64) for i in range(len(lengths))]
+    if mapping is None and weights is None:
+        for length in np.unique(lengths[lengths > 0]):
+            rows = np.flatnonzero(lengths == length)
+            out[rows] = table[np.array([bags[i] for i in rows], dtype=np.int64)].mean(axis=1)
+    else:
+        for i, bag in enumerate(bags):
+            if len(bag):
+                emb = table[bag if mapping is None else mapping[bag]]
+                if weights is not None:
+                    emb = emb * weights[bag][:, None]
+                out[i] = emb.mean(axis=0)
     if normalize:
         return normalize_rows(out).astype(out.dtype)
     return out

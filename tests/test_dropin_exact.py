@@ -81,7 +81,7 @@ def test_bit_identical_every_max_length(backend, dev_rows, max_length):
 def test_static_model_matches_where_free(backend, dev_rows):
     """fastembed_core.StaticModel (float32 output) is bit-identical for float32 and int8 tables too."""
     texts = _texts(dev_rows, 150)
-    for name in ("float32-weights", "int8-weights"):
+    for name in ("float32-weights", "int8", "int8-weights"):
         model = _model(name, True)
         want = model.encode(texts, use_multiprocessing=False)
         got = from_model2vec(model).encode(texts)

@@ -1,9 +1,7 @@
 """Shared pytest-benchmark setup for every kernel suite.
 
 Run:      pytest benchmarks --benchmark-only
-Compare:  pytest benchmarks --benchmark-only --benchmark-storage=file://benchmarks/baselines \
-              --benchmark-compare --benchmark-compare-fail=median:15%
-Save a new baseline (on a quiet machine): add --benchmark-save=<name> with the same storage.
+Gates: benchmarks/README.md (instruction counts: benchmarks/gate.py; wall clock: base vs head in one job).
 Benchmarks are grouped by problem (``group=``) so pytest-benchmark prints peers side by side.
 """
 

@@ -26,6 +26,9 @@ def gather_mean(
 ) -> None: ...
 
 # hamming (contracts: fastembed_core/_ref/hamming.py)
+def hamming_merge(
+    d: "np.ndarray", ix: "np.ndarray", parts: int, out_d: "np.ndarray", out_i: "np.ndarray"
+) -> None: ...
 def hamming_distance(a: "np.ndarray", b: "np.ndarray", out: "np.ndarray") -> None: ...
 def hamming_topk(
     queries: "np.ndarray",
@@ -43,6 +46,19 @@ def ivf_topk(
     ids: "np.ndarray",
     starts: "np.ndarray",
     ends: "np.ndarray",
+    k: int,
+    out_distances: "np.ndarray",
+    out_rows: "np.ndarray",
+) -> None: ...
+def ivf_probe(queries: "np.ndarray", centroids: "np.ndarray", nprobe: int, out: "np.ndarray") -> None: ...
+def ivf_topk_grouped(
+    queries: "np.ndarray",
+    codes: "np.ndarray",
+    ids: "np.ndarray",
+    starts: "np.ndarray",
+    ends: "np.ndarray",
+    group_offsets: "np.ndarray",
+    group_queries: "np.ndarray",
     k: int,
     out_distances: "np.ndarray",
     out_rows: "np.ndarray",
@@ -77,3 +93,18 @@ def ternary_gather_mean(
     normalize: bool,
     out: np.ndarray,
 ) -> None: ...
+
+# unigram (contracts in _ref/unigram.py)
+@disjoint_base  # a Cython cdef class
+class UnigramHandle:
+    blob: object
+    spec: dict
+
+def unigram_build(pieces: list, scores: list, unk_id: int, byte_fallback: bool, charsmap: bytes,
+                  risky: object) -> bytes: ...
+def unigram_check(blob: object) -> int: ...
+def unigram_new(spec: dict, blob: object) -> UnigramHandle: ...
+def unigram_encode(handle: UnigramHandle, texts: tuple, start: int, stop: int, max_tokens: int,
+                   drop_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def unigram_normalize(handle: UnigramHandle, text: str) -> str | None: ...
+def unigram_fuzz_one(data: bytes) -> int: ...

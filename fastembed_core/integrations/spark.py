@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..model import StaticModel
 from ._embedder import Encoder, require
 from .ray import _load, _portable
 
@@ -44,6 +45,9 @@ def embed_udf(model: Any, *, dims: int | None = None, num_threads: int | None = 
         raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
     options = dict(dims=dims, num_threads=num_threads, normalize=normalize)
     Encoder(model, **options)  # the model and options are checked on the driver, not in a failed task
+    if isinstance(model, StaticModel) and not isinstance(model.table, np.ndarray):
+        raise TypeError(f"a StaticModel with a {type(model.table).__name__} table cannot be shipped to Spark "
+                        "executors: save_pretrained() it where they can read it and pass the directory")
     spec = os.fspath(model) if isinstance(model, (str, os.PathLike)) else _portable(model)
 
     def make_predict_fn():

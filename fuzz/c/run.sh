@@ -19,7 +19,7 @@ mkdir -p "$OUT"
 # The C sources each harness links: fuzz/c/fuzz_<name>.c -> csrc files.
 declare -A SOURCES=(
   [wordpiece]="csrc/wordpiece.c"
-  # [unigram]="csrc/unigram.c"    # h13: the Unigram tokenizer's entry point goes here
+  [unigram]="csrc/unigram.c"     # fe_ug_fuzz_one, the Unigram tokenizer's own fuzz entry point
 )
 NAMES=("$@")
 [ ${#NAMES[@]} -eq 0 ] && NAMES=("${!SOURCES[@]}")

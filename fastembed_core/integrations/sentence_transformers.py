@@ -51,21 +51,16 @@ def static_parts(model: Any) -> tuple[Any, bool]:
 
     TypeError when the model is not a StaticEmbedding [+ Normalize] pipeline.
     """
-    st = _st()
     try:
-        from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+        from sentence_transformers.sentence_transformer.modules import Normalize
     except ImportError:  # sentence-transformers < 6
-        from sentence_transformers.models import Normalize, StaticEmbedding
+        from sentence_transformers.models import Normalize
 
-    if not isinstance(model, st.SentenceTransformer):
-        raise TypeError(f"model must be a sentence_transformers.SentenceTransformer, not {type(model).__name__}")
+    first = _static_module(model)
     modules = list(model)
-    if not modules or not isinstance(modules[0], StaticEmbedding) or len(modules) > 2 or (
-        len(modules) == 2 and not isinstance(modules[1], Normalize)
-    ):
-        names = [type(m).__name__ for m in modules]
-        raise TypeError(f"model must be StaticEmbedding [+ Normalize], got modules {names}")
-    return modules[0], len(modules) == 2
+    if len(modules) > 2 or (len(modules) == 2 and not isinstance(modules[1], Normalize)):
+        raise TypeError(f"model must be StaticEmbedding [+ Normalize], got modules {[type(m).__name__ for m in modules]}")
+    return first, len(modules) == 2
 
 
 def _static_module(model: Any) -> Any:

@@ -191,6 +191,12 @@ class StaticModel:
     ) -> np.ndarray:
         """Embed sentences: a str gives a 1-D vector, anything else a 2-D array (one row per sentence).
 
+        Always float32. For float32 and int8 tables the vectors are model2vec 0.10's bit for bit (same
+        arithmetic order, see fastembed_core._ref.gather); for a float16 table the mean is not rounded
+        to float16 as model2vec does (within one float16 ulp of model2vec, more exact), float64 tables
+        are pooled in float32. Unlike model2vec, ``encode([])`` returns an empty [0, dim] array (model2vec
+        raises); ``integrations.model2vec.accelerate`` follows model2vec in all of these.
+
         Args:
             sentences: a str, a sequence of str, or any iterable of str (consumed batch by batch,
                 so a generator is never materialised as a whole).

@@ -132,7 +132,7 @@ class TextTokenizer:
         the fast path is rebuilt from the tokenizer ("auto"), or the pickled custom ``fast`` is kept."""
         if self.fast is None:
             fast: Any = None
-        elif self.fast is self._auto_fast:
+        elif self.fast is getattr(self, "_auto_fast", None):
             fast = "auto"
         else:
             fast = self.fast
@@ -179,6 +179,7 @@ class TextTokenizer:
                 self.vocab_size, self.median_token_length, self.unk_id = (
                     meta["vocab_size"], meta["median_token_length"], meta["unk_id"])
                 self.fast, self.fast_reason = fast_path, None
+                self._auto_fast = fast_path
                 return self
 
         try:

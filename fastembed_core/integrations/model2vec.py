@@ -242,8 +242,9 @@ class _Encode:
             raise ValueError("need at least one array to concatenate")  # model2vec's np.concatenate([])
         cache = self._cache_for()
         kind, round_f16 = cache.plan
-        if not self.exact and cache.core is None:
-            cache.core = _from_model2vec(model, None, cache.tokenizer)
+        if not self.exact and kind != "kernel":
+            if cache.core is None:
+                cache.core = _from_model2vec(model, None, cache.tokenizer)
             kind, round_f16 = "kernel", False
         out_dtype = np.dtype(np.float32) if model.embedding.dtype == np.int8 else model.embedding.dtype
         out = np.zeros((len(texts), model.embedding.shape[1]), dtype=np.float32 if kind == "kernel" else out_dtype)

@@ -13,7 +13,8 @@ def capabilities() -> dict:
 
     ``kernels`` maps every compiled kernel to ``{"active": variant, "variants": {name: supported}}``
     (variants best first); with the numpy backend it is empty. ``tokenizer_fast_path`` says
-    whether BERT-style WordPiece tokenizers run in C (``StaticModel.tokenizer_path`` tells per model).
+    whether BERT-style WordPiece and SentencePiece Unigram tokenizers run in C
+    (``StaticModel.tokenizer_path`` tells per model, ``model.tokenizer.fast_reason`` why not).
     ``emulated_simd`` is True only for the test-only SIMDe build (FASTEMBED_CORE_EMULATE_SIMD=1),
     whose ``cpu_features`` are all reported present.
     """
@@ -30,6 +31,7 @@ def capabilities() -> dict:
         "kernels": mod.kernel_variants() if compiled else {},
         "tokenizer_fast_path": {
             "wordpiece": compiled,  # BertNormalizer + BertPreTokenizer + WordPiece tokenizers, in C
+            "unigram": compiled,  # SentencePiece Unigram (Precompiled, Metaspace, ...; see unigram.py), in C
             "enabled": fast_tokenizer_enabled(),  # FASTEMBED_CORE_FAST_TOKENIZER=0 turns it off
         },
     }

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import _backend, _parallel
+from . import _parallel
 from .pooling import _run, check_bags, check_table
 from .ternary import TernaryMatrix, ternarize
 from .tokenize import TextTokenizer
@@ -380,8 +380,9 @@ class StaticModel:
 
     @property
     def tokenizer_path(self) -> str:
-        """Which tokenizer ``tokenize``/``encode`` run: "fastembed_core.wordpiece" or "tokenizers"
-        (turn the fast path off with ``model.tokenizer.fast = None``)."""
+        """Which tokenizer ``tokenize``/``encode`` run: "fastembed_core.wordpiece",
+        "fastembed_core.unigram" or "tokenizers" (``model.tokenizer.fast_reason`` says why no fast
+        path was taken; turn the fast path off with ``model.tokenizer.fast = None``)."""
         return self.tokenizer.path
 
     def __repr__(self) -> str:

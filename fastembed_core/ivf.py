@@ -11,9 +11,11 @@ How it works:
   add     each vector goes to the inverted list of its nearest centroid. Lists are contiguous runs of
           rows, kept in (list, external id) order, with codes, int64 external ids and the optional
           float32/int8 rescoring vectors stored in the same order.
-  search  the ``nprobe`` nearest centroids of each query (a Hamming scan of the centroids), then an
-          exact top-k over the rows of those lists (the compiled ``ivf_topk``: the same SIMD
-          distance kernels, ties by smaller external id), then, as in ``BinaryIndex``, the cosine
+  search  the ``nprobe`` nearest centroids of each query (``ivf_probe``: a Hamming scan of the
+          centroids, then a histogram of the distances), then an exact top-k over the rows of those
+          lists with the same SIMD distance kernels, ties by smaller external id (``ivf_topk`` for
+          one query; ``ivf_topk_grouped`` for a batch, list-major so that a list is read from memory
+          once for all the queries that probe it), then, as in ``BinaryIndex``, the cosine
           rescoring of the best ``k * rescore_multiplier`` candidates. ``nprobe = nlist`` is an exact
           search. Results do not depend on the thread count or on the order rows were added.
 

@@ -6,11 +6,13 @@
  * subtract the activation row sum afterwards: sum q*c - sum q = sum q*w. Integer sums are exact in
  * any order, so the accumulators are bit-identical across variants.
  *  - AVX2: vpmaddubsw gives int16 pair sums |c0*q0 + c1*q1| <= 2*2*128 = 512; at most 32 of them are
- *    added in int16 (|sum| <= 16384, no wrap) before vpmaddwd widens them to int32.
+ *    added in int16 (|sum| <= 16384, no wrap) before vpmaddwd widens them to int32 (the GEMV's
+ *    4x-scaled odd positions: see GEMV_RUN).
  *  - AVX-512 VNNI: vpdpbusd accumulates 4 products straight into int32.
  *  - NEON: SDOT (where the CPU has dotprod, detected at run time) or vmull_s8 + vpadal into int32.
- * GEMV (few rows) decodes the 2-bit codes on the fly; GEMM decodes a panel of 16 weight rows once
- * into a k-interleaved u8 layout and reuses it across a block of up to 256 activation rows.
+ * GEMV (few rows) decodes the 2-bit codes on the fly; GEMM decodes panels of 16 weight rows once per
+ * call into a k-interleaved u8 layout (up to 1 MB of them at a time) and runs every group of mr
+ * activation rows against all of them, writing output rows in order.
  */
 #include "ternary.h"
 
@@ -26,7 +28,6 @@
 #endif
 
 #define BLOCK FE_TERNARY_BLOCK
-#define MC 256 /* activation rows per GEMM block (L2-sized slice of q) */
 #define NR 16  /* weight rows per decoded panel */
 
 /* ---- quantisation ------------------------------------------------------------------------------ */
@@ -114,70 +115,58 @@ static int matmul_scalar(const int8_t *q, size_t ldq, const int32_t *qsum, const
 #ifdef FE_HAVE_X86_SIMD
 /* ---- AVX2 ------------------------------------------------------------------------------------- */
 
-/* int16 sum of c*q over one 32-byte block (128 weights) against activations x0..x3. */
-static inline FE_TARGET_AVX2 __m256i block_maddubs(__m256i v, __m256i m3, __m256i x0, __m256i x1, __m256i x2,
-                                                   __m256i x3) {
-    __m256i c0 = _mm256_and_si256(v, m3);
-    __m256i c1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
-    __m256i c2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
-    __m256i c3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
-    return _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(c0, x0), _mm256_maddubs_epi16(c1, x1)),
-                            _mm256_add_epi16(_mm256_maddubs_epi16(c2, x2), _mm256_maddubs_epi16(c3, x3)));
-}
-
 /* Sums of the 8 int32 lanes of a0..a3 -> [sum a0, sum a1, sum a2, sum a3]. */
 static inline FE_TARGET_AVX2 __m128i hsum4_epi32(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
     __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
+/* GEMV: one shift per 32-byte block. With v4 = v >> 4 (16-bit lanes), the codes of positions 0 and
+ * 2 are v & 3 and v4 & 3, and v & 0x0c, v4 & 0x0c are 4 * the codes of positions 1 and 3. The even
+ * positions are summed in int16 in `e` (<= 2 * 512 per block), the odd (4x scaled) ones in `o`:
+ * per block the two vpmaddubsw pair sums lie in [-4096, 4064], so GEMV_RUN = 8 blocks stay within
+ * [-32768, 32512] (no wrap). Widened to int32, every lane of `o` is a multiple of 4 and an
+ * arithmetic shift by 2 divides it exactly: res = sum(e) + sum(o) / 4 = sum q*c. */
+#define GEMV_RUN 8
+
+static inline FE_TARGET_AVX2 __attribute__((always_inline)) void
+gemv_rows_avx2(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb, const size_t nr, int32_t *res) {
+    const __m256i m3 = _mm256_set1_epi8(3), mc = _mm256_set1_epi8(0x0c), ones = _mm256_set1_epi16(1);
+    __m256i t[4], e[4], o[4];
+    for (size_t r = 0; r < nr; r++) t[r] = _mm256_setzero_si256();
+    for (size_t b0 = 0; b0 < nb; b0 += GEMV_RUN) {
+        size_t b1 = b0 + GEMV_RUN < nb ? b0 + GEMV_RUN : nb;
+        for (size_t r = 0; r < nr; r++) e[r] = o[r] = _mm256_setzero_si256();
+        for (size_t b = b0; b < b1; b++) {
+            const __m256i *x = (const __m256i *)(qi + BLOCK * b);
+            for (size_t r = 0; r < nr; r++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(w + r * rb + 32 * b));
+                __m256i v4 = _mm256_srli_epi16(v, 4);
+                e[r] = _mm256_add_epi16(e[r], _mm256_add_epi16(
+                    _mm256_maddubs_epi16(_mm256_and_si256(v, m3), _mm256_loadu_si256(x)),
+                    _mm256_maddubs_epi16(_mm256_and_si256(v4, m3), _mm256_loadu_si256(x + 2))));
+                o[r] = _mm256_add_epi16(o[r], _mm256_add_epi16(
+                    _mm256_maddubs_epi16(_mm256_and_si256(v, mc), _mm256_loadu_si256(x + 1)),
+                    _mm256_maddubs_epi16(_mm256_and_si256(v4, mc), _mm256_loadu_si256(x + 3))));
+            }
+        }
+        for (size_t r = 0; r < nr; r++)
+            t[r] = _mm256_add_epi32(t[r], _mm256_add_epi32(_mm256_madd_epi16(e[r], ones),
+                                                           _mm256_srai_epi32(_mm256_madd_epi16(o[r], ones), 2)));
+    }
+    if (nr == 4)
+        _mm_storeu_si128((__m128i *)res, hsum4_epi32(t[0], t[1], t[2], t[3]));
+    else
+        res[0] = fe_reduce_add_epi32_256(t[0]);
+}
+
 /* One activation row against weight rows [0, n): res[j] = sum q*c (before the qsum correction). */
 static FE_TARGET_AVX2 void gemv_row_avx2(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
                                          int32_t *res) {
     const size_t rb = kp / 4, nb = kp / BLOCK;
-    const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
     size_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        const uint8_t *w0 = packed + j * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-        for (size_t b0 = 0; b0 < nb; b0 += 8) { /* <= 8 blocks in int16: |sum| <= 8*4*512 */
-            size_t b1 = b0 + 8 < nb ? b0 + 8 : nb;
-            __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-            for (size_t b = b0; b < b1; b++) {
-                const int8_t *x = qi + BLOCK * b;
-                __m256i x0 = _mm256_loadu_si256((const __m256i *)x);
-                __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + 32));
-                __m256i x2 = _mm256_loadu_si256((const __m256i *)(x + 64));
-                __m256i x3 = _mm256_loadu_si256((const __m256i *)(x + 96));
-                s0 = _mm256_add_epi16(s0, block_maddubs(_mm256_loadu_si256((const __m256i *)(w0 + 32 * b)), m3, x0, x1, x2, x3));
-                s1 = _mm256_add_epi16(s1, block_maddubs(_mm256_loadu_si256((const __m256i *)(w1 + 32 * b)), m3, x0, x1, x2, x3));
-                s2 = _mm256_add_epi16(s2, block_maddubs(_mm256_loadu_si256((const __m256i *)(w2 + 32 * b)), m3, x0, x1, x2, x3));
-                s3 = _mm256_add_epi16(s3, block_maddubs(_mm256_loadu_si256((const __m256i *)(w3 + 32 * b)), m3, x0, x1, x2, x3));
-            }
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(s0, ones));
-            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(s1, ones));
-            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(s2, ones));
-            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(s3, ones));
-        }
-        _mm_storeu_si128((__m128i *)(res + j), hsum4_epi32(a0, a1, a2, a3));
-    }
-    for (; j < n; j++) {
-        const uint8_t *w0 = packed + j * rb;
-        __m256i a0 = _mm256_setzero_si256();
-        for (size_t b0 = 0; b0 < nb; b0 += 8) {
-            size_t b1 = b0 + 8 < nb ? b0 + 8 : nb;
-            __m256i s0 = _mm256_setzero_si256();
-            for (size_t b = b0; b < b1; b++) {
-                const int8_t *x = qi + BLOCK * b;
-                s0 = _mm256_add_epi16(
-                    s0, block_maddubs(_mm256_loadu_si256((const __m256i *)(w0 + 32 * b)), m3,
-                                      _mm256_loadu_si256((const __m256i *)x), _mm256_loadu_si256((const __m256i *)(x + 32)),
-                                      _mm256_loadu_si256((const __m256i *)(x + 64)), _mm256_loadu_si256((const __m256i *)(x + 96))));
-            }
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(s0, ones));
-        }
-        res[j] = fe_reduce_add_epi32_256(a0);
-    }
+    for (; j + 4 <= n; j += 4) gemv_rows_avx2(qi, packed + j * rb, rb, nb, 4, res + j);
+    for (; j < n; j++) gemv_rows_avx2(qi, packed + j * rb, rb, nb, 1, res + j);
 }
 
 /* Decodes weight rows [j0, j0 + ncols) into panel (u8 codes): panel[g * 64 + c * 4 + e] is the code
@@ -211,44 +200,43 @@ static inline int32_t load_i32(const int8_t *p) {
     return v;
 }
 
-/* 3 activation rows x 16 panel columns: res[r * 16 + c] = sum q*c. kp is a multiple of 128, so the
- * groups come in whole runs of 32 (<= 32 int16 pair sums of <= 512 per lane: no wrap). Three rows
- * keep the 6 int16 accumulators, 2 weight vectors and 3 broadcasts within the 16 ymm registers. */
-static FE_TARGET_AVX2 void kernel_3x16_avx2(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
+/* 4 activation rows x 16 panel columns: res[r * 16 + c] = sum q*c. kp is a multiple of 128, so the
+ * groups come in whole runs of 32 (<= 32 int16 pair sums of <= 512 per lane: no wrap). The 8 int16
+ * accumulators, 2 weight vectors and the broadcasts stay in ymm registers through the inner loop
+ * (GCC 12 spills them with 5 or 6 rows); the int32 sums are touched once per run. */
+#define FE_ROW4(R)                                                              \
+    x_ = _mm256_set1_epi32(load_i32(q + (R) * ldq + 4 * g));                    \
+    s##R##0 = _mm256_add_epi16(s##R##0, _mm256_maddubs_epi16(w0, x_));          \
+    s##R##1 = _mm256_add_epi16(s##R##1, _mm256_maddubs_epi16(w1, x_));
+#define FE_FLUSH4(R)                                                                                    \
+    t##R##0 = _mm256_add_epi32(t##R##0, _mm256_madd_epi16(s##R##0, ones));                            \
+    t##R##1 = _mm256_add_epi32(t##R##1, _mm256_madd_epi16(s##R##1, ones));
+static FE_TARGET_AVX2 void kernel_4x16_avx2(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
                                             int32_t *res) {
     const __m256i ones = _mm256_set1_epi16(1);
     const size_t G = kp / 4;
-    const int8_t *q0 = q, *q1 = q + ldq, *q2 = q + 2 * ldq;
-    __m256i r00 = _mm256_setzero_si256(), r01 = r00, r10 = r00, r11 = r00, r20 = r00, r21 = r00;
+    __m256i t00 = _mm256_setzero_si256(), t01 = t00, t10 = t00, t11 = t00, t20 = t00, t21 = t00, t30 = t00, t31 = t00;
     for (size_t g0 = 0; g0 < G; g0 += 32) {
         __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00;
+        __m256i s30 = s00, s31 = s00, x_;
         for (size_t g = g0; g < g0 + 32; g++) {
             __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + g * 64));
             __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + g * 64 + 32));
-            __m256i b0 = _mm256_set1_epi32(load_i32(q0 + 4 * g));
-            __m256i b1 = _mm256_set1_epi32(load_i32(q1 + 4 * g));
-            __m256i b2 = _mm256_set1_epi32(load_i32(q2 + 4 * g));
-            s00 = _mm256_add_epi16(s00, _mm256_maddubs_epi16(w0, b0));
-            s01 = _mm256_add_epi16(s01, _mm256_maddubs_epi16(w1, b0));
-            s10 = _mm256_add_epi16(s10, _mm256_maddubs_epi16(w0, b1));
-            s11 = _mm256_add_epi16(s11, _mm256_maddubs_epi16(w1, b1));
-            s20 = _mm256_add_epi16(s20, _mm256_maddubs_epi16(w0, b2));
-            s21 = _mm256_add_epi16(s21, _mm256_maddubs_epi16(w1, b2));
+            FE_ROW4(0) FE_ROW4(1) FE_ROW4(2) FE_ROW4(3)
         }
-        r00 = _mm256_add_epi32(r00, _mm256_madd_epi16(s00, ones));
-        r01 = _mm256_add_epi32(r01, _mm256_madd_epi16(s01, ones));
-        r10 = _mm256_add_epi32(r10, _mm256_madd_epi16(s10, ones));
-        r11 = _mm256_add_epi32(r11, _mm256_madd_epi16(s11, ones));
-        r20 = _mm256_add_epi32(r20, _mm256_madd_epi16(s20, ones));
-        r21 = _mm256_add_epi32(r21, _mm256_madd_epi16(s21, ones));
+        FE_FLUSH4(0) FE_FLUSH4(1) FE_FLUSH4(2) FE_FLUSH4(3)
     }
-    _mm256_storeu_si256((__m256i *)(res + 0), r00);
-    _mm256_storeu_si256((__m256i *)(res + 8), r01);
-    _mm256_storeu_si256((__m256i *)(res + 16), r10);
-    _mm256_storeu_si256((__m256i *)(res + 24), r11);
-    _mm256_storeu_si256((__m256i *)(res + 32), r20);
-    _mm256_storeu_si256((__m256i *)(res + 40), r21);
+    _mm256_storeu_si256((__m256i *)res, t00);
+    _mm256_storeu_si256((__m256i *)(res + 8), t01);
+    _mm256_storeu_si256((__m256i *)(res + 16), t10);
+    _mm256_storeu_si256((__m256i *)(res + 24), t11);
+    _mm256_storeu_si256((__m256i *)(res + 32), t20);
+    _mm256_storeu_si256((__m256i *)(res + 40), t21);
+    _mm256_storeu_si256((__m256i *)(res + 48), t30);
+    _mm256_storeu_si256((__m256i *)(res + 56), t31);
 }
+#undef FE_ROW4
+#undef FE_FLUSH4
 
 typedef void (*gemv_row_fn)(const int8_t *, const uint8_t *, size_t, size_t, int32_t *);
 /* kernel(q, ldq, panels, kp, res): mr activation rows against `width` columns held in consecutive
@@ -284,9 +272,11 @@ static FE_TARGET_AVX2 void store_tile_avx2(const int32_t *res, size_t width, siz
 }
 
 /* The GEMM / GEMV driver shared by the SIMD variants. Weight rows are decoded once per call, a
- * group of panels at a time; for each block of MC activation rows, full groups of mr rows go
- * through `kernel` (two panels at once when `wide` is given and two remain, else `narrow`), the
- * remaining m % mr rows through the GEMV routine. */
+ * group of panels (<= PANEL_GROUP_BYTES, in L2) at a time; each full group of mr activation rows
+ * then goes through `kernel` against every panel of the group, left to right (two panels at once
+ * when `wide` is given and two remain, else `narrow`), so the output rows are written in order:
+ * tiles of many rows at a large stride (the order before) thrashed the cache and TLB on the
+ * output and cost 2-3x at 4096 x 1536. The remaining m % mr rows go through the GEMV routine. */
 static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                          const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                          int32_t *acc, size_t ldo, size_t mr, kernel_fn narrow, kernel_fn wide,
@@ -300,21 +290,16 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
         uint8_t *panels = (uint8_t *)malloc(group * NR * kp);
         if (!panels) return -1;
         int32_t res[16 * 2 * NR];
-        const size_t mc = MC - MC % mr; /* whole micro-kernel steps per block */
         for (size_t p0 = 0; p0 < npan; p0 += group) {
             size_t p1 = p0 + group < npan ? p0 + group : npan;
             for (size_t p = p0; p < p1; p++)
                 decode_panel_avx2(packed, kp, p * NR, n - p * NR < NR ? n - p * NR : NR, panels + (p - p0) * NR * kp);
-            for (size_t i0 = 0; i0 < mfull; i0 += mc) {
-                size_t i1 = i0 + mc < mfull ? i0 + mc : mfull;
+            for (size_t i = 0; i < mfull; i += mr) {
                 for (size_t p = p0; p < p1;) {
                     size_t two = wide && p + 1 < p1, j0 = p * NR, width = two ? 2 * NR : NR;
                     size_t nc = n - j0 < width ? n - j0 : width;
-                    const uint8_t *panel = panels + (p - p0) * NR * kp;
-                    for (size_t i = i0; i < i1; i += mr) {
-                        (two ? wide : narrow)(q + i * ldq, ldq, panel, kp, res);
-                        store_tile_avx2(res, width, mr, i, j0, nc, qsum, qscale, wscale, out, acc, ldo);
-                    }
+                    (two ? wide : narrow)(q + i * ldq, ldq, panels + (p - p0) * NR * kp, kp, res);
+                    store_tile_avx2(res, width, mr, i, j0, nc, qsum, qscale, wscale, out, acc, ldo);
                     p += two ? 2 : 1;
                 }
             }
@@ -336,7 +321,7 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
 static FE_TARGET_AVX2 int matmul_avx2(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
                                       size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n,
                                       float *out, int32_t *acc, size_t ldo) {
-    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 3, kernel_3x16_avx2, NULL,
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 4, kernel_4x16_avx2, NULL,
                          gemv_row_avx2);
 }
 

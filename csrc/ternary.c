@@ -229,17 +229,14 @@ static FE_TARGET_AVX2 void kernel_4x16_avx2(const int8_t *q, size_t ldq, const u
         }
         FE_FLUSH4(0) FE_FLUSH4(1) FE_FLUSH4(2) FE_FLUSH4(3)
     }
-    _mm256_storeu_si256((__m256i *)res, t00);
-    _mm256_storeu_si256((__m256i *)(res + 8), t01);
-    _mm256_storeu_si256((__m256i *)(res + 16), t10);
-    _mm256_storeu_si256((__m256i *)(res + 24), t11);
-    _mm256_storeu_si256((__m256i *)(res + 32), t20);
-    _mm256_storeu_si256((__m256i *)(res + 40), t21);
-    _mm256_storeu_si256((__m256i *)(res + 48), t30);
-    _mm256_storeu_si256((__m256i *)(res + 56), t31);
+#define FE_STORE4(R)                                              \
+    _mm256_storeu_si256((__m256i *)(res + 16 * (R)), t##R##0);    \
+    _mm256_storeu_si256((__m256i *)(res + 16 * (R) + 8), t##R##1);
+    FE_STORE4(0) FE_STORE4(1) FE_STORE4(2) FE_STORE4(3)
 }
 #undef FE_ROW4
 #undef FE_FLUSH4
+#undef FE_STORE4
 
 typedef void (*gemv_row_fn)(const int8_t *, const uint8_t *, size_t, size_t, int32_t *);
 /* kernel(q, ldq, panels, kp, res): mr activation rows against `width` columns held in consecutive

@@ -272,7 +272,7 @@ def test_matmul_variants_bit_identical(variant, m, k, n):
 
 @pytest.mark.parametrize("variant", MM_VARIANTS)
 def test_matmul_writes_only_its_output(variant):
-    # row counts around the 256-row GEMM blocks and the 3- and 8-row micro-kernels, written into
+    # row counts around the 4- and 8-row micro-kernels and 256-row boundaries, written into
     # the middle of a sentinel-filled buffer: nothing outside the [m, n] window may change
     mod = _backend.load("compiled")
     tm = random_ternary(21, 130)

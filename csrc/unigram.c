@@ -75,17 +75,35 @@ struct fe_ug_state {
     int64_t *path;
     int64_t path_cap;
     int lead_removed; /* the normalizers removed the text's first code point(s): its offset is not 0 */
+    /* word -> ids cache (words repeat: Zipf), cleared when half full */
+    struct ug_centry *cache;
+    uint32_t cache_count;
+    ug_buf ckeys;
+    int32_t *cids;
+    int64_t cids_len, cids_cap;
 };
+
+typedef struct ug_centry {
+    uint32_t hash, key_off, key_len, ids_off, n_ids; /* key_len == 0: empty */
+} ug_centry;
+
+#define UG_CACHE_SLOTS (1u << 15)
+#define UG_CACHE_MAX_WORD 48
 
 /* ---------------------------------------------------------------- small helpers */
 
-static uint32_t ug_hash(const char *s, int64_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
+/* FNV-1a over the key (extendable one byte at a time: Viterbi grows keys), then a final mix. */
+#define UG_FNV0 0xcbf29ce484222325ull
+static inline uint64_t ug_fnv(uint64_t h, const char *s, int64_t n) {
     for (int64_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+    return h;
+}
+static inline uint32_t ug_mix(uint64_t h) {
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ull;
     return (uint32_t)(h ^ (h >> 32));
 }
+static inline uint32_t ug_hash(const char *s, int64_t n) { return ug_mix(ug_fnv(UG_FNV0, s, n)); }
 
 /* Length of the valid UTF-8 code point at s (n bytes left), or 0. Sets *cp. */
 static int ug_utf8(const uint8_t *s, int64_t n, uint32_t *cp) {
@@ -153,9 +171,8 @@ static int ug_put(ug_buf *b, const char *s, int64_t n) {
 
 /* The piece id of key (-1: only a prefix of pieces), or -2 when no piece starts with it. Slots are
  * bounds-checked here (a blob is not scanned at open, so that only the pages used are read). */
-static int64_t ug_find(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
-                       const char *key, int64_t len) {
-    uint32_t h = ug_hash(key, len);
+static int64_t ug_find_h(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
+                         const char *key, int64_t len, uint32_t h) {
     uint16_t tag = (uint16_t)(h >> 16);
     uint64_t i = ug_home(h, n);
     for (uint64_t probes = 0; probes < n; probes++) {
@@ -167,6 +184,11 @@ static int64_t ug_find(const ug_slot *slots, uint64_t n, const char *pool, uint6
         if (++i == n) i = 0;
     }
     return -2;
+}
+
+static int64_t ug_find(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
+                       const char *key, int64_t len) {
+    return ug_find_h(slots, n, pool, pool_len, n_pieces, key, len, ug_hash(key, len));
 }
 
 /* Inserts pool[off:off+len] with id (-1: a prefix); 1 when new, 0 when present, -2 table full. */
@@ -431,6 +453,9 @@ void fe_ug_state_free(fe_ug_state *st) {
     free(st->start);
     free(st->nid);
     free(st->path);
+    free(st->cache);
+    free(st->ckeys.p);
+    free(st->cids);
     free(st);
 }
 
@@ -754,8 +779,10 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
         if (!mblen) return 1;
         double base = score[s];
         int single = 0;
+        uint64_t fnv = ug_fnv(UG_FNV0, w + s, mblen);
         for (int64_t e = s + mblen; e - s <= h->maxlen;) {
-            int64_t found = ug_find(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, w + s, e - s);
+            int64_t found = ug_find_h(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, w + s, e - s,
+                                      ug_mix(fnv));
             if (found == -2) break;
             int32_t id = (int32_t)found;
             if (id >= 0) {
@@ -770,6 +797,7 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
             if (e >= n) break;
             int k = ug_utf8((const uint8_t *)w + e, n - e, &cp);
             if (!k) return 1;
+            fnv = ug_fnv(fnv, w + e, k);
             e += k;
         }
         if (!single) {
@@ -804,6 +832,60 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
     return 0;
 }
 
+static const int32_t *ug_cache_get(const fe_ug_state *st, const char *w, int64_t n, uint32_t h, int64_t *n_ids) {
+    if (!st->cache) return NULL;
+    for (uint32_t i = h & (UG_CACHE_SLOTS - 1);; i = (i + 1) & (UG_CACHE_SLOTS - 1)) {
+        const ug_centry *e = &st->cache[i];
+        if (e->key_len == 0) return NULL;
+        if (e->hash == h && e->key_len == (uint64_t)n && memcmp(st->ckeys.p + e->key_off, w, (size_t)n) == 0) {
+            *n_ids = e->n_ids;
+            return st->cids + e->ids_off;
+        }
+    }
+}
+
+static void ug_cache_put(fe_ug_state *st, const char *w, int64_t n, uint32_t h, const int32_t *ids, int64_t n_ids) {
+    if (!st->cache && !(st->cache = (ug_centry *)calloc(UG_CACHE_SLOTS, sizeof(ug_centry)))) return;
+    if (st->cache_count >= UG_CACHE_SLOTS / 2) {
+        memset(st->cache, 0, UG_CACHE_SLOTS * sizeof(ug_centry));
+        st->cache_count = 0;
+        st->ckeys.len = st->cids_len = 0;
+    }
+    if (st->cids_len + n_ids > st->cids_cap) {
+        int64_t cap = st->cids_cap ? st->cids_cap * 2 : 4096;
+        while (cap < st->cids_len + n_ids) cap *= 2;
+        int32_t *p = (int32_t *)realloc(st->cids, (size_t)cap * sizeof(int32_t));
+        if (!p) return; /* the cache is an optimization: skip it when out of memory */
+        st->cids = p;
+        st->cids_cap = cap;
+    }
+    int64_t key_off = st->ckeys.len;
+    if (ug_put(&st->ckeys, w, n)) return;
+    uint32_t i = h & (UG_CACHE_SLOTS - 1);
+    while (st->cache[i].key_len != 0) i = (i + 1) & (UG_CACHE_SLOTS - 1);
+    if (n_ids) memcpy(st->cids + st->cids_len, ids, (size_t)n_ids * sizeof(int32_t));
+    st->cache[i] = (ug_centry){h, (uint32_t)key_off, (uint32_t)n, (uint32_t)st->cids_len, (uint32_t)n_ids};
+    st->cids_len += n_ids;
+    st->cache_count++;
+}
+
+/* The ids of one word through the cache; 0, 1 fallback, -1 OOM. */
+static int ug_word(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n, fe_ug_ids *out) {
+    if (n == 0 || n > UG_CACHE_MAX_WORD) return ug_viterbi(ug, st, w, n, out);
+    uint32_t h = ug_hash(w, n);
+    int64_t n_ids;
+    const int32_t *ids = ug_cache_get(st, w, n, h, &n_ids);
+    if (ids) {
+        for (int64_t k = 0; k < n_ids; k++)
+            if (ug_emit(out, ids[k])) return -1;
+        return 0;
+    }
+    int64_t at = out->len;
+    int rc = ug_viterbi(ug, st, w, n, out);
+    if (rc == 0) ug_cache_put(st, w, n, h, out->data + at, out->len - at);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- encode */
 
 static int ug_has_added(const fe_ug *ug, const char *s, int64_t n) {
@@ -829,7 +911,7 @@ static int ug_text(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t l
     int wb = ug_pretokenize(ug, st, nb, nlen);
     if (wb < 0) return -1;
     for (int64_t k = 0; k < st->spans_len; k += 2) {
-        int rc = ug_viterbi(ug, st, st->b[wb].p + st->spans[k], st->spans[k + 1] - st->spans[k], out);
+        int rc = ug_word(ug, st, st->b[wb].p + st->spans[k], st->spans[k + 1] - st->spans[k], out);
         if (rc) return rc;
     }
     return 0;

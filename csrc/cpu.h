@@ -30,6 +30,7 @@ enum {
     FE_CPU_NEON = 1u << 10,
     FE_CPU_AVX512BITALG = 1u << 11,
     FE_CPU_AVX512DQ = 1u << 12,
+    FE_CPU_NEON_DOTPROD = 1u << 13, /* aarch64 SDOT/UDOT (Armv8.2 dotprod), detected at run time */
 };
 
 /* Convenience sets used by variant tables. */
@@ -49,6 +50,14 @@ enum {
 #define FE_TARGET_AVX512 FE_TARGET("avx2,fma,f16c,popcnt,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq")
 #define FE_TARGET_AVX512_VNNI FE_TARGET("avx2,fma,f16c,popcnt,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #define FE_TARGET_AVX512_VPOPCNTDQ FE_TARGET("avx2,fma,f16c,popcnt,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")
+/* NEON is baseline on aarch64 (no attribute); dotprod is an extension chosen at run time. */
+#if defined(FE_EMULATE_SIMD) || !(defined(__GNUC__) || defined(__clang__))
+#define FE_TARGET_DOTPROD
+#elif defined(__clang__)
+#define FE_TARGET_DOTPROD __attribute__((target("dotprod")))
+#else
+#define FE_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
 #define FE_X86 1

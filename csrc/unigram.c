@@ -582,7 +582,7 @@ static int ug_strip(const char *s, int64_t n, const ug_op *op, ug_buf *o, int *l
     if (op->flag2)
         while (z > a && (k = ug_space_len_back(s + a, z - a))) z -= k;
     if (a) *lead_removed = 1;
-    return ug_put(o, s + a, z - a);
+    return ug_put(o, a ? s + a : s, z - a); /* s may be NULL when n == 0: no NULL + 0 (UB) */
 }
 
 /* Normalizes text into st->b[result]; returns the buffer index, -2 fallback, -1 OOM. */

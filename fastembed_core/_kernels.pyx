@@ -88,6 +88,7 @@ def select_variant(str kernel, str variant):
 
 include "_kernels_gather.pxi"
 include "_kernels_hamming.pxi"
+include "_kernels_ivf.pxi"
 include "_kernels_ternary.pxi"
 include "_kernels_wordpiece.pxi"
 include "_kernels_unigram.pxi"

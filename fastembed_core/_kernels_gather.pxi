@@ -20,11 +20,12 @@ cdef extern from "gather.h" nogil:
         float *out
         int64_t out_stride
     int FE_TABLE_F32, FE_TABLE_F16, FE_TABLE_I8
+    int FE_NORMALIZE, FE_ROUND_F16
     void fe_gather_mean(const fe_gather_args *a, int64_t start, int64_t stop)
 
 
 def gather_mean(table, const int32_t[::1] ids, const int64_t[::1] offsets, mapping, weights, scales,
-                bint normalize, float[:, ::1] out, Py_ssize_t start, Py_ssize_t stop):
+                bint normalize, float[:, ::1] out, Py_ssize_t start, Py_ssize_t stop, bint round_f16=False):
     """See fastembed_core._ref.gather.gather_mean (inputs already validated)."""
     cdef fe_gather_args a
     cdef const float[:, :] t32
@@ -63,7 +64,7 @@ def gather_mean(table, const int32_t[::1] ids, const int64_t[::1] offsets, mappi
     if scales is not None:
         sc = scales
         a.scales = &sc[0]
-    a.normalize = normalize
+    a.normalize = (FE_NORMALIZE if normalize else 0) | (FE_ROUND_F16 if round_f16 else 0)
     a.out = &out[0, 0]
     a.out_stride = out.shape[1]
     if start < 0 or stop > out.shape[0] or offsets.shape[0] < stop + 1:

@@ -125,8 +125,12 @@ def merge_topk(distances: list[np.ndarray], indices: list[np.ndarray], k: int) -
     """Merge per-range top-k results [nq, k] into the top-k by (distance, index) of their union."""
     d = np.concatenate(distances, axis=1)
     i = np.concatenate(indices, axis=1)
-    order = np.lexsort((i, d), axis=-1)[:, :k]
-    return np.take_along_axis(d, order, axis=1), np.take_along_axis(i, order, axis=1)
+    if len({a.shape[1] for a in distances}) > 1 or len(distances) > 64:  # runs of unequal length
+        order = np.lexsort((i.view(np.uint64), d), axis=-1)[:, :k]
+        return np.take_along_axis(d, order, axis=1), np.take_along_axis(i, order, axis=1)
+    od, oi = np.empty((d.shape[0], k), np.int32), np.empty((d.shape[0], k), np.int64)
+    _backend.kernels.hamming_merge(d, i, len(distances), od, oi)
+    return od, oi
 
 
 def _positive_int(v, name: str) -> int:

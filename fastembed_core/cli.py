@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -605,6 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model directory (default: the bundled model)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    from . import serve  # the serve subcommand lives in serve.py (Starlette/uvicorn imported only when run)
+    serve.add_parser(sub, _positive_int)
     return parser
 
 

@@ -121,13 +121,7 @@ class BinaryIndex:
                 self.threshold = stat(x, axis=0).astype(np.float32)
                 self._fit = None
         codes = pack_bits(x, threshold=self.threshold)
-        vectors = scales = None
-        if self.keep is not None:
-            unit = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-32)
-            if self.keep == "float32":
-                vectors = unit
-            else:
-                vectors, scales = _quantize_rows(unit)
+        vectors, scales = _kept_vectors(x, self.keep)
         self._append(codes, vectors, scales)
 
     def _append(self, codes, vectors, scales) -> None:
@@ -182,30 +176,8 @@ class BinaryIndex:
             raise ValueError("the index is empty")
         if k > n:
             raise ValueError(f"k={k} is larger than the index ({n} vectors)")
-        single = np.ndim(queries) == 1
-        q = np.asarray(queries)
-        if q.ndim == 1:
-            q = q[None, :]
-        if q.ndim != 2:
-            raise ValueError(f"queries must be 1-D or 2-D, got shape {q.shape}")
-        if q.dtype in (np.uint8, np.int8):
-            if q.shape[1] != self.width:
-                raise ValueError(f"query codes must have {self.width} bytes, got {q.shape[1]}")
-            qcodes, qf = _as_codes(q, "queries"), None
-        else:
-            if not np.issubdtype(q.dtype, np.floating):
-                raise TypeError(f"queries must be float [nq, {self.dim}] or uint8/int8 codes [nq, {self.width}], got {q.dtype}")
-            if q.shape[1] != self.dim:
-                raise ValueError(f"queries must have {self.dim} dimensions, got {q.shape[1]}")
-            qf = np.asarray(q, dtype=np.float32)
-            qcodes = pack_bits(qf, threshold=self.threshold)
-        if rescore is None:
-            rescore = qf is not None and self.keep is not None
-        elif rescore:
-            if self.keep is None:
-                raise ValueError("rescore=True needs an index that keeps vectors (keep='float32' or 'int8')")
-            if qf is None:
-                raise ValueError("rescore=True needs float queries, not codes")
+        single, qcodes, qf = _query_codes(queries, self.dim, self.width, self.threshold)
+        rescore = _rescore_choice(rescore, self.keep, qf)
         m = _positive_int(rescore_multiplier, "rescore_multiplier")
         width = self.width
         if dims is not None:
@@ -326,6 +298,48 @@ class BinaryIndex:
         return f"BinaryIndex(dim={self.dim}, keep={self.keep!r}, n={len(self)})"
 
 
+def _query_codes(queries, dim: int, width: int, threshold: np.ndarray):
+    """(single, codes uint8[nq, width], floats float32[nq, dim] or None) from float queries [nq, dim]
+    (packed with ``threshold``) or codes [nq, width]; 1-D means one query (``single``)."""
+    single = np.ndim(queries) == 1
+    q = np.asarray(queries)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.ndim != 2:
+        raise ValueError(f"queries must be 1-D or 2-D, got shape {q.shape}")
+    if q.dtype in (np.uint8, np.int8):
+        if q.shape[1] != width:
+            raise ValueError(f"query codes must have {width} bytes, got {q.shape[1]}")
+        return single, _as_codes(q, "queries"), None
+    if not np.issubdtype(q.dtype, np.floating):
+        raise TypeError(f"queries must be float [nq, {dim}] or uint8/int8 codes [nq, {width}], got {q.dtype}")
+    if q.shape[1] != dim:
+        raise ValueError(f"queries must have {dim} dimensions, got {q.shape[1]}")
+    qf = np.asarray(q, dtype=np.float32)
+    return single, pack_bits(qf, threshold=threshold), qf
+
+
+def _rescore_choice(rescore: bool | None, keep: str | None, qf) -> bool:
+    """Resolves ``rescore=None`` (rescore when vectors are kept and queries are floats); checks True."""
+    if rescore is None:
+        return qf is not None and keep is not None
+    if rescore:
+        if keep is None:
+            raise ValueError("rescore=True needs an index that keeps vectors (keep='float32' or 'int8')")
+        if qf is None:
+            raise ValueError("rescore=True needs float queries, not codes")
+    return bool(rescore)
+
+
+def _kept_vectors(x: np.ndarray, keep: str | None):
+    """The rescoring vectors of float32 embeddings [n, dim]: (unit float32 [n, dim], None) for
+    keep="float32", (int8 [n, dim], scales float32 [n]) for "int8", (None, None) for None."""
+    if keep is None:
+        return None, None
+    unit = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-32)
+    return (unit, None) if keep == "float32" else _quantize_rows(unit)
+
+
 def _align(x: int) -> int:
     return (x + _ALIGN - 1) // _ALIGN * _ALIGN
 
@@ -339,16 +353,22 @@ def _quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
-def _rescore(qf, ids, vectors, scales, k):
-    """Cosine of each float query with its candidates' kept vectors; best k by (-score, id)."""
+def _cosine_scores(qf, ids, vectors, scales) -> np.ndarray:
+    """Cosine float32[nq, c] of each float query [nq, dim] with the kept vectors of its candidate rows [nq, c]."""
     qn = qf / (np.linalg.norm(qf, axis=1, keepdims=True) + 1e-32)
     scores = np.empty(ids.shape, np.float32)
-    step = max(1, (1 << 22) // (ids.shape[1] * vectors.shape[1]))  # gathered candidates: <= 16 MiB at a time
+    step = max(1, (1 << 22) // max(1, ids.shape[1] * vectors.shape[1]))  # gathered candidates: <= 16 MiB at a time
     for s in range(0, ids.shape[0], step):
         block = ids[s : s + step]
         cand = np.asarray(vectors[block.ravel()], dtype=np.float32).reshape(block.shape + (vectors.shape[1],))
         scores[s : s + step] = np.einsum("qd,qcd->qc", qn[s : s + step], cand)
     if scales is not None:
         scores *= np.asarray(scales)[ids]
+    return scores
+
+
+def _rescore(qf, ids, vectors, scales, k):
+    """Cosine of each float query with its candidates' kept vectors; best k by (-score, id)."""
+    scores = _cosine_scores(qf, ids, vectors, scales)
     order = np.lexsort((ids, -scores), axis=-1)[:, :k]
     return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import _backend, _parallel
+from . import _parallel
 from .pooling import _run, check_bags, check_table
 from .ternary import TernaryMatrix, ternarize
 from .tokenize import TextTokenizer

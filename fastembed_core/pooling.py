@@ -175,8 +175,10 @@ def gather_mean(
     return out
 
 
-def _run(table, ids, offsets, mapping, weights, scales, normalize: bool, num_threads, out: np.ndarray) -> None:
-    """Pool validated inputs into ``out`` (float32 [n, dim], C-contiguous), split by tokens over threads."""
+def _run(table, ids, offsets, mapping, weights, scales, normalize: bool, num_threads, out: np.ndarray,
+         round_f16: bool = False) -> None:
+    """Pool validated inputs into ``out`` (float32 [n, dim], C-contiguous), split by tokens over threads.
+    ``round_f16``: round each mean to float16 before normalising (model2vec's float16 tables)."""
     n = len(offsets) - 1
     if n == 0 or table.shape[1] == 0:
         out[:] = 0.0
@@ -189,6 +191,7 @@ def _run(table, ids, offsets, mapping, weights, scales, normalize: bool, num_thr
 
     def work(a: int, b: int) -> None:
         for p in range(a, b):
-            kernels.gather_mean(table, ids, offsets, mapping, weights, scales, normalize, out, cuts[p], cuts[p + 1])
+            kernels.gather_mean(table, ids, offsets, mapping, weights, scales, normalize, out, cuts[p], cuts[p + 1],
+                                round_f16=round_f16)
 
     _parallel.run(work, len(cuts) - 1, len(cuts) - 1)

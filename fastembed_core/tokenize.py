@@ -115,7 +115,8 @@ class TextTokenizer:
             # tokenizers would accept this and fail on the first unknown word with a bare Exception.
             raise ValueError(f"tokenizer: the WordPiece unk_token {model.get('unk_token')!r} is not in the vocabulary")
         self.fast_reason: str | None = None  # why no fast path runs (None when one does)
-        if isinstance(fast, str) and fast == "auto":
+        auto = isinstance(fast, str) and fast == "auto"
+        if auto:
             fast = auto_fast(self.tokenizer)
             if fast is None:
                 self.fast_reason = no_fast_reason(self.tokenizer)
@@ -124,6 +125,18 @@ class TextTokenizer:
         if fast is not None and not callable(getattr(fast, "encode_flat", None)):
             raise TypeError("fast must have an encode_flat(texts, *, max_tokens, drop_id, num_threads) method")
         self.fast = fast
+        self._auto_fast = fast if auto else None
+
+    def __reduce__(self) -> tuple:
+        """Pickled as the tokenizer JSON and the fast-path setting, never a C handle: on unpickling
+        the fast path is rebuilt from the tokenizer ("auto"), or the pickled custom ``fast`` is kept."""
+        if self.fast is None:
+            fast: Any = None
+        elif self.fast is self._auto_fast:
+            fast = "auto"
+        else:
+            fast = self.fast
+        return (_restore_text_tokenizer, (type(self), self.tokenizer.to_str(), fast))
 
     @property
     def tokenizer(self) -> Any:
@@ -244,3 +257,9 @@ class TextTokenizer:
             f"TextTokenizer(vocab_size={self.vocab_size}, unk_id={self.unk_id}, "
             f"path={self.path!r})"
         )
+
+
+def _restore_text_tokenizer(cls: type, tokenizer_json: str, fast: Any) -> TextTokenizer:
+    from tokenizers import Tokenizer
+
+    return cls(Tokenizer.from_str(tokenizer_json), fast=fast)

@@ -308,6 +308,27 @@ def test_no_int16_overflow(variant):
     assert abs(want).max() == 128 * k
 
 
+@pytest.mark.parametrize("variant", MM_VARIANTS)
+def test_long_rows_past_the_gemv_chunk(variant):
+    # k past the 512-bit GEMV's chunk of 1024 block pairs (262,144 weights), with an odd block count,
+    # extreme activations and all-code-2 stretches: the scaled per-position accumulators must
+    # neither wrap nor lose the exact shift back; 8 rows also take the GEMM micro-kernels.
+    k = 262_144 + 3 * 128 + 5
+    r = rng(17)
+    mod = _backend.load("compiled")
+    vals = r.integers(-1, 2, size=(6, k)).astype(np.int8)
+    vals[:, : k // 2] = 1
+    tm = TernaryMatrix.from_values(vals, np.ones(6, np.float32))
+    kp = tm.packed.shape[1] * 4
+    for m in (1, 8):
+        q = np.zeros((m, kp), np.int8)
+        q[:, :k] = np.where(r.random((m, k)) < 0.5, -128, 127).astype(np.int8)
+        qs = q.sum(axis=1, dtype=np.int64).astype(np.int32)
+        want = exact_acc(q, tm)
+        with _backend.variant("ternary_matmul", variant):
+            assert np.array_equal(acc_with(mod, q, qs, tm.packed), want)
+
+
 def test_matmul_zero_rows_and_vector(backend):
     tm = random_ternary(20, 50)
     x = np.zeros((3, 50), np.float32)

@@ -178,7 +178,7 @@ class TextTokenizer:
                 fast_path, meta = got
                 self.vocab_size, self.median_token_length, self.unk_id = (
                     meta["vocab_size"], meta["median_token_length"], meta["unk_id"])
-                self.fast, self.fast_reason = fast_path, None
+                self.fast, self.fast_reason, self._auto_fast = fast_path, None, fast_path
                 return self
 
         try:

@@ -133,8 +133,10 @@ def _pre_ops(pre: Any) -> list | str:
     return f"pre-tokenizer {kind}"
 
 
-def parse(d: dict) -> tuple[dict, dict] | str:
-    """(spec, build arguments) of a tokenizer JSON dict, or the reason it is unsupported."""
+def parse(d: dict, tok: Any = None) -> tuple[dict, dict] | str:
+    """(spec, build arguments) of a tokenizer JSON dict (``tok``: the same as a tokenizers.Tokenizer,
+    whose normalizer gives the normalized form of ``normalized`` added tokens), or the reason it is
+    unsupported."""
     model = d.get("model") or {}
     if model.get("type") != "Unigram":
         return f"model {model.get('type')} is not Unigram"
@@ -153,9 +155,22 @@ def parse(d: dict) -> tuple[dict, dict] | str:
         return pre
     if any(op["kind"] == "metaspace" and op["flag1"] == 1 for op in pre[1:]):
         return "Metaspace(prepend_scheme='first') after another pre-tokenizer"
-    added = [t.get("content") for t in d.get("added_tokens") or []]
-    if not all(isinstance(c, str) and c for c in added):
+    added = [dict(content=t.get("content"), id=t.get("id"),
+                  **{k: bool(t.get(k, False)) for k in ("normalized", "single_word", "lstrip", "rstrip")})
+             for t in d.get("added_tokens") or []]
+    if not all(isinstance(t["content"], str) and t["content"] for t in added):
         return "an empty added token"
+    if not all(isinstance(t["id"], int) and 0 <= t["id"] < 2**31 for t in added):
+        return "an added token id out of range"
+    for t in added:  # tokenizers matches a normalized added token by its normalized form
+        if t["normalized"] and d.get("normalizer") is not None:
+            if tok is None:
+                from tokenizers import Tokenizer
+
+                tok = Tokenizer.from_str(json.dumps(d))
+            t["content"] = tok.normalizer.normalize_str(t["content"])
+            if not t["content"]:
+                return "a normalized added token whose normalized form is empty"
     pieces = [p for p, _ in vocab]
     scores = [s for _, s in vocab]
     if not all(isinstance(p, str) and p for p in pieces):
@@ -171,7 +186,7 @@ def parse(d: dict) -> tuple[dict, dict] | str:
 
 def unsupported_reason(tok: Any) -> str | None:
     """Why ``tok`` (a tokenizers.Tokenizer) cannot run on the Unigram fast path, or None."""
-    got = parse(json.loads(tok.to_str()))
+    got = parse(json.loads(tok.to_str()), tok)
     return got if isinstance(got, str) else None
 
 
@@ -199,7 +214,7 @@ class FastUnigram(FastWordPiece):
         to_str = getattr(tok, "to_str", None)
         if to_str is None:
             raise TypeError(f"tok must be a tokenizers.Tokenizer, not {type(tok).__name__}")
-        got = parse(json.loads(to_str()))
+        got = parse(json.loads(to_str()), tok)
         if isinstance(got, str):
             return None
         spec, build = got
@@ -233,7 +248,7 @@ def _rebuild(spec: dict, blob: bytes | None) -> FastUnigram:
 
 CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
 _CACHE_MAGIC = b"FEUGCACH"
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 def cache_dir() -> Path:
@@ -330,7 +345,7 @@ def cached(tokenizer_file: Any, meta_of: Any) -> tuple[FastUnigram, dict] | None
             tok = Tokenizer.from_str(data.decode("utf-8"))
         except Exception:  # noqa: BLE001  (the caller reports it when it loads the file itself)
             return None
-        got = parse(json.loads(tok.to_str()))
+        got = parse(json.loads(tok.to_str()), tok)
         if isinstance(got, str):
             return None
         spec, build = got

@@ -132,7 +132,7 @@ class TextTokenizer:
         the fast path is rebuilt from the tokenizer ("auto"), or the pickled custom ``fast`` is kept."""
         if self.fast is None:
             fast: Any = None
-        elif self.fast is self._auto_fast:
+        elif self.fast is getattr(self, "_auto_fast", None):
             fast = "auto"
         else:
             fast = self.fast
@@ -178,7 +178,8 @@ class TextTokenizer:
                 fast_path, meta = got
                 self.vocab_size, self.median_token_length, self.unk_id = (
                     meta["vocab_size"], meta["median_token_length"], meta["unk_id"])
-                self.fast, self.fast_reason, self._auto_fast = fast_path, None, fast_path
+                self.fast, self.fast_reason = fast_path, None
+                self._auto_fast = fast_path
                 return self
 
         try:
@@ -222,8 +223,9 @@ class TextTokenizer:
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a sequence of strings, not a single str")
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
-            raise ValueError(f"max_length must be None or a positive integer, not {max_length!r}")
+        from ._validate import positive_int
+
+        max_length = positive_int(max_length, "max_length", optional=True)
         texts = list(texts)
         check_texts(texts)
         if max_length is not None:

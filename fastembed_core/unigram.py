@@ -17,13 +17,11 @@ memory-maps read-only.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import mmap
 import os
 import re
 import sys
-import tempfile
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import _backend
+from ._io import atomic_write
 from .wordpiece import FastWordPiece
 
 __all__ = ["FastUnigram", "unsupported_reason", "cached", "cache_dir"]
@@ -272,21 +271,9 @@ def _write_cache(path: Path, meta: dict, blob: bytes) -> None:
     pre = _CACHE_MAGIC + len(head).to_bytes(8, "little") + head
     pre += b"\0" * (-len(pre) % 8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o644 & ~umask)  # readable by every process that may map it, like a normal file
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pre)
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(pre)
+        fh.write(blob)
 
 
 def _open_cache(path: Path, tokenizer_file: str) -> tuple[FastUnigram, dict]:

@@ -67,6 +67,12 @@ def test_bit_identical_dev_sample(backend, dev_rows, name, normalize):
     _check(_model(name, normalize), _texts(dev_rows, 120))
 
 
+@pytest.mark.parametrize("name", ["float32", "float16-weights", "int8", "float64-weights", "vocab-quantized-float16"])
+def test_bit_identical_dim_1(backend, dev_rows, name):  # numpy's mean over one column is pairwise
+    _check(_model(name, True, dim=1), _texts(dev_rows, 40))
+    _check(_model(name, False, dim=1), _texts(dev_rows, 40))
+
+
 @pytest.mark.parametrize("max_length", [None, 0, 1, 7, True, np.int64(64), 10**12])
 def test_bit_identical_every_max_length(backend, dev_rows, max_length):
     _check(_model("float32-weights", True), _texts(dev_rows, 40), max_length=max_length)
@@ -75,7 +81,7 @@ def test_bit_identical_every_max_length(backend, dev_rows, max_length):
 def test_static_model_matches_where_free(backend, dev_rows):
     """fastembed_core.StaticModel (float32 output) is bit-identical for float32 and int8 tables too."""
     texts = _texts(dev_rows, 150)
-    for name in ("float32-weights", "int8-weights"):
+    for name in ("float32-weights", "int8", "int8-weights"):
         model = _model(name, True)
         want = model.encode(texts, use_multiprocessing=False)
         got = from_model2vec(model).encode(texts)

@@ -78,3 +78,22 @@ def test_accelerated_model2vec_pickles(tmp_path, backend, dtype):
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     for got in joblib.Parallel(n_jobs=2)(joblib.delayed(_encode)(model) for _ in range(2)):
         assert got.tobytes() == want.tobytes()
+
+
+def test_unigram_model_pickles(tmp_path, backend):
+    """A Unigram tokenizer read through its memory-mapped vocabulary cache pickles as JSON too."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import Unigram
+    from tokenizers.pre_tokenizers import Metaspace
+
+    pieces = [("<unk>", 0.0)] + [(p, -float(i)) for i, p in enumerate(["▁a", "▁b", "a", "b", "▁", "ab", "▁ab"], 1)]
+    tok = Tokenizer(Unigram(pieces, unk_id=0))
+    tok.pre_tokenizer = Metaspace()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    text_tok = TextTokenizer.from_file(tmp_path / "tokenizer.json")
+    texts = ["a b ab", "ba zz", ""]
+    want = text_tok.encode(texts)
+    for clone in _clones(text_tok):
+        assert clone.path == text_tok.path
+        for a, b in zip(clone.encode(texts), want):
+            np.testing.assert_array_equal(a, b)

@@ -6,8 +6,8 @@
     model = accelerate(SentenceTransformer("path/to/static-model"))
     emb = model.encode(texts, precision="ubinary")    # same output as before, faster
 
-``accelerate(model)`` applies to a ``SentenceTransformer`` whose modules are a ``StaticEmbedding``
-optionally followed by ``Normalize``. It replaces only that module's ``preprocess`` (the tokenizer
+``accelerate(model)`` applies to a ``SentenceTransformer`` whose first module is a ``StaticEmbedding``
+(typically followed by ``Normalize``; any modules may follow). It replaces only that module's ``preprocess`` (the tokenizer
 call, most of the time of a static model) with fastembed_core's tokenizer fast path, which gives the
 same ``input_ids``/``offsets`` as ``tokenizer.encode_batch(texts, add_special_tokens=False)`` with
 the tokenizer's own truncation (UNK kept; no character cut, unlike model2vec). Everything else is
@@ -51,21 +51,33 @@ def static_parts(model: Any) -> tuple[Any, bool]:
 
     TypeError when the model is not a StaticEmbedding [+ Normalize] pipeline.
     """
+    try:
+        from sentence_transformers.sentence_transformer.modules import Normalize
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Normalize
+
+    first = _static_module(model)
+    modules = list(model)
+    if len(modules) > 2 or (len(modules) == 2 and not isinstance(modules[1], Normalize)):
+        raise TypeError(f"model must be StaticEmbedding [+ Normalize], got modules {[type(m).__name__ for m in modules]}")
+    return first, len(modules) == 2
+
+
+def _static_module(model: Any) -> Any:
+    """The first module of ``model`` when it is a StaticEmbedding (what accelerate patches); any
+    modules may follow it (Normalize, Dense, ...), they run unchanged. TypeError otherwise."""
     st = _st()
     try:
-        from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
     except ImportError:  # sentence-transformers < 6
-        from sentence_transformers.models import Normalize, StaticEmbedding
+        from sentence_transformers.models import StaticEmbedding
 
     if not isinstance(model, st.SentenceTransformer):
         raise TypeError(f"model must be a sentence_transformers.SentenceTransformer, not {type(model).__name__}")
     modules = list(model)
-    if not modules or not isinstance(modules[0], StaticEmbedding) or len(modules) > 2 or (
-        len(modules) == 2 and not isinstance(modules[1], Normalize)
-    ):
-        names = [type(m).__name__ for m in modules]
-        raise TypeError(f"model must be StaticEmbedding [+ Normalize], got modules {names}")
-    return modules[0], len(modules) == 2
+    if not modules or not isinstance(modules[0], StaticEmbedding):
+        raise TypeError(f"model must start with a StaticEmbedding module, got modules {[type(m).__name__ for m in modules]}")
+    return modules[0]
 
 
 def _fast_path(tok: Any) -> tuple[Any, int | None]:
@@ -136,7 +148,7 @@ def accelerate(model: Any, *, num_threads: int | None = 1) -> Any:
     so outputs are bit-identical. num_threads: tokenizer threads per batch (1 by default; None = all
     cores).
     """
-    module, _ = static_parts(model)
+    module = _static_module(model)
     from .. import _parallel
 
     _parallel.resolve_threads(num_threads)
@@ -149,7 +161,7 @@ def accelerate(model: Any, *, num_threads: int | None = 1) -> Any:
 def is_accelerated(model: Any) -> bool:
     """Whether ``accelerate`` patched this model's StaticEmbedding module."""
     try:
-        module, _ = static_parts(model)
+        module = _static_module(model)
     except TypeError:
         return False
     return isinstance(module.__dict__.get("preprocess"), _Preprocess)
@@ -158,5 +170,5 @@ def is_accelerated(model: Any) -> bool:
 def restore(model: Any) -> Any:
     """Undo ``accelerate``: the StaticEmbedding module tokenizes with its own tokenizer again."""
     if is_accelerated(model):
-        del static_parts(model)[0].__dict__["preprocess"]
+        del _static_module(model).__dict__["preprocess"]
     return model

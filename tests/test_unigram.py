@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("sentencepiece")
+pytest.importorskip("transformers")  # SpmConverter, for the "spm" style
 import _unigram_models as U  # noqa: E402
 from conftest import DATA  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402

@@ -364,8 +364,72 @@ static FE_TARGET_AVX2 void select_avx2(const int32_t *dist, size_t n, int64_t fi
     }
 }
 
+/* ---------------------------------------------------------------- fused top-k for 256-bit codes
+ *
+ * No distance buffer: each step computes the distances of STEP codes in registers, one compare against
+ * the current k-th distance gives the mask of candidates (empty for nearly every step once the heap has
+ * filled), and only those are offered to the heap, in index order, so ties still go to the smaller
+ * index. The database is blocked (BLOCK_BYTES) so a block stays in cache across the queries;
+ * STEP_FN(qv, codes, stride, thr, d) returns the mask (bit c: code c) and fills d[c] when non-zero. */
+#define DEFINE_TOPK32_FUSED(NAME, TARGET, STEP, QTYPE, QLOAD, STEP_FN)                                     \
+    static TARGET void NAME(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *db, size_t n, \
+                            size_t stride, size_t k, int64_t index_base, int32_t *out_d, int64_t *out_i) {  \
+        for (size_t qi = 0; qi < nq; qi++) {                                                              \
+            heap h = {out_d + qi * k, out_i + qi * k, k};                                                 \
+            heap_init(&h);                                                                                \
+        }                                                                                                 \
+        size_t block = BLOCK_BYTES / stride;                                                              \
+        block = block < (STEP) ? (STEP) : block / (STEP) * (STEP);                                        \
+        for (size_t b0 = 0; b0 < n; b0 += block) {                                                        \
+            size_t b1 = n - b0 < block ? n : b0 + block, full = b0 + (b1 - b0) / (STEP) * (STEP);         \
+            for (size_t qi = 0; qi < nq; qi++) {                                                          \
+                heap h = {out_d + qi * k, out_i + qi * k, k};                                             \
+                const uint8_t *q = queries + qi * q_stride;                                               \
+                const QTYPE qv = QLOAD(q);                                                                \
+                int32_t d[STEP];                                                                          \
+                for (size_t s = b0; s < full; s += (STEP)) {                                              \
+                    const uint8_t *c = db + s * stride;                                                   \
+                    if (nq == 1) prefetch_rows(c, (STEP) * stride);                                       \
+                    for (uint32_t m = STEP_FN(qv, c, stride, h.d[0], d); m; m &= m - 1) {                 \
+                        unsigned j = ctz32(m);                                                            \
+                        if (d[j] < h.d[0]) heap_replace_top(&h, d[j], index_base + (int64_t)(s + j));     \
+                    }                                                                                     \
+                }                                                                                         \
+                for (size_t s = full; s < b1; s++) {                                                      \
+                    int dd;                                                                               \
+                    CODE_DIST(HW_POPCOUNT, q, db + s * stride, 4, 0, dd);                                 \
+                    if (dd < h.d[0]) heap_replace_top(&h, dd, index_base + (int64_t)s);                   \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        for (size_t qi = 0; qi < nq; qi++) {                                                              \
+            heap h = {out_d + qi * k, out_i + qi * k, k};                                                 \
+            heap_finish(&h);                                                                              \
+        }                                                                                                 \
+    }
+
+/* 8 codes of 32 bytes: byte counts (vpshufb), vpsadbw, then the eight totals in one register. */
+static inline FE_TARGET_AVX2 uint32_t step8_avx2(__m256i qv, const uint8_t *c, size_t stride, int32_t thr,
+                                                 int32_t *d) {
+    __m256i s[8];
+    for (int t = 0; t < 8; t++)
+        s[t] = _mm256_sad_epu8(popcount_bytes_avx2(_mm256_xor_si256(qv, _mm256_loadu_si256((const __m256i *)(c + t * stride)))),
+                               _mm256_setzero_si256());
+    __m256i v = reduce8_avx2(s);
+    uint32_t m = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(thr), v)));
+    if (m) _mm256_storeu_si256((__m256i *)d, v);
+    return m;
+}
+
+#define QUERY_YMM(q) _mm256_loadu_si256((const __m256i *)(q))
+DEFINE_TOPK32_FUSED(topk32_avx2, FE_TARGET_AVX2, 8, __m256i, QUERY_YMM, step8_avx2)
+
 static FE_TARGET_AVX2 void topk_avx2(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db, size_t n, size_t ds,
                                      size_t width, size_t k, int64_t base, int32_t *od, int64_t *oi) {
+    if (width == 32 && ds >= 32) {
+        topk32_avx2(q, nq, qs, db, n, ds, k, base, od, oi);
+        return;
+    }
     topk_driver(dist_avx2, select_avx2, q, nq, qs, db, n, ds, width, k, base, od, oi);
 }
 static FE_TARGET_AVX2 void distance_avx2(const uint8_t *a, size_t na, size_t as, const uint8_t *b, size_t nb,
@@ -426,12 +490,10 @@ static FE_TARGET_AVX512_VPOPCNTDQ void dist_avx512(const uint8_t *q, const uint8
     }
 }
 
-/* Exact top-k over 32-byte codes without a distance buffer. 16 codes per step: 8 zmm of 2 codes,
+/* The fused top-k step for 32-byte codes (DEFINE_TOPK32_FUSED): 16 codes per step, 8 zmm of 2 codes,
  * vpopcntq per 64-bit word (<= 64), then the words are packed four to a qword in 16-bit fields
  * and summed across lanes, leaving the 16 distances (<= 256) in 16-bit fields: codes 0,2,..,14 in
- * the first 128-bit lane, 1,3,..,15 in the third. A 16-bit compare against the current k-th
- * distance rejects the whole step in one mask test; survivors (rare once the heap has filled) are
- * offered to the heap in index order, so ties still go to the smaller index. */
+ * the first 128-bit lane, 1,3,..,15 in the third; one 16-bit compare against the k-th distance. */
 static inline FE_TARGET_AVX512_VPOPCNTDQ __m512i load_code_pair(const uint8_t *c, size_t stride) {
     if (stride == 32) return _mm512_loadu_si512((const void *)c);
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)c)),
@@ -459,66 +521,28 @@ static inline FE_TARGET_AVX512_VPOPCNTDQ __m512i dist16x32_avx512(__m512i qq, co
     return _mm512_add_epi64(u, _mm512_permutexvar_epi64(swap128, u));
 }
 
-/* Offers the codes of one 16-code step whose bit is set in `mask` (bit f < 8: code 2f, bit 16 + f:
- * code 2f + 1) to the heap in index order. */
-static void offer16(const uint16_t *d16, uint32_t mask, int64_t first, heap *h) {
-    uint32_t ev = mask & 0xff, od = (mask >> 16) & 0xff;
-    while (ev | od) {
-        unsigned ce = ev ? 2 * ctz32(ev) : 64, co = od ? 2 * ctz32(od) + 1 : 64;
-        unsigned c = ce < co ? ce : co;
-        if (c == ce)
-            ev &= ev - 1;
-        else
-            od &= od - 1;
-        int32_t d = d16[(c & 1) * 16 + c / 2];
-        if (d < h->d[0]) heap_replace_top(h, d, first + (int64_t)c);
+/* One step of 16 codes: the mask (bit c: code c) of those closer than thr, their distances in d
+ * (only when the mask is not empty). */
+static inline FE_TARGET_AVX512_VPOPCNTDQ uint32_t step16_avx512(__m512i qq, const uint8_t *c, size_t stride,
+                                                               int32_t thr, int32_t *d) {
+    __m512i dv = dist16x32_avx512(qq, c, stride);
+    __m512i tv = _mm512_set1_epi16((short)(thr > 0xffff ? 0xffff : thr));
+    uint32_t m = fe_cmplt_epu16_mask_512(dv, tv) & 0x00ff00ffu;
+    if (!m) return 0;
+    uint16_t d16[32];
+    uint32_t ordered = 0;
+    _mm512_storeu_si512((void *)d16, dv);
+    for (int f = 0; f < 8; f++) {
+        d[2 * f] = d16[f];
+        d[2 * f + 1] = d16[16 + f];
+        ordered |= ((m >> f) & 1u) << (2 * f) | ((m >> (16 + f)) & 1u) << (2 * f + 1);
     }
+    return ordered;
 }
 
-static FE_TARGET_AVX512_VPOPCNTDQ void topk32_avx512(const uint8_t *queries, size_t nq, size_t q_stride,
-                                                     const uint8_t *db, size_t n, size_t stride, size_t k,
-                                                     int64_t index_base, int32_t *out_d, int64_t *out_i) {
-    for (size_t qi = 0; qi < nq; qi++) {
-        heap h = {out_d + qi * k, out_i + qi * k, k};
-        heap_init(&h);
-    }
-    size_t block = BLOCK_BYTES / stride;
-    block = block < 16 ? 16 : block / 16 * 16;
-    for (size_t b0 = 0; b0 < n; b0 += block) {
-        size_t b1 = n - b0 < block ? n : b0 + block;
-        size_t full = b0 + (b1 - b0) / 16 * 16;
-        for (size_t qi = 0; qi < nq; qi++) {
-            heap h = {out_d + qi * k, out_i + qi * k, k};
-            const uint8_t *q = queries + qi * q_stride;
-            const __m256i q256 = _mm256_loadu_si256((const __m256i *)q);
-            const __m512i qq = _mm512_inserti64x4(_mm512_castsi256_si512(q256), q256, 1);
-            int32_t thr = h.d[0];
-            __m512i tv = _mm512_set1_epi16((short)(thr > 0xffff ? 0xffff : thr));
-            for (size_t s = b0; s < full; s += 16) {
-                const uint8_t *c = db + s * stride;
-                if (nq == 1) prefetch_rows(c, 16 * stride);
-                __m512i dv = dist16x32_avx512(qq, c, stride);
-                uint32_t m = fe_cmplt_epu16_mask_512(dv, tv) & 0x00ff00ffu;
-                if (m) {
-                    uint16_t d16[32];
-                    _mm512_storeu_si512((void *)d16, dv);
-                    offer16(d16, m, index_base + (int64_t)s, &h);
-                    thr = h.d[0];
-                    tv = _mm512_set1_epi16((short)(thr > 0xffff ? 0xffff : thr));
-                }
-            }
-            for (size_t s = full; s < b1; s++) {
-                int d;
-                CODE_DIST(HW_POPCOUNT, q, db + s * stride, 4, 0, d);
-                if (d < h.d[0]) heap_replace_top(&h, d, index_base + (int64_t)s);
-            }
-        }
-    }
-    for (size_t qi = 0; qi < nq; qi++) {
-        heap h = {out_d + qi * k, out_i + qi * k, k};
-        heap_finish(&h);
-    }
-}
+#define QUERY_ZMM(q) _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q))), \
+                                        _mm256_loadu_si256((const __m256i *)(q)), 1)
+DEFINE_TOPK32_FUSED(topk32_avx512, FE_TARGET_AVX512_VPOPCNTDQ, 16, __m512i, QUERY_ZMM, step16_avx512)
 
 static FE_TARGET_AVX512_VPOPCNTDQ void topk_avx512(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db,
                                                    size_t n, size_t ds, size_t width, size_t k, int64_t base,
@@ -647,4 +671,33 @@ void fe_hamming_topk(const uint8_t *queries, size_t nq, size_t q_stride, const u
                      int64_t *out_i) {
     if (nq == 0 || k == 0) return;
     FE_ACTIVE(topk_kernel, topk_fn)(queries, nq, q_stride, db, n, db_stride, width, k, index_base, out_d, out_i);
+}
+
+void fe_hamming_merge(const int32_t *d, const int64_t *ix, size_t nq, size_t parts, size_t kp, size_t k,
+                      int32_t *out_d, int64_t *out_i) {
+    enum { MAX_PARTS = 64 };
+    if (parts > MAX_PARTS) parts = MAX_PARTS; /* the binding refuses more */
+    for (size_t q = 0; q < nq; q++) {
+        size_t pos[MAX_PARTS] = {0};
+        const int32_t *dq = d + q * parts * kp;
+        const int64_t *iq = ix + q * parts * kp;
+        for (size_t o = 0; o < k; o++) {
+            size_t best = parts;
+            int32_t bd = 0;
+            uint64_t bi = 0;
+            for (size_t p = 0; p < parts; p++) {
+                if (pos[p] >= kp) continue;
+                int32_t dv = dq[p * kp + pos[p]];
+                uint64_t iv = (uint64_t)iq[p * kp + pos[p]]; /* -1 -> the largest */
+                if (best == parts || dv < bd || (dv == bd && iv < bi)) {
+                    best = p;
+                    bd = dv;
+                    bi = iv;
+                }
+            }
+            out_d[q * k + o] = bd;
+            out_i[q * k + o] = (int64_t)bi;
+            pos[best]++;
+        }
+    }
 }

@@ -18,6 +18,21 @@ void fe_ivf_topk(const uint8_t *queries, size_t nq, size_t q_stride, const uint8
                  size_t width, const int64_t *ids, const int64_t *starts, const int64_t *ends, size_t nranges,
                  size_t k, int32_t *out_d, int64_t *out_r, int64_t *work);
 
+/* The same result as fe_ivf_topk, computed list-major for a batch: group g is the row range
+ * [starts[g], ends[g]) scanned for the queries group_queries[group_offsets[g] .. group_offsets[g + 1])
+ * (each < nq), so a list is read from memory once for all the queries that probe it. A query's ranges
+ * are the ranges of the groups that list it. `work` is scratch space for nq * k int64. */
+void fe_ivf_topk_grouped(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *codes,
+                         size_t code_stride, size_t width, const int64_t *ids, const int64_t *starts,
+                         const int64_t *ends, size_t ngroups, const int64_t *group_offsets,
+                         const int64_t *group_queries, size_t k, int32_t *out_d, int64_t *out_r, int64_t *work);
+
+/* For each query i < nq, its nprobe nearest centroids by (Hamming distance, list number), written in
+ * ascending list number to out[i * nprobe ...]; 1 <= nprobe <= nlist. `work` is scratch space for
+ * nlist + 8 * width + 1 int32. */
+void fe_ivf_probe(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *centroids, size_t nlist,
+                  size_t c_stride, size_t width, size_t nprobe, int64_t *out, int32_t *work);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,9 +18,14 @@
 #define UG_UNK_PENALTY 10.0
 
 typedef struct {
-    uint32_t hash, off, len;
-    int32_t id; /* piece id, or -1 when the key is only a prefix of pieces */
+    uint32_t off;    /* key = pool[off:off+len] */
+    uint16_t len;    /* 0: empty slot */
+    uint16_t tag;    /* high bits of the key's hash */
+    int32_t id;      /* piece id, or -1 when the key is only a prefix of pieces */
 } ug_slot;
+
+/* Slot of hash h in a table of n slots (any n, not only powers of two). */
+static inline uint64_t ug_home(uint32_t h, uint64_t n) { return ((uint64_t)h * n) >> 32; }
 
 typedef struct {
     char magic[8];
@@ -146,31 +151,57 @@ static int ug_put(ug_buf *b, const char *s, int64_t n) {
 
 /* ---------------------------------------------------------------- the piece table */
 
-static int64_t ug_find(const ug_slot *slots, uint64_t mask, const char *pool, const char *key, int64_t len) {
+/* The piece id of key (-1: only a prefix of pieces), or -2 when no piece starts with it. Slots are
+ * bounds-checked here (a blob is not scanned at open, so that only the pages used are read). */
+static int64_t ug_find(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
+                       const char *key, int64_t len) {
     uint32_t h = ug_hash(key, len);
-    for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+    uint16_t tag = (uint16_t)(h >> 16);
+    uint64_t i = ug_home(h, n);
+    for (uint64_t probes = 0; probes < n; probes++) {
         const ug_slot *s = &slots[i];
-        if (s->len == 0) return -1;
-        if (s->hash == h && s->len == (uint32_t)len && memcmp(pool + s->off, key, (size_t)len) == 0)
-            return (int64_t)i;
+        if (s->len == 0) return -2;
+        if (s->tag == tag && s->len == (uint64_t)len && (uint64_t)s->off + s->len <= pool_len &&
+            memcmp(pool + s->off, key, (size_t)len) == 0)
+            return s->id >= -1 && s->id < n_pieces ? s->id : -2;
+        if (++i == n) i = 0;
     }
+    return -2;
 }
 
-/* -1 empty key slot not found / -2 table full */
-static int ug_insert(ug_slot *slots, uint64_t mask, const char *pool, uint32_t off, uint32_t len, int32_t id) {
+/* Inserts pool[off:off+len] with id (-1: a prefix); 1 when new, 0 when present, -2 table full. */
+static int ug_insert(ug_slot *slots, uint64_t n, const char *pool, uint32_t off, uint32_t len, int32_t id) {
     uint32_t h = ug_hash(pool + off, len);
-    for (uint64_t i = h & mask, probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
+    uint16_t tag = (uint16_t)(h >> 16);
+    uint64_t i = ug_home(h, n);
+    for (uint64_t probes = 0; probes < n; probes++) {
         ug_slot *s = &slots[i];
         if (s->len == 0) {
-            *s = (ug_slot){h, off, len, id};
-            return 0;
+            *s = (ug_slot){off, (uint16_t)len, tag, id};
+            return 1;
         }
-        if (s->hash == h && s->len == len && memcmp(pool + s->off, pool + off, len) == 0) {
+        if (s->tag == tag && s->len == len && memcmp(pool + s->off, pool + off, len) == 0) {
             if (id >= 0) s->id = id; /* tokenizers: the last duplicate piece wins */
             return 0;
         }
+        if (++i == n) i = 0;
     }
     return -2;
+}
+
+/* Inserts every piece and each of its code-point prefixes; returns the number of distinct keys or -1. */
+static int64_t ug_fill(ug_slot *slots, uint64_t n_slots, const char *pool, const int64_t *offs, int64_t n) {
+    int64_t distinct = 0;
+    for (int64_t k = 0; k < n; k++) {
+        uint32_t off = (uint32_t)(offs[k] - offs[0]), len = (uint32_t)(offs[k + 1] - offs[k]), cp;
+        for (uint32_t i = 0; i < len;) {
+            i += (uint32_t)ug_utf8((const uint8_t *)pool + off + i, len - i, &cp);
+            int rc = ug_insert(slots, n_slots, pool, off, i, i == len ? (int32_t)k : -1);
+            if (rc < 0) return -1;
+            distinct += rc;
+        }
+    }
+    return distinct;
 }
 
 static int64_t ug_align(int64_t x) { return (x + 7) & ~(int64_t)7; }
@@ -199,8 +230,14 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
         cm_units = trie_bytes / 4;
         cm_norm_len = (uint64_t)(charsmap_len - 4 - trie_bytes);
     }
-    uint64_t n_slots = 16;
-    while (n_slots < (uint64_t)n_keys + (uint64_t)n_keys / 2 + 1) n_slots <<= 1;
+    /* Count the distinct keys in a scratch table, then size the real one at a load of ~0.7. */
+    uint64_t n_slots = (uint64_t)n_keys * 2 + 16;
+    ug_slot *scratch = (ug_slot *)calloc((size_t)n_slots, sizeof(ug_slot));
+    if (!scratch) return -1;
+    int64_t distinct = ug_fill(scratch, n_slots, pieces + offs[0], offs, n);
+    free(scratch);
+    if (distinct < 0) return -1;
+    n_slots = (uint64_t)distinct + (uint64_t)distinct * 3 / 7 + 16;
     ug_header hd;
     memset(&hd, 0, sizeof hd);
     memcpy(hd.magic, UG_MAGIC, 8);
@@ -238,21 +275,17 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
     for (int64_t k = 0; k < n; k++) {
         sc[k] = scores[k];
         if (scores[k] < min_score) min_score = scores[k];
-        uint32_t off = (uint32_t)(offs[k] - offs[0]), len = (uint32_t)(offs[k + 1] - offs[k]), cp;
-        for (uint32_t i = 0; i < len;) {
-            i += (uint32_t)ug_utf8((const uint8_t *)pool + off + i, len - i, &cp);
-            if (ug_insert(slots, n_slots - 1, pool, off, i, i == len ? (int32_t)k : -1)) {
-                free(b);
-                return -1;
-            }
-        }
+    }
+    if (ug_fill(slots, n_slots, pool, offs, n) < 0) {
+        free(b);
+        return -1;
     }
     hd.min_score = min_score;
     for (int c = 0; c < 256; c++) {
         static const char hex[] = "0123456789ABCDEF";
         char key[6] = {'<', '0', 'x', hex[c >> 4], hex[c & 15], '>'};
-        int64_t i = ug_find(slots, n_slots - 1, pool, key, 6);
-        hd.byte_ids[c] = i < 0 ? -1 : slots[i].id;
+        int64_t id = ug_find(slots, n_slots, pool, (uint64_t)pool_len, n, key, 6);
+        hd.byte_ids[c] = id < 0 ? -1 : (int32_t)id;
     }
     uint32_t *cm = (uint32_t *)(b + hd.off_cm);
     for (uint64_t i = 0; i < cm_units; i++) {
@@ -275,7 +308,7 @@ int fe_ug_check(const uint8_t *blob, int64_t len) {
     if (!blob || len < (int64_t)sizeof(ug_header) || ((uintptr_t)blob & 7)) return -1;
     const ug_header *h = (const ug_header *)blob;
     if (memcmp(h->magic, UG_MAGIC, 8) || h->endian != 0x01020304 || h->total != (uint64_t)len) return -2;
-    if (h->n_pieces < 0 || h->n_pieces > INT32_MAX || h->n_slots < 16 || (h->n_slots & (h->n_slots - 1)) ||
+    if (h->n_pieces < 0 || h->n_pieces > INT32_MAX || h->n_slots < 16 ||
         h->n_slots > ((uint64_t)1 << 40) || h->maxlen < 0 || h->maxlen > UG_MAXLEN || h->pool_len > UINT32_MAX ||
         h->unk_id < -1 || h->unk_id >= h->n_pieces || h->cm_units > ((uint64_t)1 << 40) ||
         h->n_risky > ((uint64_t)1 << 40) || h->cm_norm_len > ((uint64_t)1 << 40))
@@ -287,19 +320,6 @@ int fe_ug_check(const uint8_t *blob, int64_t len) {
         return -4;
     for (int c = 0; c < 256; c++)
         if (h->byte_ids[c] < -1 || h->byte_ids[c] >= h->n_pieces) return -5;
-    const ug_slot *slots = (const ug_slot *)(blob + h->off_slots);
-    uint64_t empty = 0;
-    for (uint64_t i = 0; i < h->n_slots; i++) {
-        const ug_slot *s = &slots[i];
-        if (s->len == 0) {
-            empty++;
-            continue;
-        }
-        if ((uint64_t)s->off + s->len > h->pool_len || s->len > (uint32_t)h->maxlen || s->id < -1 ||
-            s->id >= h->n_pieces)
-            return -6;
-    }
-    if (!empty) return -7;
     if (blob[h->off_cmnorm + h->cm_norm_len] != 0) return -8; /* the replacements end with a NUL */
     return 0;
 }
@@ -704,8 +724,8 @@ static int ug_emit(fe_ug_ids *out, int32_t id) {
 /* The ids of one token string (as tokenizers' Unigram::tokenize maps it). */
 static int ug_token_ids(const fe_ug *ug, const char *s, int64_t n, fe_ug_ids *out) {
     const ug_header *h = ug->h;
-    int64_t i = n <= h->maxlen ? ug_find(ug->slots, h->n_slots - 1, ug->pool, s, n) : -1;
-    if (i >= 0 && ug->slots[i].id >= 0) return ug_emit(out, ug->slots[i].id);
+    int64_t id = n <= h->maxlen ? ug_find(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, s, n) : -2;
+    if (id >= 0) return ug_emit(out, (int32_t)id);
     if (h->byte_fallback) {
         int ok = 1;
         for (int64_t k = 0; k < n; k++) ok &= h->byte_ids[(uint8_t)s[k]] >= 0;
@@ -721,7 +741,6 @@ static int ug_token_ids(const fe_ug *ug, const char *s, int64_t n, fe_ug_ids *ou
 /* Appends the ids of word w[0:n]; 0, 1 fallback (no unk id), -1 OOM. */
 static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n, fe_ug_ids *out) {
     const ug_header *h = ug->h;
-    const uint64_t mask = h->n_slots - 1;
     if (ug_vreserve(st, n)) return -1;
     double *score = st->score;
     int64_t *start = st->start;
@@ -736,9 +755,9 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
         double base = score[s];
         int single = 0;
         for (int64_t e = s + mblen; e - s <= h->maxlen;) {
-            int64_t i = ug_find(ug->slots, mask, ug->pool, w + s, e - s);
-            if (i < 0) break;
-            int32_t id = ug->slots[i].id;
+            int64_t found = ug_find(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, w + s, e - s);
+            if (found == -2) break;
+            int32_t id = (int32_t)found;
             if (id >= 0) {
                 double cand = ug->scores[id] + base;
                 if (start[e] < 0 || cand > score[e]) {

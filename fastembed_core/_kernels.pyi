@@ -6,6 +6,7 @@ import numpy as np
 from typing_extensions import disjoint_base
 
 EMULATED_SIMD: bool
+OPENMP: bool
 
 def cpu_features() -> dict[str, bool]: ...
 def kernel_variants() -> dict[str, dict]: ...
@@ -22,9 +23,13 @@ def gather_mean(
     out: "np.ndarray",
     start: int,
     stop: int,
+    round_f16: bool = False,
 ) -> None: ...
 
 # hamming (contracts: fastembed_core/_ref/hamming.py)
+def hamming_merge(
+    d: "np.ndarray", ix: "np.ndarray", parts: int, out_d: "np.ndarray", out_i: "np.ndarray"
+) -> None: ...
 def hamming_distance(a: "np.ndarray", b: "np.ndarray", out: "np.ndarray") -> None: ...
 def hamming_topk(
     queries: "np.ndarray",
@@ -42,6 +47,19 @@ def ivf_topk(
     ids: "np.ndarray",
     starts: "np.ndarray",
     ends: "np.ndarray",
+    k: int,
+    out_distances: "np.ndarray",
+    out_rows: "np.ndarray",
+) -> None: ...
+def ivf_probe(queries: "np.ndarray", centroids: "np.ndarray", nprobe: int, out: "np.ndarray") -> None: ...
+def ivf_topk_grouped(
+    queries: "np.ndarray",
+    codes: "np.ndarray",
+    ids: "np.ndarray",
+    starts: "np.ndarray",
+    ends: "np.ndarray",
+    group_offsets: "np.ndarray",
+    group_queries: "np.ndarray",
     k: int,
     out_distances: "np.ndarray",
     out_rows: "np.ndarray",
@@ -65,18 +83,6 @@ def ternary_matmul_q(
     q: np.ndarray, qsum: np.ndarray, qscale: np.ndarray, packed: np.ndarray, wscale: np.ndarray, out: np.ndarray
 ) -> None: ...
 def ternary_matmul_acc(q: np.ndarray, qsum: np.ndarray, packed: np.ndarray, acc: np.ndarray) -> None: ...
-def ternary_gather_mean(
-    packed: np.ndarray,
-    scales: np.ndarray,
-    dim: int,
-    ids: np.ndarray,
-    offsets: np.ndarray,
-    weights: np.ndarray | None,
-    mapping: np.ndarray | None,
-    normalize: bool,
-    out: np.ndarray,
-) -> None: ...
-
 # unigram (contracts in _ref/unigram.py)
 @disjoint_base  # a Cython cdef class
 class UnigramHandle:

@@ -11,9 +11,11 @@ How it works:
   add     each vector goes to the inverted list of its nearest centroid. Lists are contiguous runs of
           rows, kept in (list, external id) order, with codes, int64 external ids and the optional
           float32/int8 rescoring vectors stored in the same order.
-  search  the ``nprobe`` nearest centroids of each query (a Hamming scan of the centroids), then an
-          exact top-k over the rows of those lists (the compiled ``ivf_topk``: the same SIMD
-          distance kernels, ties by smaller external id), then, as in ``BinaryIndex``, the cosine
+  search  the ``nprobe`` nearest centroids of each query (``ivf_probe``: a Hamming scan of the
+          centroids, then a histogram of the distances), then an exact top-k over the rows of those
+          lists with the same SIMD distance kernels, ties by smaller external id (``ivf_topk`` for
+          one query; ``ivf_topk_grouped`` for a batch, list-major so that a list is read from memory
+          once for all the queries that probe it), then, as in ``BinaryIndex``, the cosine
           rescoring of the best ``k * rescore_multiplier`` candidates. ``nprobe = nlist`` is an exact
           search. Results do not depend on the thread count or on the order rows were added.
 
@@ -35,19 +37,19 @@ the SHA-256 of every tensor, recorded at save. ``mmap=True`` maps the large tens
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
+import mmap
 import os
 import struct
 import threading
-import uuid
 
 import numpy as np
 
 from . import _backend, _parallel
-from .binary import _as_codes, _positive_int, _topk, hamming_distance, pack_bits
+from ._io import atomic_write, write_safetensors
+from .binary import _as_codes, _positive_int, _topk, pack_bits
 from .index import _cosine_scores, _kept_vectors, _query_codes, _rescore_choice
 
 __all__ = ["IVFBinaryIndex"]
@@ -331,12 +333,10 @@ class IVFBinaryIndex:
             return single, (np.full((nq, kc), _INT32_MAX, np.int32), empty,
                             np.full((nq, kc), -np.inf, np.float32) if rescore else None)
         probe = _nearest_lists(qcodes, self.centroids, nprobe, threads)
-        starts, ends = offsets[probe], offsets[probe + 1]
         dist = np.empty((nq, kc), np.int32)
         rows = np.empty((nq, kc), np.int64)
-        kernels = _backend.kernels
-        _parallel.run(lambda s, e: kernels.ivf_topk(qcodes[s:e], codes, ids, starts[s:e], ends[s:e], kc,
-                                                    dist[s:e], rows[s:e]), nq, threads)
+        _parallel.run(lambda s, e: _scan_lists(qcodes[s:e], codes, ids, offsets, probe[s:e], kc, dist[s:e], rows[s:e]),
+                      nq, threads)
         found = rows >= 0
         safe = np.where(found, rows, 0)
         out_ids = np.where(found, np.asarray(ids)[safe], -1)
@@ -485,17 +485,32 @@ def _k_majority(codes: np.ndarray, dim: int, nlist: int, niter: int, rng, thread
     return np.ascontiguousarray(centroids)
 
 
-def _nearest_lists(qcodes: np.ndarray, centroids: np.ndarray, nprobe: int, threads: int) -> np.ndarray:
-    """int64[nq, nprobe]: each query's nprobe nearest centroids by (Hamming distance, list number).
+def _scan_lists(qcodes, codes, ids, offsets, probe, kc, dist, rows) -> None:
+    """Top-kc rows of each query among its probed lists into dist/rows (the ``ivf_topk`` contract).
 
-    The same order as ``hamming_topk``; computed as all distances then a partition on the unique key
-    distance * nlist + list, which is faster than a heap when nprobe is a large part of nlist."""
-    nlist = centroids.shape[0]
-    dist = hamming_distance(qcodes, centroids, num_threads=threads)
-    key = dist.astype(np.int64) * nlist + np.arange(nlist, dtype=np.int64)
-    if nprobe < nlist:
-        key = np.take_along_axis(key, np.argpartition(key, nprobe - 1, axis=1)[:, :nprobe], axis=1)
-    return np.sort(key, axis=1) % nlist
+    One query scans its lists; a batch is scanned list-major (``ivf_topk_grouped``): each probed list
+    is read once for all the queries that probe it, as the exact scan reuses a block across queries."""
+    kernels = _backend.kernels
+    nq, nprobe = probe.shape
+    if nq == 1:
+        kernels.ivf_topk(qcodes, codes, ids, offsets[probe], offsets[probe + 1], kc, dist, rows)
+        return
+    flat = probe.ravel()
+    order = np.argsort(flat, kind="stable")
+    lists, counts = np.unique(flat[order], return_counts=True)
+    group_offsets = np.zeros(lists.size + 1, np.int64)
+    np.cumsum(counts, out=group_offsets[1:])
+    kernels.ivf_topk_grouped(qcodes, codes, ids, offsets[lists], offsets[lists + 1], group_offsets,
+                             (order // nprobe).astype(np.int64), kc, dist, rows)
+
+
+def _nearest_lists(qcodes: np.ndarray, centroids: np.ndarray, nprobe: int, threads: int) -> np.ndarray:
+    """int64[nq, nprobe]: each query's nprobe nearest centroids by (Hamming distance, list number), in
+    ascending list number (``ivf_probe``; the scan's order does not change its result)."""
+    out = np.empty((qcodes.shape[0], nprobe), np.int64)
+    kernels = _backend.kernels
+    _parallel.run(lambda s, e: kernels.ivf_probe(qcodes[s:e], centroids, nprobe, out[s:e]), qcodes.shape[0], threads)
+    return out
 
 
 def _id_array(ids, name: str) -> np.ndarray:
@@ -524,38 +539,19 @@ def _sha256(a: np.ndarray) -> str:
 
 def _write_safetensors(path, tensors: dict, meta: dict) -> None:
     """Write tensors (little-endian, C order) and string metadata as a safetensors file, atomically."""
-    header, pos = {"__metadata__": meta}, 0
-    for name, a in tensors.items():
-        dt = a.dtype.newbyteorder("<").str if a.dtype.itemsize > 1 else a.dtype.str
-        header[name] = {"dtype": _ST_DTYPES[dt], "shape": list(a.shape), "data_offsets": [pos, pos + a.nbytes]}
-        pos += a.nbytes
-    blob = json.dumps(header).encode()
-    blob = blob.ljust((8 + len(blob) + 63) // 64 * 64 - 8, b" ")  # tensors start 64-byte aligned
-    with atomic_write(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(struct.pack("<Q", len(blob)) + blob)
-        for a in tensors.values():
-            flat = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).reshape(-1).view(np.uint8)
-            fh.writelines(flat[s : s + (1 << 26)] for s in range(0, flat.size, 1 << 26))
+    with atomic_write(path) as tmp:
+        write_safetensors(tmp, tensors, meta)
 
 
-@contextlib.contextmanager
-def atomic_write(path):
-    """Yield a temporary path beside ``path``; when the block succeeds, fsync it and rename it over
-    ``path`` (readers see the old file or the new one); on any error remove it, ``path`` untouched."""
-    path = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
+def _advise_random(a: np.memmap) -> None:
+    """A search reads a few lists and a few rescoring rows at random places: tell the kernel, so a page
+    fault does not read (and map) a large window around it. RSS then tracks what was touched."""
+    mm = getattr(a, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            mm.madvise(mmap.MADV_RANDOM)
+        except OSError:  # advice only
+            pass
 
 
 def _read_header(path: str) -> tuple[dict, int, int]:
@@ -597,6 +593,7 @@ def _map_tensors(path: str, header: dict, expected: dict, data_start: int, size:
             raise ValueError(f"{path}: tensor {name!r} runs past the end of the file (truncated)")
         if mmap and nbytes and name not in small:
             arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=off, shape=tuple(shape))
+            _advise_random(arrays[name])
         else:
             count = nbytes // np.dtype(dtype).itemsize
             arrays[name] = np.fromfile(path, dtype=dtype, count=count, offset=off).reshape(shape)

@@ -34,6 +34,7 @@ import hmac
 import json
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,8 +325,17 @@ def _load_model(cfg: ServeConfig) -> Any:
     return StaticModel.from_pretrained(cfg.model or default_model_path())
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: drain and stop (SIGTERM to itself) if the parent process goes away."""
+    import signal
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _prefork(app: Any, workers: int, opts: dict) -> int:
-    """Bind once, fork ``workers`` uvicorn servers on the socket, forward SIGINT/SIGTERM, wait for all.
+    """Bind once, fork ``workers`` uvicorn servers on the socket, pass SIGINT/SIGTERM on to them, wait for all.
 
     The app (and the model in it) is built before the fork, so the imported code, the tokenizer and the
     memory-mapped table are shared copy-on-write; nothing has encoded yet, so no thread pool exists.
@@ -342,6 +352,8 @@ def _prefork(app: Any, workers: int, opts: dict) -> int:
         if pid == 0:  # a worker: serve until SIGTERM, then drain (uvicorn's graceful shutdown)
             code = 1
             try:
+                os.setpgid(0, 0)  # a terminal's Ctrl-C reaches the parent only, which sends one SIGTERM
+                threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
                 uvicorn.Server(uvicorn.Config(app, **opts)).run(sockets=[sock])
                 code = 0
             finally:
@@ -352,7 +364,7 @@ def _prefork(app: Any, workers: int, opts: dict) -> int:
     def forward(signum: int, frame: Any) -> None:
         for pid in pids:
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signum)  # the same signal: a second Ctrl-C forces the exit, as in uvicorn
             except ProcessLookupError:
                 pass
 

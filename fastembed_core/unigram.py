@@ -17,11 +17,16 @@ memory-maps read-only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import mmap
+import os
 import re
 import sys
+import tempfile
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +34,7 @@ import numpy as np
 from . import _backend
 from .wordpiece import FastWordPiece
 
-__all__ = ["FastUnigram", "unsupported_reason"]
+__all__ = ["FastUnigram", "unsupported_reason", "cached", "cache_dir"]
 
 _LITERAL = re.compile(r"[^\\.^$|?*+()\[\]{}]+")
 # Code points that join a neighbour in an extended grapheme cluster beyond the marks / unassigned
@@ -214,3 +219,122 @@ class FastUnigram(FastWordPiece):
                     blob = self.blob if name == "compiled" else None
                     h = self._handles[name] = _backend.kernels.unigram_new(self.spec, blob)
         return h
+
+    def __reduce__(self):
+        """Pickles as (spec, vocabulary bytes): the handles (and any mmap) are rebuilt on load."""
+        return (_rebuild, (self.spec, None if self.blob is None else bytes(self.blob)))
+
+
+def _rebuild(spec: dict, blob: bytes | None) -> FastUnigram:
+    return FastUnigram(spec, blob)
+
+
+# ------------------------------------------------------------------ the memory-mapped vocabulary cache
+
+CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
+_CACHE_MAGIC = b"FEUGCACH"
+_CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path:
+    """Where vocabulary caches live: $FASTEMBED_CORE_CACHE_DIR, else $XDG_CACHE_HOME/fastembed_core
+    (default ~/.cache/fastembed_core)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastembed_core"
+
+
+def _cache_path(data: bytes) -> Path:
+    import hashlib
+
+    key = hashlib.sha256(data).hexdigest()[:40]
+    return cache_dir() / f"unigram-{key}-f{_CACHE_FORMAT}.vocab"
+
+
+def _write_cache(path: Path, meta: dict, blob: bytes) -> None:
+    """[magic][u64 meta length][meta JSON][pad to 8][blob], written to a temp file then renamed."""
+    head = json.dumps(meta).encode()
+    pre = _CACHE_MAGIC + len(head).to_bytes(8, "little") + head
+    pre += b"\0" * (-len(pre) % 8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o644 & ~umask)  # readable by every process that may map it, like a normal file
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pre)
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _open_cache(path: Path, tokenizer_file: str) -> tuple[FastUnigram, dict]:
+    """(FastUnigram over the mmapped blob, meta) of a cache file; ValueError naming it when corrupted."""
+    def bad(why: str) -> ValueError:
+        return ValueError(f"vocabulary cache {path} is corrupted ({why}); delete it to rebuild it")
+
+    with open(path, "rb") as fh:
+        try:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:
+            raise bad("empty file") from None
+    if len(mm) < 16 or mm[:8] != _CACHE_MAGIC:
+        raise bad("not a fastembed_core vocabulary cache")
+    n = int.from_bytes(mm[8:16], "little")
+    if n > len(mm) - 16:
+        raise bad("truncated header")
+    try:
+        meta = json.loads(mm[16:16 + n])
+        spec = dict(normalizers=meta["normalizers"], pre_tokenizers=meta["pre_tokenizers"],
+                    added_tokens=meta["added_tokens"], tokenizer_file=tokenizer_file)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise bad(f"header: {exc}") from None
+    start = 16 + n + (-(16 + n) % 8)
+    blob = memoryview(mm)[start:]
+    try:
+        handle = _backend.load("compiled").unigram_new(spec, blob)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise bad(str(exc)) from None
+    fast = FastUnigram(spec, blob)
+    fast._handles["compiled"] = handle
+    return fast, meta
+
+
+def cached(tokenizer_file: Any, meta_of: Any) -> tuple[FastUnigram, dict] | None:
+    """The FastUnigram of a tokenizer.json through its vocabulary cache, with its meta dict.
+
+    The cache (keyed by the file's SHA-256) is built on first use: the file is loaded once with
+    ``tokenizers`` (so a file it rejects is never cached), ``meta_of(tok)`` gives the dict stored
+    beside the blob (vocab_size, unk_id, ...), and the result is written atomically. Later loads
+    memory-map it read-only and never load ``tokenizers.Tokenizer``. None when the tokenizer is not
+    a supported Unigram or the compiled backend is missing (the caller loads it the normal way).
+    """
+    try:
+        _backend.load("compiled")
+    except ImportError:
+        return None
+    data = Path(tokenizer_file).read_bytes()
+    if b'"Unigram"' not in data:
+        return None
+    path = _cache_path(data)
+    if not path.exists():
+        from tokenizers import Tokenizer
+
+        try:
+            tok = Tokenizer.from_str(data.decode("utf-8"))
+        except Exception:  # noqa: BLE001  (the caller reports it when it loads the file itself)
+            return None
+        got = parse(json.loads(tok.to_str()))
+        if isinstance(got, str):
+            return None
+        spec, build = got
+        meta = dict(meta_of(tok), normalizers=spec["normalizers"], pre_tokenizers=spec["pre_tokenizers"],
+                    added_tokens=spec["added_tokens"])
+        _write_cache(path, meta, vocab_blob(build))
+    return _open_cache(path, str(tokenizer_file))

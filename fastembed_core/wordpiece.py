@@ -104,6 +104,15 @@ class FastWordPiece:
         self._lock = threading.Lock()
         self.last_fallback_count = 0  # texts of the last encode_flat call that went to tokenizers
 
+    def __getstate__(self) -> dict:
+        """Pickled without its kernel handles (and lock): they are rebuilt on first use."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_handles", "_lock")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._handles = {}
+        self._lock = threading.Lock()
+
     @classmethod
     def from_tokenizer(cls, tok, *, _verify_tables: bool | None = None) -> "FastWordPiece | None":
         """A FastWordPiece for ``tok`` (a ``tokenizers.Tokenizer``), or None when its pipeline is

@@ -35,7 +35,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fastembed_core.cli", "serve", str(model), "--port", str(self.port),
              "--log-level", "warning", *args], cwd=tempfile.gettempdir(), env=env,
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)  # its own process group
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -62,7 +62,7 @@ class Server:
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM (graceful: in-flight requests are drained), then wait; returns the exit code (0 also when
-        the process ended by the SIGTERM that uvicorn re-raises after its graceful shutdown)."""
+        the process ended by the SIGTERM / SIGINT that uvicorn re-raises after its graceful shutdown)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -70,7 +70,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return 0 if self.proc.returncode == -signal.SIGTERM else self.proc.returncode
+        return 0 if self.proc.returncode in (-signal.SIGTERM, -signal.SIGINT) else self.proc.returncode
 
 
 def private_kib(pid: int) -> dict[str, int]:

@@ -111,3 +111,31 @@ def trained_unigram(vocab_size: int = 2000):
         tok.train_from_iterator(training_text(8000), trainer=trainer)
         _save_atomic(tok, path)
     return Tokenizer.from_file(str(path))
+
+
+def large_unigram_file(n_pieces: int = 250_000) -> Path:
+    """tokenizer.json of a valid ``n_pieces``-piece XLM-R-style Unigram (cached): the "xlmr" model's
+    pieces plus words and word pieces of the i18n text with scores below the trained ones, so it
+    tokenizes like a large multilingual vocabulary (for memory and speed benchmarks)."""
+    import tokenizers
+
+    path = CACHE / f"unigram-xlmr-large-{n_pieces}-tok{tokenizers.__version__}.json"
+    if path.exists():
+        return path
+    d = json.loads(spm_tokenizer("xlmr").to_str())
+    vocab = d["model"]["vocab"]
+    seen = {p for p, _ in vocab}
+    rng = random.Random(0)
+    extra = []
+    for text in training_text(60000):
+        for w in text.split():
+            for piece in ("▁" + w, w, w[: len(w) // 2 + 1], "▁" + w[: len(w) // 2 + 1]):
+                if piece not in seen and len(extra) < n_pieces - len(vocab):
+                    seen.add(piece)
+                    extra.append([piece, -12.0 - 6.0 * rng.random()])
+    d["model"]["vocab"] = vocab + extra
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(d, ensure_ascii=False))
+    os.replace(tmp, path)
+    return path

@@ -67,6 +67,8 @@ def test_udf_checks_options_on_the_driver(model_dir):
         embed_udf(str(model_dir), batch_size=0)
     with pytest.raises(TypeError, match="model"):
         embed_udf(42)
+    with pytest.raises(TypeError, match="pass the directory"):
+        embed_udf(StaticModel.default())  # a ternary table: not shipped inside the UDF
 
 
 @pytest.mark.slow

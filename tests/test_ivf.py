@@ -54,6 +54,24 @@ def test_kernel_compiled_matches_numpy():
             outs.append((name, k, d, r))
         with pytest.raises(ValueError):
             mod.ivf_topk(q, codes, ids, starts, ends + 1000, 1, np.empty((9, 1), np.int32), np.empty((9, 1), np.int64))
+    # the list-major form: group g = (range g, the queries whose ranges include it)
+    pairs = sorted((p, i) for i in range(9) for p in range(3))
+    flat_st = np.array([starts[i, p] for p, i in pairs], np.int64)
+    flat_en = np.array([ends[i, p] for p, i in pairs], np.int64)
+    group_offsets = np.arange(len(pairs) + 1, dtype=np.int64)
+    group_queries = np.array([i for _, i in pairs], np.int64)
+    for name in ("compiled", "numpy"):
+        mod = _backend.load(name)
+        for k in (1, 7, 300):
+            d = np.empty((9, k), np.int32)
+            r = np.empty((9, k), np.int64)
+            mod.ivf_topk_grouped(q, codes, ids, flat_st, flat_en, group_offsets, group_queries, k, d, r)
+            ref = next(o for o in outs if o[0] == name and o[1] == k)
+            np.testing.assert_array_equal(d, ref[2])
+            np.testing.assert_array_equal(r, ref[3])
+        with pytest.raises(ValueError):
+            mod.ivf_topk_grouped(q, codes, ids, flat_st, flat_en, group_offsets, group_queries + 9, 1,
+                                 np.empty((9, 1), np.int32), np.empty((9, 1), np.int64))
     for (_, k, d, r), (_, k2, d2, r2) in zip(outs[:3], outs[3:]):
         np.testing.assert_array_equal(d, d2)
         np.testing.assert_array_equal(r, r2)
@@ -206,7 +224,7 @@ def test_bad_input(data, tmp_path):
     ix.add(x, ids=np.arange(len(x)))
     with pytest.raises(ValueError, match="nprobe=25 is larger than nlist=24"):
         ix.search(q, 5, nprobe=25)
-    with pytest.raises(ValueError, match="nprobe must be positive"):
+    with pytest.raises(ValueError, match="nprobe must be a positive integer"):
         ix.search(q, 5, nprobe=0)
     with pytest.raises(ValueError, match="64 dimensions"):
         ix.search(q[:, :32], 5)
@@ -279,3 +297,15 @@ def test_failed_save_leaves_old_file(data, tmp_path, monkeypatch):
         ix.save(path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["ix.ivf"]
+
+
+def test_nearest_lists_match_hamming_topk(backend):
+    from fastembed_core.ivf import _nearest_lists
+
+    rng = np.random.default_rng(4)
+    cents = rng.integers(0, 256, size=(300, 4), dtype=np.uint8) & 0x0F  # many equal distances
+    q = rng.integers(0, 256, size=(17, 4), dtype=np.uint8)
+    for nprobe in (1, 5, 64, 299, 300):
+        want = np.sort(hamming_topk(q, cents, nprobe)[1], axis=1)
+        np.testing.assert_array_equal(_nearest_lists(q, cents, nprobe, 1), want)
+        np.testing.assert_array_equal(_nearest_lists(q, cents, nprobe, 2), want)

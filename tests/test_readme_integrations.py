@@ -40,6 +40,7 @@ def ns():
     return tour_namespace()
 
 
+@pytest.mark.filterwarnings("ignore:legacy embedding function config:DeprecationWarning")  # Chroma, StaticModel object
 @pytest.mark.parametrize("heading,library,result", [
     ("LangChain", "langchain_core", "langchain_hit"),
     ("LlamaIndex", "llama_index.core", "llamaindex_hit"),

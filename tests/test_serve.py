@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import os
+import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,9 +192,10 @@ def test_batcher_batches_concurrent_callers(model):
     assert batches <= 4  # 40 requests queued together: one encode call per dims group (2), not 40
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_graceful_shutdown_drains_in_flight(model_dir, model, workers):
-    """SIGTERM while a request waits in the batcher: it is still answered, then the server exits 0."""
+@pytest.mark.parametrize("workers,how", [("1", "sigterm"), ("2", "sigterm"), ("2", "ctrl-c")])
+def test_graceful_shutdown_drains_in_flight(model_dir, model, workers, how):
+    """SIGTERM to the server, or SIGINT to its whole process group (a terminal's Ctrl-C), while a request
+    waits in the batcher: it is still answered, then the server exits 0."""
     srv = _serve.Server(model_dir, "--batch-wait-ms", "1500", "--workers", workers)
     result = {}
 
@@ -201,6 +205,8 @@ def test_graceful_shutdown_drains_in_flight(model_dir, model, workers):
     t = threading.Thread(target=call)
     t.start()
     time.sleep(0.5)
+    if how == "ctrl-c":
+        os.killpg(srv.proc.pid, signal.SIGINT)
     assert srv.stop() == 0
     t.join()
     assert result["r"].status_code == 200
@@ -255,3 +261,33 @@ def test_batcher_isolates_a_failing_request(model):
     assert isinstance(bad, ValueError)
     np.testing.assert_array_equal(ok1, model.encode(["a", "b"]))
     np.testing.assert_array_equal(ok2, model.encode(["c"]))
+
+
+def test_api_key_from_environment(monkeypatch):
+    from fastembed_core.cli import build_parser
+
+    monkeypatch.setenv("FASTEMBED_CORE_API_KEY", "from-env")
+    args = build_parser().parse_args(["serve", "some/model"])
+    assert args.api_key == "from-env" and args.host == "127.0.0.1" and args.workers == 1
+    assert build_parser().parse_args(["serve", "--api-key", "flag"]).api_key == "flag"
+    monkeypatch.delenv("FASTEMBED_CORE_API_KEY")
+    assert build_parser().parse_args(["serve"]).api_key is None
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_stop_with_a_killed_parent(model_dir):
+    """SIGKILL of the main process (no forwarding possible): the forked workers notice and exit."""
+    srv = _serve.Server(model_dir, "--workers", "2")
+    pids = srv.worker_pids()
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    srv.proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_running(p) for p in pids):
+        time.sleep(0.2)
+    assert not any(_running(p) for p in pids)

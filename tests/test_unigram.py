@@ -276,7 +276,7 @@ def test_fuzz_entry_point_survives_random_bytes():
         assert k.unigram_fuzz_one(payload) == 0
 
 
-def test_static_model_matches_model2vec(tmp_path, unigram_tok):
+def test_static_model_matches_model2vec(tmp_path, unigram_tok, cache_env):
     m2v = pytest.importorskip("model2vec")
     from _models import write_model
 
@@ -291,3 +291,78 @@ def test_static_model_matches_model2vec(tmp_path, unigram_tok):
     assert ours.tokenizer_path == "fastembed_core.unigram"
     theirs = m2v.StaticModel.from_pretrained(path)
     np.testing.assert_allclose(ours.encode(texts), theirs.encode(texts, use_multiprocessing=False), atol=1e-6)
+
+
+# ------------------------------------------------------------------ the memory-mapped vocabulary cache
+
+
+@pytest.fixture
+def cache_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTEMBED_CORE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_vocabulary_cache_is_built_once_then_mapped(tmp_path, cache_env):
+    tok = U.spm_tokenizer("xlmr")
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    texts = EDGE + i18n_texts(100)
+    want = TextTokenizer(tok, fast=None).encode(texts)
+    first = TextTokenizer.from_file(path)
+    files = list(cache_env.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".vocab"
+    mtime = files[0].stat().st_mtime_ns
+    second = TextTokenizer.from_file(path)
+    assert second._tokenizer is None and second.path == "fastembed_core.unigram"
+    for t in (first, second):
+        got = t.encode(texts)
+        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    assert second._tokenizer is None  # fallback texts were tokenized without loading it here
+    assert (second.vocab_size, second.median_token_length, second.unk_id) == (
+        first.vocab_size, first.median_token_length, first.unk_id)
+    assert second.tokenizer.to_str() == Tokenizer.from_file(str(path)).to_str()  # loaded on demand
+    assert files[0].stat().st_mtime_ns == mtime
+    d = json.loads(path.read_text())  # a changed file gets a new cache (keyed by its hash)
+    d["model"]["vocab"][10][1] = -0.01
+    path.write_text(json.dumps(d))
+    third = TextTokenizer.from_file(path)
+    assert len(list(cache_env.iterdir())) == 2
+    assert third.encode(texts)[0].tolist() == TextTokenizer(Tokenizer.from_file(str(path)), fast=None).encode(
+        texts)[0].tolist()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncate", "flip_header", "empty"])
+def test_corrupted_vocabulary_cache_is_a_clear_error(tmp_path, cache_env, damage):
+    path = tmp_path / "tokenizer.json"
+    U.trained_unigram().save(str(path))
+    TextTokenizer.from_file(path)
+    (cache,) = cache_env.iterdir()
+    data = bytearray(cache.read_bytes())
+    if damage == "garbage":
+        data = bytearray(b"x" * len(data))
+    elif damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip_header":
+        n = int.from_bytes(data[8:16], "little")
+        at = 16 + n + (-(16 + n) % 8) + 8  # inside the blob's header
+        data[at:at + 8] = b"\xff" * 8
+    else:
+        data = bytearray()
+    cache.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="vocabulary cache .* is corrupted"):
+        TextTokenizer.from_file(path)
+
+
+def test_unigram_pickles(tmp_path, cache_env):
+    import pickle
+
+    tok = U.spm_tokenizer("spm")
+    fast = FastUnigram.from_tokenizer(tok)
+    texts = EDGE + i18n_texts(20)
+    again = pickle.loads(pickle.dumps(fast))
+    assert fast_lists(again, texts) == fast_lists(fast, texts)
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    TextTokenizer.from_file(path)
+    mapped = TextTokenizer.from_file(path).fast
+    assert fast_lists(pickle.loads(pickle.dumps(mapped)), texts) == fast_lists(fast, texts)

@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-seq-length", type=int, default=64, help="teacher token window for the targets")
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "teacher-targets"))
     ap.add_argument("--out", default=str(ROOT / "fastembed_core" / "models" / "default"))
@@ -136,6 +136,7 @@ def main(argv=None) -> int:
         if ternary:
             values, scales = train.ternary_rows(np.asarray(model.table))
             model = train._to_model(values, scales, model.tokenizer.tokenizer.to_str(), model.config)
+            model.config["table"] = "ternary per row after fine-tuning (weights = token weight x row scale)"
     model.config.update({
         "tokenizer_name": "all-MiniLM-L6-v2", "max_length": 512, "teacher": "sentence-transformers/all-MiniLM-L6-v2",
         "teacher_license": "Apache-2.0", "built_by": "scripts/build_default_model.py",

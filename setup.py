@@ -9,6 +9,10 @@ Environment switches:
   FASTEMBED_CORE_EMULATE_SIMD=1       tests only: every x86 variant (AVX2, AVX-512) runs through
                                       SIMDe's portable C (needs the simde headers), so the suite
                                       checks all variants on any CPU
+  FASTEMBED_CORE_STRIP=0|1            strip the extension's symbols and debug info (default: on for
+                                      wheels and installs, off for --inplace/editable builds, whose
+                                      symbols benchmarks/gate.py and debuggers need, and off with
+                                      DEBUG or SANITIZE)
 Without a working compiler the install still succeeds as the pure numpy package, loudly.
 """
 
@@ -30,6 +34,7 @@ DEBUG = flag("FASTEMBED_CORE_DEBUG")
 NATIVE = flag("FASTEMBED_CORE_NATIVE")
 SANITIZE = os.environ.get("FASTEMBED_CORE_SANITIZE", "").strip()
 EMULATE = flag("FASTEMBED_CORE_EMULATE_SIMD")
+STRIP = os.environ.get("FASTEMBED_CORE_STRIP", "").strip()
 
 BANNER = "\n" + "*" * 78 + "\n{}\n" + "*" * 78 + "\n"
 
@@ -48,6 +53,8 @@ class OptionalBuildExt(build_ext):
             if NATIVE:
                 args.append("-march=native")
             link = []
+            if self._strip():
+                link.append("-Wl,-S" if sys.platform == "darwin" else "-s")
             if SANITIZE:
                 args += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
                 link += [f"-fsanitize={SANITIZE}"]
@@ -55,7 +62,14 @@ class OptionalBuildExt(build_ext):
             ext.extra_link_args += link
         super().build_extensions()
 
+    def _strip(self):
+        if STRIP:
+            return flag("FASTEMBED_CORE_STRIP")
+        return not (self._local or DEBUG or SANITIZE)
+
     def run(self):
+        # setuptools' run() clears self.inplace while it compiles (and copies afterwards): decide here.
+        self._local = bool(self.inplace or getattr(self, "editable_mode", False))
         try:
             super().run()
         except Exception as exc:  # a missing compiler raises from distutils internals

@@ -4,7 +4,7 @@ pytest-benchmark (groups print peers side by side):
     python -m pytest benchmarks/bench_hamming.py --benchmark-only
 Side-by-side ratios measured in one run (medians of interleaved rounds), with the bytes scanned per
 second next to the memory bandwidth measured in the same run:
-    python benchmarks/bench_hamming.py [--rounds 7]
+    python benchmarks/bench_hamming.py [--rounds 7] [--variant avx2]
 """
 
 from __future__ import annotations
@@ -99,7 +99,10 @@ def copy_bandwidth(rounds: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--variant", default=None, help="force this hamming_topk variant (e.g. avx2)")
     args = ap.parse_args()
+    if args.variant:
+        _backend.load("compiled").select_variant("hamming_topk", args.variant)
     q, db = make_data()
     faiss, index = faiss_index(db)
     compiled = _backend.load("compiled")

@@ -15,6 +15,7 @@ import os
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
+import contextlib  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -118,6 +119,19 @@ def _median_ms(fn, rounds: int) -> float:
     return float(np.median(ts) * 1e3)
 
 
+def _interleaved_medians(fns: dict, rounds: int) -> dict:
+    """Median ms of each callable, the rounds interleaved so machine noise hits them alike."""
+    times: dict = {k: [] for k in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: float(np.median(v) * 1e3) for k, v in times.items()}
+
+
 def main() -> None:
     import argparse
 
@@ -129,18 +143,23 @@ def main() -> None:
     print(f"fastembed_core {fe.__version__}, backend {fe.BACKEND}; kernels: "
           f"{ {k: v['active'] for k, v in fe.capabilities().get('kernels', {}).items() if k.startswith('ternary')} }")
     print(f"one thread everywhere (threadpoolctl={'yes' if limit else 'no'}, OPENBLAS_NUM_THREADS=1); medians of {R} rounds\n")
-    print("| problem | baseline | baseline ms | ternary ms | speed-up |\n|---|---|---|---|---|")
+    mod = _backend.load("compiled") if fe.BACKEND == "compiled" else None
+    variants = [v for v, ok in mod.kernel_variants()["ternary_matmul"]["variants"].items() if ok and v != "scalar"] if mod else [None]
+    print("| problem | variant | numpy float32 ms | ternary ms | speed-up |\n|---|---|---|---|---|")
     for shape, rounds in ((GEMV, R * 10), (GEMM, max(3, R // 5))):
         x, w, tm = problem(*shape)
-        a = _median_ms(lambda: x @ w.T, rounds)
-        b = _median_ms(lambda: fe.ternary_matmul(x, tm, num_threads=1), rounds)
-        print(f"| ternary_matmul {'x'.join(map(str, shape))} | numpy float32 | {a:.3f} | {b:.3f} | {a / b:.2f}x |")
-        if shape == GEMV:
-            m, k, n = shape
-            gops = 2 * m * k * n / (b * 1e-3) / 1e9
-            print(f"|  ... GOPS (2*m*k*n / time) | bitnet.cpp I2_S published | {BITNET_I2S_MS:.3f} "
-                  f"({2 * m * k * n / (BITNET_I2S_MS * 1e-3) / 1e9:.0f} GOPS) | {b:.3f} ({gops:.0f} GOPS) | "
-                  f"{BITNET_I2S_MS / b:.2f}x (different CPU) |")
+        for v in variants:  # the variant is selected outside the timed calls; numpy interleaved with it
+            with _backend.variant("ternary_matmul", v) if v else contextlib.nullcontext():
+                med = _interleaved_medians({"numpy": lambda: x @ w.T,
+                                            "ternary": lambda: fe.ternary_matmul(x, tm, num_threads=1)}, rounds)
+            a, b = med["numpy"], med["ternary"]
+            print(f"| ternary_matmul {'x'.join(map(str, shape))} | {v or fe.BACKEND} | {a:.3f} | {b:.3f} | {a / b:.2f}x |")
+            if shape == GEMV:
+                m, k, n = shape
+                gops = 2 * m * k * n / (b * 1e-3) / 1e9
+                print(f"|  ... GOPS (2*m*k*n / time); bitnet.cpp I2_S published {BITNET_I2S_MS:.3f} ms "
+                      f"({2 * m * k * n / (BITNET_I2S_MS * 1e-3) / 1e9:.0f} GOPS, different CPU) | {v or fe.BACKEND} | | "
+                      f"{gops:.0f} GOPS | |")
         print(f"|  ... weight bytes | float32 {w.nbytes} | | ternary {tm.nbytes} | 1/{w.nbytes / tm.nbytes:.1f} |")
     try:
         import torch

@@ -1,9 +1,7 @@
 """Shared pytest-benchmark setup for every kernel suite.
 
 Run:      pytest benchmarks --benchmark-only
-Compare:  pytest benchmarks --benchmark-only --benchmark-storage=file://benchmarks/baselines \
-              --benchmark-compare --benchmark-compare-fail=median:15%
-Save a new baseline (on a quiet machine): add --benchmark-save=<name> with the same storage.
+Gates: benchmarks/README.md (instruction counts: benchmarks/gate.py; wall clock: base vs head in one job).
 Benchmarks are grouped by problem (``group=``) so pytest-benchmark prints peers side by side.
 """
 
@@ -19,10 +17,9 @@ import pytest
 
 from fastembed_core import _backend
 
-DATA = Path(os.environ.get(
-    "FASTEMBED_CORE_DEV_DATA",
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz",
-))
+_FULL = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
+_SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "debian-descriptions-sample.jsonl.gz"
+DATA = Path(os.environ.get("FASTEMBED_CORE_DEV_DATA", _FULL if _FULL.exists() else _SAMPLE))
 
 
 def backends() -> list[str]:
@@ -35,13 +32,13 @@ def backends() -> list[str]:
 
 @pytest.fixture(params=backends())
 def backend(request):
-    with _backend.using(request.param) as mod:
+    with _backend.using(request.param):
         yield request.param
 
 
 @pytest.fixture(scope="session")
 def dev_rows() -> list[dict]:
-    """The dev data shuffled as in DESIGN §9 (Random(0)); skips when absent."""
+    """The dev data shuffled as in docs/retrieval-protocol.md (Random(0)); skips when absent."""
     if not DATA.exists():
         pytest.skip(f"dev data not found at {DATA}")
     with gzip.open(DATA, "rt", encoding="utf-8") as fh:

@@ -2,8 +2,8 @@
 #include "cpu.h"
 
 #if defined(FE_EMULATE_SIMD)
-/* Emulation build (tests only): SIMDe runs every x86 variant in portable C. */
-static uint32_t detect(void) { return 0xffffffffu & ~(uint32_t)FE_CPU_NEON; }
+/* Emulation build (tests only): SIMDe runs every x86 and NEON variant in portable C. */
+static uint32_t detect(void) { return 0xffffffffu; }
 #elif FE_X86
 #if defined(_MSC_VER)
 #include <intrin.h>
@@ -42,7 +42,9 @@ static uint32_t detect(void) {
     if (ecx1 & (1u << 29)) f |= FE_CPU_F16C;
     fe_cpuid(7, 0, r);
     unsigned ebx7 = r[1], ecx7 = r[2];
+    if (ebx7 & (1u << 3)) f |= FE_CPU_BMI1;
     if (ebx7 & (1u << 5)) f |= FE_CPU_AVX2;
+    if (ebx7 & (1u << 8)) f |= FE_CPU_BMI2;
     if (!zmm_ok) return f;
     if (ebx7 & (1u << 16)) f |= FE_CPU_AVX512F;
     if (ebx7 & (1u << 17)) f |= FE_CPU_AVX512DQ;
@@ -55,23 +57,40 @@ static uint32_t detect(void) {
     return f;
 }
 #elif FE_ARM64
-static uint32_t detect(void) { return FE_CPU_NEON | FE_CPU_POPCNT; } /* NEON is baseline on aarch64 */
+#if defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1ul << 20)
+#endif
+static int has_dotprod(void) { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0; }
+#elif defined(__APPLE__)
+#include <sys/sysctl.h>
+static int has_dotprod(void) {
+    int v = 0;
+    size_t len = sizeof v;
+    return sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &len, NULL, 0) == 0 && v;
+}
+#else
+static int has_dotprod(void) { return 0; } /* unknown OS: the plain NEON variants */
+#endif
+static uint32_t detect(void) { /* NEON is baseline on aarch64 */
+    return FE_CPU_NEON | FE_CPU_POPCNT | (has_dotprod() ? FE_CPU_NEON_DOTPROD : 0u);
+}
 #else
 static uint32_t detect(void) { return 0; }
 #endif
 
 static const char *const feature_names[] = {
     "popcnt", "avx2", "f16c", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni",
-    "avx512vpopcntdq", "avx512vbmi", "neon", "avx512bitalg", "avx512dq",
+    "avx512vpopcntdq", "avx512vbmi", "neon", "avx512bitalg", "avx512dq", "neon_dotprod", "bmi1", "bmi2",
 };
 
 /* Each family file defines a NULL-terminated array of its kernels. */
 extern fe_kernel *const fe_gather_kernels[];
 extern fe_kernel *const fe_hamming_kernels[];
 extern fe_kernel *const fe_ternary_kernels[];
-extern fe_kernel *const fe_wordpiece_kernels[];
 static fe_kernel *const *const families[] = {
-    fe_gather_kernels, fe_hamming_kernels, fe_ternary_kernels, fe_wordpiece_kernels,
+    fe_gather_kernels, fe_hamming_kernels, fe_ternary_kernels, /* the tokenizers have no SIMD variants */
 };
 #define N_FAMILIES (sizeof(families) / sizeof(families[0]))
 

@@ -9,8 +9,8 @@
  * merges the per-range results by (distance, index).
  *
  * Variants: avx512_vpopcntdq (vpopcntq), avx2 (nibble lookup with vpshufb, vpsadbw, and a
- * vectorised threshold test), popcnt (the x86 POPCNT instruction on 64-bit words), scalar (portable
- * SWAR popcount: baseline x86-64 does not guarantee POPCNT).
+ * vectorised threshold test), popcnt (the x86 POPCNT instruction on 64-bit words), neon (vcnt byte
+ * counts, aarch64), scalar (portable SWAR popcount: baseline x86-64 does not guarantee POPCNT).
  */
 #include "hamming.h"
 
@@ -364,8 +364,72 @@ static FE_TARGET_AVX2 void select_avx2(const int32_t *dist, size_t n, int64_t fi
     }
 }
 
+/* ---------------------------------------------------------------- fused top-k for 256-bit codes
+ *
+ * No distance buffer: each step computes the distances of STEP codes in registers, one compare against
+ * the current k-th distance gives the mask of candidates (empty for nearly every step once the heap has
+ * filled), and only those are offered to the heap, in index order, so ties still go to the smaller
+ * index. The database is blocked (BLOCK_BYTES) so a block stays in cache across the queries;
+ * STEP_FN(qv, codes, stride, thr, d) returns the mask (bit c: code c) and fills d[c] when non-zero. */
+#define DEFINE_TOPK32_FUSED(NAME, TARGET, STEP, QTYPE, QLOAD, STEP_FN)                                     \
+    static TARGET void NAME(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *db, size_t n, \
+                            size_t stride, size_t k, int64_t index_base, int32_t *out_d, int64_t *out_i) {  \
+        for (size_t qi = 0; qi < nq; qi++) {                                                              \
+            heap h = {out_d + qi * k, out_i + qi * k, k};                                                 \
+            heap_init(&h);                                                                                \
+        }                                                                                                 \
+        size_t block = BLOCK_BYTES / stride;                                                              \
+        block = block < (STEP) ? (STEP) : block / (STEP) * (STEP);                                        \
+        for (size_t b0 = 0; b0 < n; b0 += block) {                                                        \
+            size_t b1 = n - b0 < block ? n : b0 + block, full = b0 + (b1 - b0) / (STEP) * (STEP);         \
+            for (size_t qi = 0; qi < nq; qi++) {                                                          \
+                heap h = {out_d + qi * k, out_i + qi * k, k};                                             \
+                const uint8_t *q = queries + qi * q_stride;                                               \
+                const QTYPE qv = QLOAD(q);                                                                \
+                int32_t d[STEP];                                                                          \
+                for (size_t s = b0; s < full; s += (STEP)) {                                              \
+                    const uint8_t *c = db + s * stride;                                                   \
+                    if (nq == 1) prefetch_rows(c, (STEP) * stride);                                       \
+                    for (uint32_t m = STEP_FN(qv, c, stride, h.d[0], d); m; m &= m - 1) {                 \
+                        unsigned j = ctz32(m);                                                            \
+                        if (d[j] < h.d[0]) heap_replace_top(&h, d[j], index_base + (int64_t)(s + j));     \
+                    }                                                                                     \
+                }                                                                                         \
+                for (size_t s = full; s < b1; s++) {                                                      \
+                    int dd;                                                                               \
+                    CODE_DIST(HW_POPCOUNT, q, db + s * stride, 4, 0, dd);                                 \
+                    if (dd < h.d[0]) heap_replace_top(&h, dd, index_base + (int64_t)s);                   \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        for (size_t qi = 0; qi < nq; qi++) {                                                              \
+            heap h = {out_d + qi * k, out_i + qi * k, k};                                                 \
+            heap_finish(&h);                                                                              \
+        }                                                                                                 \
+    }
+
+/* 8 codes of 32 bytes: byte counts (vpshufb), vpsadbw, then the eight totals in one register. */
+static inline FE_TARGET_AVX2 uint32_t step8_avx2(__m256i qv, const uint8_t *c, size_t stride, int32_t thr,
+                                                 int32_t *d) {
+    __m256i s[8];
+    for (int t = 0; t < 8; t++)
+        s[t] = _mm256_sad_epu8(popcount_bytes_avx2(_mm256_xor_si256(qv, _mm256_loadu_si256((const __m256i *)(c + t * stride)))),
+                               _mm256_setzero_si256());
+    __m256i v = reduce8_avx2(s);
+    uint32_t m = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(thr), v)));
+    if (m) _mm256_storeu_si256((__m256i *)d, v);
+    return m;
+}
+
+#define QUERY_YMM(q) _mm256_loadu_si256((const __m256i *)(q))
+DEFINE_TOPK32_FUSED(topk32_avx2, FE_TARGET_AVX2, 8, __m256i, QUERY_YMM, step8_avx2)
+
 static FE_TARGET_AVX2 void topk_avx2(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db, size_t n, size_t ds,
                                      size_t width, size_t k, int64_t base, int32_t *od, int64_t *oi) {
+    if (width == 32 && ds >= 32) {
+        topk32_avx2(q, nq, qs, db, n, ds, k, base, od, oi);
+        return;
+    }
     topk_driver(dist_avx2, select_avx2, q, nq, qs, db, n, ds, width, k, base, od, oi);
 }
 static FE_TARGET_AVX2 void distance_avx2(const uint8_t *a, size_t na, size_t as, const uint8_t *b, size_t nb,
@@ -426,9 +490,67 @@ static FE_TARGET_AVX512_VPOPCNTDQ void dist_avx512(const uint8_t *q, const uint8
     }
 }
 
+/* The fused top-k step for 32-byte codes (DEFINE_TOPK32_FUSED): 16 codes per step, 8 zmm of 2 codes,
+ * vpopcntq per 64-bit word (<= 64), then the words are packed four to a qword in 16-bit fields
+ * and summed across lanes, leaving the 16 distances (<= 256) in 16-bit fields: codes 0,2,..,14 in
+ * the first 128-bit lane, 1,3,..,15 in the third; one 16-bit compare against the k-th distance. */
+static inline FE_TARGET_AVX512_VPOPCNTDQ __m512i load_code_pair(const uint8_t *c, size_t stride) {
+    if (stride == 32) return _mm512_loadu_si512((const void *)c);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)c)),
+                              _mm256_loadu_si256((const __m256i *)(c + stride)), 1);
+}
+
+static inline FE_TARGET_AVX512_VPOPCNTDQ __m512i pack4_popcnt(__m512i qq, __m512i p0, __m512i p1, __m512i p2,
+                                                             __m512i p3) {
+    __m512i c0 = _mm512_popcnt_epi64(_mm512_xor_si512(p0, qq));
+    __m512i c1 = _mm512_slli_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p1, qq)), 16);
+    __m512i c2 = _mm512_slli_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p2, qq)), 32);
+    __m512i c3 = _mm512_slli_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(p3, qq)), 48);
+    return _mm512_or_si512(_mm512_ternarylogic_epi64(c0, c1, c2, 0xfe), c3);
+}
+
+/* Distances of codes [0, 16) from `codes` as 16-bit fields (layout above). */
+static inline FE_TARGET_AVX512_VPOPCNTDQ __m512i dist16x32_avx512(__m512i qq, const uint8_t *codes, size_t stride) {
+    const size_t s2 = 2 * stride;
+    __m512i a = pack4_popcnt(qq, load_code_pair(codes, stride), load_code_pair(codes + s2, stride),
+                             load_code_pair(codes + 2 * s2, stride), load_code_pair(codes + 3 * s2, stride));
+    __m512i b = pack4_popcnt(qq, load_code_pair(codes + 4 * s2, stride), load_code_pair(codes + 5 * s2, stride),
+                             load_code_pair(codes + 6 * s2, stride), load_code_pair(codes + 7 * s2, stride));
+    __m512i u = _mm512_add_epi64(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+    const __m512i swap128 = _mm512_setr_epi64(2, 3, 0, 1, 6, 7, 4, 5); /* 128-bit lanes (1, 0, 3, 2) */
+    return _mm512_add_epi64(u, _mm512_permutexvar_epi64(swap128, u));
+}
+
+/* One step of 16 codes: the mask (bit c: code c) of those closer than thr, their distances in d
+ * (only when the mask is not empty). */
+static inline FE_TARGET_AVX512_VPOPCNTDQ uint32_t step16_avx512(__m512i qq, const uint8_t *c, size_t stride,
+                                                               int32_t thr, int32_t *d) {
+    __m512i dv = dist16x32_avx512(qq, c, stride);
+    __m512i tv = _mm512_set1_epi16((short)(thr > 0xffff ? 0xffff : thr));
+    uint32_t m = fe_cmplt_epu16_mask_512(dv, tv) & 0x00ff00ffu;
+    if (!m) return 0;
+    uint16_t d16[32];
+    uint32_t ordered = 0;
+    _mm512_storeu_si512((void *)d16, dv);
+    for (int f = 0; f < 8; f++) {
+        d[2 * f] = d16[f];
+        d[2 * f + 1] = d16[16 + f];
+        ordered |= ((m >> f) & 1u) << (2 * f) | ((m >> (16 + f)) & 1u) << (2 * f + 1);
+    }
+    return ordered;
+}
+
+#define QUERY_ZMM(q) _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q))), \
+                                        _mm256_loadu_si256((const __m256i *)(q)), 1)
+DEFINE_TOPK32_FUSED(topk32_avx512, FE_TARGET_AVX512_VPOPCNTDQ, 16, __m512i, QUERY_ZMM, step16_avx512)
+
 static FE_TARGET_AVX512_VPOPCNTDQ void topk_avx512(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db,
                                                    size_t n, size_t ds, size_t width, size_t k, int64_t base,
                                                    int32_t *od, int64_t *oi) {
+    if (width == 32 && ds >= 32) {
+        topk32_avx512(q, nq, qs, db, n, ds, k, base, od, oi);
+        return;
+    }
     topk_driver(dist_avx512, select_avx2, q, nq, qs, db, n, ds, width, k, base, od, oi);
 }
 static FE_TARGET_AVX512_VPOPCNTDQ void distance_avx512(const uint8_t *a, size_t na, size_t as, const uint8_t *b,
@@ -436,6 +558,69 @@ static FE_TARGET_AVX512_VPOPCNTDQ void distance_avx512(const uint8_t *a, size_t 
     distance_driver(dist_avx512, a, na, as, b, nb, bs, width, out, os);
 }
 #endif /* FE_HAVE_X86_SIMD */
+
+#ifdef FE_HAVE_NEON
+/* ---------------------------------------------------------------- neon (vcnt) */
+
+/* Popcount of (q XOR c) over `chunks` 16-byte chunks: byte counts (vcnt) summed in u8 for up to 31
+ * chunks (31 * 8 < 256), then widened. */
+static inline uint32_t code_cnt_neon(const uint8_t *q, const uint8_t *c, size_t chunks) {
+    uint32_t total = 0;
+    size_t j = 0;
+    while (j < chunks) {
+        size_t stop = chunks - j > 31 ? j + 31 : chunks;
+        uint8x16_t bytes = vdupq_n_u8(0);
+        for (; j < stop; j++) bytes = vaddq_u8(bytes, vcntq_u8(veorq_u8(vld1q_u8(q + 16 * j), vld1q_u8(c + 16 * j))));
+        total += vaddlvq_u8(bytes);
+    }
+    return total;
+}
+
+/* 256-bit codes, four at a time: the byte counts of each code are folded pairwise (vpaddq) so one
+ * widening add per four codes gives their four distances. */
+static void dist32_neon(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, int32_t *out) {
+    const uint8x16_t q0 = vld1q_u8(q), q1 = vld1q_u8(q + 16);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        uint8x16_t c[4];
+        prefetch_rows(codes + j * stride, 4 * stride);
+        for (int t = 0; t < 4; t++) {
+            const uint8_t *r = codes + (j + t) * stride;
+            c[t] = vaddq_u8(vcntq_u8(veorq_u8(vld1q_u8(r), q0)), vcntq_u8(veorq_u8(vld1q_u8(r + 16), q1)));
+        }
+        /* two vpaddq levels: byte lanes 4t..4t+3 hold partial sums of code t (each <= 64) */
+        uint8x16_t s = vpaddq_u8(vpaddq_u8(c[0], c[1]), vpaddq_u8(c[2], c[3]));
+        uint16x8_t s16 = vpaddlq_u8(s);          /* lanes 2t, 2t+1 for code t */
+        uint32x4_t s32 = vpaddlq_u16(s16);       /* lane t: code t */
+        vst1q_s32(out + j, vreinterpretq_s32_u32(s32));
+    }
+    for (; j < n; j++) out[j] = (int32_t)code_cnt_neon(q, codes + j * stride, 2);
+}
+
+static void dist_neon(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width, int32_t *out) {
+    if (width == 32) {
+        dist32_neon(q, codes, n, stride, out);
+        return;
+    }
+    const size_t chunks = width / 16, tail = width % 16, words = tail / 8, rem = tail % 8;
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *c = codes + j * stride;
+        if ((j & 7) == 0) prefetch_rows(c, 8 * stride);
+        int t = 0;
+        if (tail) CODE_DIST(SCALAR_POPCOUNT, q + 16 * chunks, c + 16 * chunks, words, rem, t);
+        out[j] = (int32_t)code_cnt_neon(q, c, chunks) + t;
+    }
+}
+
+static void topk_neon(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db, size_t n, size_t ds, size_t width,
+                      size_t k, int64_t base, int32_t *od, int64_t *oi) {
+    topk_driver(dist_neon, select_scalar, q, nq, qs, db, n, ds, width, k, base, od, oi);
+}
+static void distance_neon(const uint8_t *a, size_t na, size_t as, const uint8_t *b, size_t nb, size_t bs,
+                          size_t width, int32_t *out, size_t os) {
+    distance_driver(dist_neon, a, na, as, b, nb, bs, width, out, os);
+}
+#endif /* FE_HAVE_NEON */
 
 /* ---------------------------------------------------------------- dispatch */
 
@@ -452,6 +637,9 @@ static const fe_variant topk_variants[] = {
     {"avx2", FE_NEED_AVX2, (fe_fn)topk_avx2},
     {"popcnt", FE_CPU_POPCNT, (fe_fn)topk_popcnt},
 #endif
+#ifdef FE_HAVE_NEON
+    {"neon", FE_CPU_NEON, (fe_fn)topk_neon},
+#endif
     {"scalar", 0, (fe_fn)topk_scalar},
 };
 static const fe_variant distance_variants[] = {
@@ -459,6 +647,9 @@ static const fe_variant distance_variants[] = {
     {"avx512_vpopcntdq", NEED_VPOPCNTDQ, (fe_fn)distance_avx512},
     {"avx2", FE_NEED_AVX2, (fe_fn)distance_avx2},
     {"popcnt", FE_CPU_POPCNT, (fe_fn)distance_popcnt},
+#endif
+#ifdef FE_HAVE_NEON
+    {"neon", FE_CPU_NEON, (fe_fn)distance_neon},
 #endif
     {"scalar", 0, (fe_fn)distance_scalar},
 };
@@ -480,4 +671,33 @@ void fe_hamming_topk(const uint8_t *queries, size_t nq, size_t q_stride, const u
                      int64_t *out_i) {
     if (nq == 0 || k == 0) return;
     FE_ACTIVE(topk_kernel, topk_fn)(queries, nq, q_stride, db, n, db_stride, width, k, index_base, out_d, out_i);
+}
+
+void fe_hamming_merge(const int32_t *d, const int64_t *ix, size_t nq, size_t parts, size_t kp, size_t k,
+                      int32_t *out_d, int64_t *out_i) {
+    enum { MAX_PARTS = 64 };
+    if (parts > MAX_PARTS) parts = MAX_PARTS; /* the binding refuses more */
+    for (size_t q = 0; q < nq; q++) {
+        size_t pos[MAX_PARTS] = {0};
+        const int32_t *dq = d + q * parts * kp;
+        const int64_t *iq = ix + q * parts * kp;
+        for (size_t o = 0; o < k; o++) {
+            size_t best = parts;
+            int32_t bd = 0;
+            uint64_t bi = 0;
+            for (size_t p = 0; p < parts; p++) {
+                if (pos[p] >= kp) continue;
+                int32_t dv = dq[p * kp + pos[p]];
+                uint64_t iv = (uint64_t)iq[p * kp + pos[p]]; /* -1 -> the largest */
+                if (best == parts || dv < bd || (dv == bd && iv < bi)) {
+                    best = p;
+                    bd = dv;
+                    bi = iv;
+                }
+            }
+            out_d[q * k + o] = bd;
+            out_i[q * k + o] = (int64_t)bi;
+            pos[best]++;
+        }
+    }
 }

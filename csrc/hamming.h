@@ -24,6 +24,13 @@ void fe_hamming_topk(const uint8_t *queries, size_t nq, size_t q_stride, const u
                      size_t db_stride, size_t width, size_t k, int64_t index_base, int32_t *out_d,
                      int64_t *out_i);
 
+/* Merges, per query i < nq, `parts` runs of kp (distance, index) pairs that are each sorted
+ * ascending (d[i * parts * kp + p * kp ...], likewise ix) into the first k pairs of their union, in
+ * (distance, index) order, into out_d[i * k ...] / out_i[i * k ...]. Index -1 (an unused slot, distance
+ * INT32_MAX) sorts after every real index. k <= parts * kp. */
+void fe_hamming_merge(const int32_t *d, const int64_t *ix, size_t nq, size_t parts, size_t kp, size_t k,
+                      int32_t *out_d, int64_t *out_i);
+
 #ifdef __cplusplus
 }
 #endif

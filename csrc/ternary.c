@@ -8,6 +8,7 @@
  *  - AVX2: vpmaddubsw gives int16 pair sums |c0*q0 + c1*q1| <= 2*2*128 = 512; at most 32 of them are
  *    added in int16 (|sum| <= 16384, no wrap) before vpmaddwd widens them to int32.
  *  - AVX-512 VNNI: vpdpbusd accumulates 4 products straight into int32.
+ *  - NEON: SDOT (where the CPU has dotprod, detected at run time) or vmull_s8 + vpadal into int32.
  * GEMV (few rows) decodes the 2-bit codes on the fly; GEMM decodes a panel of 16 weight rows once
  * into a k-interleaved u8 layout and reuses it across a block of up to 256 activation rows.
  */
@@ -109,40 +110,6 @@ static int matmul_scalar(const int8_t *q, size_t ldq, const int32_t *qsum, const
     }
     return 0;
 }
-
-static void gather_scalar(const uint8_t *packed, size_t kp, const float *scales, size_t dim, const void *ids,
-                          int ids64, const int64_t *offsets, size_t n_bags, const float *weights,
-                          const int64_t *mapping, int normalize, float *out, size_t ldo) {
-    (void)kp;
-    const size_t rb = kp / 4;
-    for (size_t b = 0; b < n_bags; b++) {
-        float *o = out + b * ldo;
-        for (size_t d = 0; d < dim; d++) o[d] = 0.0f;
-        int64_t a = offsets[b], e = offsets[b + 1];
-        if (e <= a) continue;
-        for (int64_t t = a; t < e; t++) {
-            int64_t id = ids64 ? ((const int64_t *)ids)[t] : (int64_t)((const int32_t *)ids)[t];
-            int64_t r = mapping ? mapping[id] : id;
-            float c = weights ? scales[r] * weights[id] : scales[r];
-            const uint8_t *row = packed + (size_t)r * rb;
-            for (size_t d = 0; d < dim; d++) {
-                int code = (row[32 * (d / BLOCK) + d % 32] >> (2 * ((d / 32) % 4))) & 3;
-                o[d] += c * (float)(code - 1);
-            }
-        }
-        float len = (float)(e - a);
-        for (size_t d = 0; d < dim; d++) o[d] = o[d] / len;
-        if (normalize) {
-            double ss = 0.0;
-            for (size_t d = 0; d < dim; d++) ss += (double)o[d] * (double)o[d];
-            float nrm = (float)sqrt(ss) + 1e-32f;
-            for (size_t d = 0; d < dim; d++) o[d] = o[d] / nrm;
-        }
-    }
-}
-
-typedef void (*gather_fn)(const uint8_t *, size_t, const float *, size_t, const void *, int, const int64_t *,
-                          size_t, const float *, const int64_t *, int, float *, size_t);
 
 #ifdef FE_HAVE_X86_SIMD
 /* ---- AVX2 ------------------------------------------------------------------------------------- */
@@ -284,40 +251,82 @@ static FE_TARGET_AVX2 void kernel_3x16_avx2(const int8_t *q, size_t ldq, const u
 }
 
 typedef void (*gemv_row_fn)(const int8_t *, const uint8_t *, size_t, size_t, int32_t *);
+/* kernel(q, ldq, panels, kp, res): mr activation rows against `width` columns held in consecutive
+ * decoded panels (NR columns, NR * kp bytes each); res[r * width + c] = sum q*c. */
 typedef void (*kernel_fn)(const int8_t *, size_t, const uint8_t *, size_t, int32_t *);
 
-/* The GEMM / GEMV driver shared by the SIMD variants: full groups of mr rows go through the
- * panel micro-kernel, the remaining rows through the GEMV routine. */
+#define PANEL_GROUP_BYTES (1u << 20) /* decoded panels kept (in L2) across all row blocks */
+
+/* out (or acc) for rows [i, i + mr) and columns [j0, j0 + nc) from res (mr rows of `width`, before
+ * the qsum correction). Whole vectors of 8 columns: the same float32 cvt, mul, div as store_one. */
+static FE_TARGET_AVX2 void store_tile_avx2(const int32_t *res, size_t width, size_t mr, size_t i, size_t j0,
+                                           size_t nc, const int32_t *qsum, const float *qscale,
+                                           const float *wscale, float *out, int32_t *acc, size_t ldo) {
+    for (size_t r = 0; r < mr; r++) {
+        const int32_t *rr = res + r * width;
+        const __m256i qs = _mm256_set1_epi32(qsum[i + r]);
+        size_t c = 0;
+        if (out) {
+            const __m256 s = _mm256_set1_ps(qscale[i + r]);
+            float *o = out + (i + r) * ldo + j0;
+            for (; c + 8 <= nc; c += 8) {
+                __m256 a = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(rr + c)), qs));
+                _mm256_storeu_ps(o + c, _mm256_div_ps(_mm256_mul_ps(a, _mm256_loadu_ps(wscale + j0 + c)), s));
+            }
+        } else {
+            int32_t *o = acc + (i + r) * ldo + j0;
+            for (; c + 8 <= nc; c += 8)
+                _mm256_storeu_si256((__m256i *)(o + c),
+                                    _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(rr + c)), qs));
+        }
+        for (; c < nc; c++) store_one(rr[c] - qsum[i + r], i + r, j0 + c, qscale, wscale, out, acc, ldo);
+    }
+}
+
+/* The GEMM / GEMV driver shared by the SIMD variants. Weight rows are decoded once per call, a
+ * group of panels at a time; for each block of MC activation rows, full groups of mr rows go
+ * through `kernel` (two panels at once when `wide` is given and two remain, else `narrow`), the
+ * remaining m % mr rows through the GEMV routine. */
 static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                          const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
-                         int32_t *acc, size_t ldo, size_t mr, kernel_fn kernel, gemv_row_fn gemv) {
+                         int32_t *acc, size_t ldo, size_t mr, kernel_fn narrow, kernel_fn wide,
+                         gemv_row_fn gemv) {
     size_t mfull = m - m % mr;
     if (mfull) {
-        uint8_t *panel = (uint8_t *)malloc(NR * kp);
-        if (!panel) return -1;
-        int32_t res[16 * NR];
+        const size_t npan = (n + NR - 1) / NR;
+        size_t group = PANEL_GROUP_BYTES / (NR * kp);
+        group = group < 2 ? 2 : group;
+        group = group > npan ? npan : group;
+        uint8_t *panels = (uint8_t *)malloc(group * NR * kp);
+        if (!panels) return -1;
+        int32_t res[16 * 2 * NR];
         const size_t mc = MC - MC % mr; /* whole micro-kernel steps per block */
-        for (size_t i0 = 0; i0 < mfull; i0 += mc) {
-            size_t i1 = i0 + mc < mfull ? i0 + mc : mfull;
-            for (size_t j0 = 0; j0 < n; j0 += NR) {
-                size_t nc = n - j0 < NR ? n - j0 : NR;
-                decode_panel_avx2(packed, kp, j0, nc, panel);
-                for (size_t i = i0; i < i1; i += mr) {
-                    kernel(q + i * ldq, ldq, panel, kp, res);
-                    for (size_t r = 0; r < mr; r++)
-                        for (size_t c = 0; c < nc; c++)
-                            store_one(res[r * NR + c] - qsum[i + r], i + r, j0 + c, qscale, wscale, out, acc, ldo);
+        for (size_t p0 = 0; p0 < npan; p0 += group) {
+            size_t p1 = p0 + group < npan ? p0 + group : npan;
+            for (size_t p = p0; p < p1; p++)
+                decode_panel_avx2(packed, kp, p * NR, n - p * NR < NR ? n - p * NR : NR, panels + (p - p0) * NR * kp);
+            for (size_t i0 = 0; i0 < mfull; i0 += mc) {
+                size_t i1 = i0 + mc < mfull ? i0 + mc : mfull;
+                for (size_t p = p0; p < p1;) {
+                    size_t two = wide && p + 1 < p1, j0 = p * NR, width = two ? 2 * NR : NR;
+                    size_t nc = n - j0 < width ? n - j0 : width;
+                    const uint8_t *panel = panels + (p - p0) * NR * kp;
+                    for (size_t i = i0; i < i1; i += mr) {
+                        (two ? wide : narrow)(q + i * ldq, ldq, panel, kp, res);
+                        store_tile_avx2(res, width, mr, i, j0, nc, qsum, qscale, wscale, out, acc, ldo);
+                    }
+                    p += two ? 2 : 1;
                 }
             }
         }
-        free(panel);
+        free(panels);
     }
     if (mfull < m) {
         int32_t *res = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
         if (!res) return -1;
         for (size_t i = mfull; i < m; i++) {
             gemv(q + i * ldq, packed, kp, n, res);
-            for (size_t j = 0; j < n; j++) store_one(res[j] - qsum[i], i, j, qscale, wscale, out, acc, ldo);
+            store_tile_avx2(res, n, 1, i, 0, n, qsum, qscale, wscale, out, acc, ldo);
         }
         free(res);
     }
@@ -327,60 +336,8 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
 static FE_TARGET_AVX2 int matmul_avx2(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
                                       size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n,
                                       float *out, int32_t *acc, size_t ldo) {
-    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 3, kernel_3x16_avx2,
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 3, kernel_3x16_avx2, NULL,
                          gemv_row_avx2);
-}
-
-static FE_TARGET_AVX2 void gather_avx2(const uint8_t *packed, size_t kp, const float *scales, size_t dim,
-                                       const void *ids, int ids64, const int64_t *offsets, size_t n_bags,
-                                       const float *weights, const int64_t *mapping, int normalize, float *out,
-                                       size_t ldo) {
-    const size_t rb = kp / 4, nb = kp / BLOCK;
-    const __m256i m3 = _mm256_set1_epi8(3);
-    const __m256 one = _mm256_set1_ps(1.0f);
-    float *accbuf = (float *)malloc(kp * sizeof(float));
-    if (!accbuf) { /* cannot allocate kp floats: the scalar path needs no buffer */
-        gather_scalar(packed, kp, scales, dim, ids, ids64, offsets, n_bags, weights, mapping, normalize, out, ldo);
-        return;
-    }
-    for (size_t bag = 0; bag < n_bags; bag++) {
-        float *o = out + bag * ldo;
-        int64_t a = offsets[bag], e = offsets[bag + 1];
-        if (e <= a) {
-            for (size_t d = 0; d < dim; d++) o[d] = 0.0f;
-            continue;
-        }
-        for (size_t d = 0; d < kp; d++) accbuf[d] = 0.0f;
-        for (int64_t t = a; t < e; t++) {
-            int64_t id = ids64 ? ((const int64_t *)ids)[t] : (int64_t)((const int32_t *)ids)[t];
-            int64_t r = mapping ? mapping[id] : id;
-            __m256 c = _mm256_set1_ps(weights ? scales[r] * weights[id] : scales[r]);
-            const uint8_t *row = packed + (size_t)r * rb;
-            for (size_t b = 0; b < nb; b++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(row + 32 * b));
-                for (int p = 0; p < 4; p++) {
-                    __m256i cp = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * p)), m3);
-                    __m128i lo = _mm256_castsi256_si128(cp), hi = _mm256_extracti128_si256(cp, 1);
-                    __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-                    float *dst = accbuf + BLOCK * b + 32 * p;
-                    for (int h = 0; h < 4; h++) {
-                        /* t = code - 1 in {-1,0,1}: t*c is exact, so the FMA equals acc + t*c. */
-                        __m256 tv = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[h])), one);
-                        _mm256_storeu_ps(dst + 8 * h, _mm256_fmadd_ps(tv, c, _mm256_loadu_ps(dst + 8 * h)));
-                    }
-                }
-            }
-        }
-        float len = (float)(e - a);
-        for (size_t d = 0; d < dim; d++) o[d] = accbuf[d] / len;
-        if (normalize) {
-            double ss = 0.0;
-            for (size_t d = 0; d < dim; d++) ss += (double)o[d] * (double)o[d];
-            float nrm = (float)sqrt(ss) + 1e-32f;
-            for (size_t d = 0; d < dim; d++) o[d] = o[d] / nrm;
-        }
-    }
-    free(accbuf);
 }
 
 /* Same as quantize_scalar: max is exact in any order, and vroundps with round-to-nearest-even is
@@ -443,7 +400,7 @@ static FE_TARGET_AVX2 int quantize_avx2(const float *x, size_t ldx, size_t m, si
 
 /* ---- AVX-512 VNNI ----------------------------------------------------------------------------- */
 
-static FE_TARGET_AVX512_VNNI void gemv_row_vnni(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
+static FE_TARGET_AVX512_VNNI void gemv_row_vnni256(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
                                                 int32_t *res) {
     const size_t rb = kp / 4, nb = kp / BLOCK;
     const __m256i m3 = _mm256_set1_epi8(3);
@@ -463,6 +420,106 @@ static FE_TARGET_AVX512_VNNI void gemv_row_vnni(const int8_t *qi, const uint8_t 
         }
         res[j] = fe_reduce_add_epi32_256(a);
     }
+}
+
+/* 512-bit GEMV: one zmm holds two 32-byte blocks (256 weights). The codes are not shifted down:
+ * v & (3 << 2p) is 4^p * code, so vpdpbusd against the activations of position p accumulates
+ * 4^p * sum(code * q) in acc_p, whose every lane stays a multiple of 4^p; an arithmetic shift
+ * right by 2p then divides it exactly. That saves three shifts per 256 weights. The activations
+ * are first rearranged so that the 64 bytes paired with position p of blocks (b, b+1) are
+ * contiguous (zeros after an odd last block). */
+#define PAIR_BYTES 256 /* rearranged activation bytes per pair of blocks */
+#define GEMV_CHUNK 1024 /* block pairs per chunk: |lane of acc_3| <= 64 * 4 * 256 * 1024 < 2^31 */
+
+static void interleave_block_pairs(const int8_t *qi, size_t nb, int8_t *xp) {
+    for (size_t b = 0; b < nb; b += 2)
+        for (int p = 0; p < 4; p++) {
+            int8_t *d = xp + (b / 2) * PAIR_BYTES + 64 * p;
+            memcpy(d, qi + BLOCK * b + 32 * p, 32);
+            if (b + 1 < nb)
+                memcpy(d + 32, qi + BLOCK * (b + 1) + 32 * p, 32);
+            else
+                memset(d + 32, 0, 32);
+        }
+}
+
+/* Weight bytes of blocks (2t, 2t + 1) of a row; the upper half is zero past the last block. */
+static inline FE_TARGET_AVX512_VNNI __m512i load_pair(const uint8_t *row, size_t t, size_t nb) {
+    if (2 * t + 1 < nb) return _mm512_loadu_si512((const void *)(row + 64 * t));
+    return _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_loadu_si256((const __m256i *)(row + 64 * t)), 0);
+}
+
+static inline FE_TARGET_AVX512_VNNI __m512i combine_scaled(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
+    return _mm512_add_epi32(_mm512_add_epi32(a0, fe_srai_epi32_512(a1, 2)),
+                            _mm512_add_epi32(fe_srai_epi32_512(a2, 4), fe_srai_epi32_512(a3, 6)));
+}
+
+#define VNNI_DOT4(A, V)                                                              \
+    do {                                                                             \
+        __m512i v_ = (V);                                                            \
+        A##0 = _mm512_dpbusd_epi32(A##0, _mm512_and_si512(v_, k0), x0);              \
+        A##1 = _mm512_dpbusd_epi32(A##1, _mm512_and_si512(v_, k1), x1);              \
+        A##2 = _mm512_dpbusd_epi32(A##2, _mm512_and_si512(v_, k2), x2);              \
+        A##3 = _mm512_dpbusd_epi32(A##3, _mm512_and_si512(v_, k3), x3);              \
+    } while (0)
+
+/* res[r] = sum(q * code) of weight rows w + r * rb (r < nr, nr = 4 or 1) against xp. */
+static FE_TARGET_AVX512_VNNI void gemv_rows_vnni512(const int8_t *xp, const uint8_t *w, size_t rb, size_t nb,
+                                                    size_t nr, int32_t *res) {
+    const __m512i k0 = _mm512_set1_epi8(0x03), k1 = _mm512_set1_epi8(0x0c), k2 = _mm512_set1_epi8(0x30),
+                  k3 = _mm512_set1_epi8((char)0xc0);
+    const size_t npairs = (nb + 1) / 2;
+    __m512i t0 = _mm512_setzero_si512(), t1 = t0, t2 = t0, t3 = t0;
+    for (size_t u0 = 0; u0 < npairs; u0 += GEMV_CHUNK) {
+        size_t u1 = u0 + GEMV_CHUNK < npairs ? u0 + GEMV_CHUNK : npairs;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        __m512i e0 = a0, e1 = a0, e2 = a0, e3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+        if (nr == 4) {
+            for (size_t t = u0; t < u1; t++) {
+                const int8_t *x = xp + t * PAIR_BYTES;
+                __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64));
+                __m512i x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
+                VNNI_DOT4(a, load_pair(w, t, nb));
+                VNNI_DOT4(b, load_pair(w + rb, t, nb));
+                VNNI_DOT4(e, load_pair(w + 2 * rb, t, nb));
+                VNNI_DOT4(d, load_pair(w + 3 * rb, t, nb));
+            }
+        } else {
+            for (size_t t = u0; t < u1; t++) {
+                const int8_t *x = xp + t * PAIR_BYTES;
+                __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64));
+                __m512i x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
+                VNNI_DOT4(a, load_pair(w, t, nb));
+            }
+        }
+        t0 = _mm512_add_epi32(t0, combine_scaled(a0, a1, a2, a3));
+        t1 = _mm512_add_epi32(t1, combine_scaled(b0, b1, b2, b3));
+        t2 = _mm512_add_epi32(t2, combine_scaled(e0, e1, e2, e3));
+        t3 = _mm512_add_epi32(t3, combine_scaled(d0, d1, d2, d3));
+    }
+    res[0] = fe_reduce_add_epi32_512(t0);
+    if (nr == 4) {
+        res[1] = fe_reduce_add_epi32_512(t1);
+        res[2] = fe_reduce_add_epi32_512(t2);
+        res[3] = fe_reduce_add_epi32_512(t3);
+    }
+}
+
+/* One activation row against weight rows [0, n) with the 512-bit routine above. */
+static FE_TARGET_AVX512_VNNI void gemv_row_vnni(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
+                                                int32_t *res) {
+    const size_t rb = kp / 4, nb = kp / BLOCK, bytes = (nb + 1) / 2 * PAIR_BYTES;
+    int8_t stackbuf[8192 + PAIR_BYTES];
+    int8_t *xp = bytes <= sizeof(stackbuf) ? stackbuf : (int8_t *)malloc(bytes);
+    if (!xp) { /* no memory for the rearranged row: the 256-bit routine needs none */
+        gemv_row_vnni256(qi, packed, kp, n, res);
+        return;
+    }
+    interleave_block_pairs(qi, nb, xp);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) gemv_rows_vnni512(xp, packed + j * rb, rb, nb, 4, res + j);
+    for (; j < n; j++) gemv_rows_vnni512(xp, packed + j * rb, rb, nb, 1, res + j);
+    if (xp != stackbuf) free(xp);
 }
 
 /* 8 activation rows x 16 panel columns with vpdpbusd (one zmm = 16 columns x 4 codes). */
@@ -492,13 +549,140 @@ static FE_TARGET_AVX512_VNNI void kernel_8x16_vnni(const int8_t *q, size_t ldq, 
     _mm512_storeu_si512((void *)(res + 112), r7);
 }
 
+/* 8 activation rows x 32 columns (two consecutive panels): 16 independent accumulators hide the
+ * vpdpbusd latency, and each broadcast activation word feeds two of them. */
+static FE_TARGET_AVX512_VNNI void kernel_8x32_vnni(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
+                                                   int32_t *res) {
+    const size_t G = kp / 4;
+    const uint8_t *panel1 = panel + NR * kp;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+    for (size_t g = 0; g < G; g++) {
+        __m512i w0 = _mm512_loadu_si512((const void *)(panel + g * 64));
+        __m512i w1 = _mm512_loadu_si512((const void *)(panel1 + g * 64));
+        const int8_t *x = q + 4 * g;
+        __m512i x_;
+#define FE_ROW8x32(R)                                          \
+        x_ = _mm512_set1_epi32(load_i32(x + (R) * ldq));       \
+        a##R = _mm512_dpbusd_epi32(a##R, w0, x_);              \
+        b##R = _mm512_dpbusd_epi32(b##R, w1, x_);
+        FE_ROW8x32(0) FE_ROW8x32(1) FE_ROW8x32(2) FE_ROW8x32(3)
+        FE_ROW8x32(4) FE_ROW8x32(5) FE_ROW8x32(6) FE_ROW8x32(7)
+#undef FE_ROW8x32
+    }
+#define FE_STORE8x32(R)                                                \
+    _mm512_storeu_si512((void *)(res + 32 * (R)), a##R);               \
+    _mm512_storeu_si512((void *)(res + 32 * (R) + 16), b##R);
+    FE_STORE8x32(0) FE_STORE8x32(1) FE_STORE8x32(2) FE_STORE8x32(3)
+    FE_STORE8x32(4) FE_STORE8x32(5) FE_STORE8x32(6) FE_STORE8x32(7)
+#undef FE_STORE8x32
+}
+
 static FE_TARGET_AVX512_VNNI int matmul_vnni(const int8_t *q, size_t ldq, const int32_t *qsum,
                                              const float *qscale, size_t m, const uint8_t *packed, size_t kp,
                                              const float *wscale, size_t n, float *out, int32_t *acc, size_t ldo) {
-    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 8, kernel_8x16_vnni,
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 8, kernel_8x16_vnni, kernel_8x32_vnni,
                          gemv_row_vnni);
 }
 #endif /* FE_HAVE_X86_SIMD */
+
+#ifdef FE_HAVE_NEON
+/* ---- NEON (aarch64) ---------------------------------------------------------------------------- */
+
+/* Codes of position p (weights 32p .. 32p + 31 of a block) as two int8x16 (values 0..2). */
+#define FE_NEON_CODES(v, p) vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8((v), 2 * (p)), vdupq_n_u8(3)))
+
+/* sum(q * code) for 4 (or 1) weight rows with SDOT (Armv8.2 dotprod: 4 products into each int32). */
+static FE_TARGET_DOTPROD void gemv_rows_dotprod(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb,
+                                                size_t nr, int32_t *res) {
+    int32x4_t a[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *x = qi + BLOCK * b;
+        int8x16_t xs[8];
+        for (int t = 0; t < 8; t++) xs[t] = vld1q_s8(x + 16 * t);
+        for (size_t r = 0; r < nr; r++) {
+            const uint8_t *blk = w + r * rb + 32 * b;
+            uint8x16_t v0 = vld1q_u8(blk), v1 = vld1q_u8(blk + 16);
+            int32x4_t s = a[r];
+            s = vdotq_s32(s, FE_NEON_CODES(v0, 0), xs[0]);
+            s = vdotq_s32(s, FE_NEON_CODES(v1, 0), xs[1]);
+            s = vdotq_s32(s, FE_NEON_CODES(v0, 1), xs[2]);
+            s = vdotq_s32(s, FE_NEON_CODES(v1, 1), xs[3]);
+            s = vdotq_s32(s, FE_NEON_CODES(v0, 2), xs[4]);
+            s = vdotq_s32(s, FE_NEON_CODES(v1, 2), xs[5]);
+            s = vdotq_s32(s, FE_NEON_CODES(v0, 3), xs[6]);
+            s = vdotq_s32(s, FE_NEON_CODES(v1, 3), xs[7]);
+            a[r] = s;
+        }
+    }
+    for (size_t r = 0; r < nr; r++) res[r] = vaddvq_s32(a[r]);
+}
+
+/* int16 products (|code * q| <= 256) pairwise-added into int32 lanes: exact, no dotprod needed. */
+static inline int32x4_t mla_codes_neon(int32x4_t acc, int8x16_t c, int8x16_t x) {
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(c), vget_low_s8(x)));
+    return vpadalq_s16(acc, vmull_high_s8(c, x));
+}
+
+static void gemv_rows_neon(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb, size_t nr, int32_t *res) {
+    int32x4_t a[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *x = qi + BLOCK * b;
+        int8x16_t xs[8];
+        for (int t = 0; t < 8; t++) xs[t] = vld1q_s8(x + 16 * t);
+        for (size_t r = 0; r < nr; r++) {
+            const uint8_t *blk = w + r * rb + 32 * b;
+            uint8x16_t v0 = vld1q_u8(blk), v1 = vld1q_u8(blk + 16);
+            int32x4_t s = a[r];
+            s = mla_codes_neon(s, FE_NEON_CODES(v0, 0), xs[0]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v1, 0), xs[1]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v0, 1), xs[2]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v1, 1), xs[3]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v0, 2), xs[4]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v1, 2), xs[5]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v0, 3), xs[6]);
+            s = mla_codes_neon(s, FE_NEON_CODES(v1, 3), xs[7]);
+            a[r] = s;
+        }
+    }
+    for (size_t r = 0; r < nr; r++) res[r] = vaddvq_s32(a[r]);
+}
+
+typedef void (*rows_fn)(const int8_t *, const uint8_t *, size_t, size_t, size_t, int32_t *);
+
+/* Row by row, four weight rows per pass (the activation block is loaded once for the four). */
+static int matmul_rows_neon(rows_fn rows, const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
+                            size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
+                            int32_t *acc, size_t ldo) {
+    const size_t rb = kp / 4, nb = kp / BLOCK;
+    for (size_t i = 0; i < m; i++) {
+        int32_t res[4];
+        for (size_t j = 0; j < n; j += 4) {
+            size_t nr = n - j < 4 ? n - j : 4;
+            if (nr == 4) {
+                rows(q + i * ldq, packed + j * rb, rb, nb, 4, res);
+            } else {
+                for (size_t r = 0; r < nr; r++) rows(q + i * ldq, packed + (j + r) * rb, rb, nb, 1, res + r);
+            }
+            for (size_t r = 0; r < nr; r++) store_one(res[r] - qsum[i], i, j + r, qscale, wscale, out, acc, ldo);
+        }
+    }
+    return 0;
+}
+
+static FE_TARGET_DOTPROD int matmul_dotprod(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
+                                            size_t m, const uint8_t *packed, size_t kp, const float *wscale,
+                                            size_t n, float *out, int32_t *acc, size_t ldo) {
+    return matmul_rows_neon(gemv_rows_dotprod, q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo);
+}
+
+static int matmul_neon(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
+                       const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out, int32_t *acc,
+                       size_t ldo) {
+    return matmul_rows_neon(gemv_rows_neon, q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo);
+}
+
+#endif /* FE_HAVE_NEON */
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
@@ -506,6 +690,10 @@ static const fe_variant matmul_variants[] = {
 #ifdef FE_HAVE_X86_SIMD
     {"avx512_vnni", FE_NEED_AVX512 | FE_CPU_AVX512VNNI, (fe_fn)matmul_vnni},
     {"avx2", FE_NEED_AVX2, (fe_fn)matmul_avx2},
+#endif
+#ifdef FE_HAVE_NEON
+    {"neon_dotprod", FE_CPU_NEON | FE_CPU_NEON_DOTPROD, (fe_fn)matmul_dotprod},
+    {"neon", FE_CPU_NEON, (fe_fn)matmul_neon},
 #endif
     {"scalar", 0, (fe_fn)matmul_scalar},
 };
@@ -522,15 +710,6 @@ static const fe_variant quantize_variants[] = {
 static fe_kernel quantize_kernel = {"ternary_quantize", quantize_variants,
                                     (int)(sizeof(quantize_variants) / sizeof(quantize_variants[0])), 0};
 
-static const fe_variant gather_variants[] = {
-#ifdef FE_HAVE_X86_SIMD
-    {"avx2", FE_NEED_AVX2, (fe_fn)gather_avx2},
-#endif
-    {"scalar", 0, (fe_fn)gather_scalar},
-};
-static fe_kernel gather_kernel = {"ternary_gather_mean", gather_variants,
-                                  (int)(sizeof(gather_variants) / sizeof(gather_variants[0])), 0};
-
 int fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq, size_t kp,
                         float *s, int32_t *qsum) {
     return FE_ACTIVE(quantize_kernel, quantize_fn)(x, ldx, m, k, q, ldq, kp, s, qsum);
@@ -543,11 +722,4 @@ int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const fl
     return FE_ACTIVE(matmul_kernel, matmul_fn)(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo);
 }
 
-void fe_ternary_gather_mean(const uint8_t *packed, size_t kp, const float *scales, size_t dim, const void *ids,
-                            int ids64, const int64_t *offsets, size_t n_bags, const float *weights,
-                            const int64_t *mapping, int normalize, float *out, size_t ldo) {
-    FE_ACTIVE(gather_kernel, gather_fn)(packed, kp, scales, dim, ids, ids64, offsets, n_bags, weights, mapping,
-                                        normalize, out, ldo);
-}
-
-fe_kernel *const fe_ternary_kernels[] = {&quantize_kernel, &matmul_kernel, &gather_kernel, NULL};
+fe_kernel *const fe_ternary_kernels[] = {&quantize_kernel, &matmul_kernel, NULL};

@@ -17,6 +17,29 @@ _choice = os.environ.get(_ENV, "auto").strip().lower() or "auto"
 if _choice not in ("auto", "compiled", "numpy"):
     raise ImportError(f"{_ENV} must be 'compiled', 'numpy' or 'auto', not {_choice!r}")
 
+
+
+def _warn_source_checkout(exc: ImportError) -> None:
+    """Warn (once: at import) when the package comes from a source checkout with no built extension.
+
+    Typically ``python`` started in the repository root after ``pip install .``: the source tree shadows
+    the installed package and everything silently runs on the numpy fallback, ~25x slower.
+    """
+    import warnings
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if (root / "setup.py").is_file() and (root / "csrc").is_dir():
+        warnings.warn(
+            f"fastembed_core is imported from the source checkout {root} and its compiled extension is not "
+            f"built there ({exc}), so it runs on the numpy fallback (much slower). Build it in place with "
+            "`pip install -e .` (or `python setup.py build_ext --inplace`), or start Python outside the "
+            "checkout to use the installed package. FASTEMBED_CORE_BACKEND=numpy silences this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 if TYPE_CHECKING or _choice == "numpy":
     from . import _kernels_py as kernels
 
@@ -34,6 +57,7 @@ else:
         from . import _kernels_py as kernels  # type: ignore[no-redef]
 
         BACKEND = "numpy"
+        _warn_source_checkout(exc)
 
 
 def load(name: str) -> ModuleType:

@@ -8,6 +8,8 @@ cdef extern from "hamming.h" nogil:
     void fe_hamming_topk(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *db, size_t n,
                          size_t db_stride, size_t width, size_t k, int64_t index_base, int32_t *out_d,
                          int64_t *out_i)
+    void fe_hamming_merge(const int32_t *d, const int64_t *ix, size_t nq, size_t parts, size_t kp, size_t k,
+                          int32_t *out_d, int64_t *out_i)
 
 
 cdef size_t _row_stride(Py_ssize_t rows, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t cols,
@@ -60,3 +62,18 @@ def hamming_topk(const uint8_t[:, :] queries, const uint8_t[:, :] database, Py_s
     with nogil:
         fe_hamming_topk(&queries[0, 0], nq, sq, &database[0, 0], n, sd, width, k, index_base,
                         &out_distances[0, 0], &out_indices[0, 0])
+
+
+def hamming_merge(const int32_t[:, ::1] d, const int64_t[:, ::1] ix, Py_ssize_t parts, int32_t[:, ::1] out_d,
+                  int64_t[:, ::1] out_i):
+    cdef Py_ssize_t nq = d.shape[0], k = out_d.shape[1]
+    if parts < 1 or parts > 64 or d.shape[1] % parts:
+        raise ValueError("parts must be in [1, 64] and divide the row length")
+    cdef Py_ssize_t kp = d.shape[1] // parts
+    if (ix.shape[0] != nq or ix.shape[1] != d.shape[1] or out_d.shape[0] != nq or out_i.shape[0] != nq
+            or out_i.shape[1] != k or k > d.shape[1]):
+        raise ValueError("hamming_merge: shapes do not match")
+    if nq == 0 or k == 0:
+        return
+    with nogil:
+        fe_hamming_merge(&d[0, 0], &ix[0, 0], nq, parts, kp, k, &out_d[0, 0], &out_i[0, 0])

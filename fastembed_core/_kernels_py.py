@@ -7,7 +7,9 @@ the oracle in tests.
 
 from ._ref.gather import *  # noqa: F401,F403
 from ._ref.hamming import *  # noqa: F401,F403
+from ._ref.ivf import *  # noqa: F401,F403
 from ._ref.ternary import *  # noqa: F401,F403
+from ._ref.unigram import *  # noqa: F401,F403
 from ._ref.wordpiece import *  # noqa: F401,F403
 
 

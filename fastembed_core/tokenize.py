@@ -13,9 +13,11 @@ A fast path (duck-typed, optional) may replace step 2-3: any object with
 ``encode_flat(texts, *, max_tokens, drop_id, num_threads) -> (ids int32, offsets int64)`` giving
 ids identical to ``encode_batch(texts, add_special_tokens=False)`` truncated to ``max_tokens``, then
 with ``drop_id`` removed. By default (``fast="auto"``) it is
-``fastembed_core.wordpiece.FastWordPiece`` whenever the tokenizer is BERT-style WordPiece (the C
-tokenizer under the compiled backend, ``tokenizers`` under numpy); ``fast=None``, setting
-``.fast = None`` or ``FASTEMBED_CORE_FAST_TOKENIZER=0`` turns it off. ``.path`` tells which path runs.
+``fastembed_core.wordpiece.FastWordPiece`` whenever the tokenizer is BERT-style WordPiece and
+``fastembed_core.unigram.FastUnigram`` when it is a supported Unigram (SentencePiece) pipeline (the
+C tokenizers under the compiled backend, ``tokenizers`` under numpy); ``fast=None``, setting
+``.fast = None`` or ``FASTEMBED_CORE_FAST_TOKENIZER=0`` turns it off. ``.path`` tells which path
+runs and ``.fast_reason`` why no fast path was taken (the unsupported component).
 Without it, parallelism of step 2 is that of ``tokenizers`` itself (``TOKENIZERS_PARALLELISM``).
 """
 
@@ -51,12 +53,35 @@ def fast_tokenizer_enabled() -> bool:
 
 
 def auto_fast(tokenizer: Any) -> Any:
-    """The fast path for ``tokenizer`` (a FastWordPiece), or None when unsupported or turned off."""
+    """The fast path for ``tokenizer`` (a FastWordPiece or FastUnigram), or None when unsupported or
+    turned off."""
     if not fast_tokenizer_enabled():
         return None
+    from .unigram import FastUnigram
     from .wordpiece import FastWordPiece
 
-    return FastWordPiece.from_tokenizer(tokenizer)
+    return FastWordPiece.from_tokenizer(tokenizer) or FastUnigram.from_tokenizer(tokenizer)
+
+
+def no_fast_reason(tokenizer: Any) -> str:
+    """Why auto_fast found no fast path for ``tokenizer`` (the unsupported component)."""
+    if not fast_tokenizer_enabled():
+        return f"turned off by {FAST_ENV}"
+    model = json.loads(tokenizer.to_str()).get("model") or {}
+    if model.get("type") == "Unigram":
+        from .unigram import unsupported_reason
+
+        return unsupported_reason(tokenizer) or "unsupported"
+    if model.get("type") == "WordPiece":
+        return "WordPiece without BertPreTokenizer / BertNormalizer (or with an unsupported option)"
+    return f"model {model.get('type')} has no fast path"
+
+
+def tokenizer_meta(tokenizer: Any) -> dict:
+    """vocab_size (added tokens included, as model2vec counts), median_token_length, unk_id."""
+    vocab = tokenizer.get_vocab()
+    return dict(vocab_size=len(vocab), median_token_length=int(np.median([len(t) for t in vocab])) if vocab else 0,
+                unk_id=unk_token_id(tokenizer))
 
 
 def check_texts(texts: Sequence[Any]) -> None:
@@ -81,26 +106,81 @@ class TextTokenizer:
         if not isinstance(tokenizer, Tokenizer):
             raise TypeError(f"tokenizer must be a tokenizers.Tokenizer, not {type(tokenizer).__name__}")
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
-        self.tokenizer.no_padding()
-        self.tokenizer.no_truncation()
         self._by_length: dict[int | None, Any] = {}  # one truncating copy per max_length: thread-safe
-        vocab = self.tokenizer.get_vocab()
-        self.vocab_size = len(vocab)
-        self.median_token_length = int(np.median([len(t) for t in vocab])) if vocab else 0
-        self.unk_id = unk_token_id(self.tokenizer)
+        meta = tokenizer_meta(self.tokenizer)
+        self.vocab_size, self.median_token_length, self.unk_id = (
+            meta["vocab_size"], meta["median_token_length"], meta["unk_id"])
         model = json.loads(self.tokenizer.to_str()).get("model") or {}
-        if model.get("type") == "WordPiece" and model.get("unk_token") not in vocab:
+        if model.get("type") == "WordPiece" and model.get("unk_token") not in self.tokenizer.get_vocab():
             # tokenizers would accept this and fail on the first unknown word with a bare Exception.
             raise ValueError(f"tokenizer: the WordPiece unk_token {model.get('unk_token')!r} is not in the vocabulary")
-        if isinstance(fast, str) and fast == "auto":
+        self.fast_reason: str | None = None  # why no fast path runs (None when one does)
+        auto = isinstance(fast, str) and fast == "auto"
+        if auto:
             fast = auto_fast(self.tokenizer)
+            if fast is None:
+                self.fast_reason = no_fast_reason(self.tokenizer)
+        elif fast is None:
+            self.fast_reason = "fast=None"
         if fast is not None and not callable(getattr(fast, "encode_flat", None)):
             raise TypeError("fast must have an encode_flat(texts, *, max_tokens, drop_id, num_threads) method")
         self.fast = fast
+        self._auto_fast = fast if auto else None
+
+    def __reduce__(self) -> tuple:
+        """Pickled as the tokenizer JSON and the fast-path setting, never a C handle: on unpickling
+        the fast path is rebuilt from the tokenizer ("auto"), or the pickled custom ``fast`` is kept."""
+        if self.fast is None:
+            fast: Any = None
+        elif self.fast is getattr(self, "_auto_fast", None):
+            fast = "auto"
+        else:
+            fast = self.fast
+        return (_restore_text_tokenizer, (type(self), self.tokenizer.to_str(), fast))
+
+    @property
+    def tokenizer(self) -> Any:
+        """The ``tokenizers.Tokenizer`` (no padding, no truncation); loaded from the file on first
+        use when this TextTokenizer came from a vocabulary cache (see ``from_file``)."""
+        tok = self._tokenizer
+        if tok is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self._tokenizer_file))
+            tok.no_padding()
+            tok.no_truncation()
+            self._tokenizer = tok
+        return tok
+
+    @tokenizer.setter
+    def tokenizer(self, tok: Any) -> None:
+        tok.no_padding()
+        tok.no_truncation()
+        self._tokenizer = tok
 
     @classmethod
     def from_file(cls, path: Any, *, fast: Any = "auto") -> "TextTokenizer":
+        """A TextTokenizer of a tokenizer.json. With ``fast="auto"`` a supported Unigram tokenizer is
+        read through its memory-mapped vocabulary cache (``fastembed_core.unigram.cached``): the
+        ``tokenizers.Tokenizer`` is then loaded only when a text needs the fallback."""
         from tokenizers import Tokenizer
+
+        if isinstance(fast, str) and fast == "auto" and fast_tokenizer_enabled():
+            from .unigram import cached
+
+            try:
+                got = cached(path, tokenizer_meta)
+            except OSError as exc:
+                raise ValueError(f"cannot read tokenizer file {path}: {exc}") from None
+            if got is not None:
+                self = cls.__new__(cls)
+                self._tokenizer, self._tokenizer_file, self._by_length = None, path, {}
+                fast_path, meta = got
+                self.vocab_size, self.median_token_length, self.unk_id = (
+                    meta["vocab_size"], meta["median_token_length"], meta["unk_id"])
+                self.fast, self.fast_reason = fast_path, None
+                self._auto_fast = fast_path
+                return self
 
         try:
             tok = Tokenizer.from_file(str(path))
@@ -110,15 +190,17 @@ class TextTokenizer:
 
     @property
     def path(self) -> str:
-        """Which tokenizer runs: "fastembed_core.wordpiece" (the C WordPiece), "tokenizers", or the
-        class name of a custom fast path."""
+        """Which tokenizer runs: "fastembed_core.wordpiece" / "fastembed_core.unigram" (the C
+        tokenizers), "tokenizers", or the class name of a custom fast path."""
         if self.fast is None:
             return "tokenizers"
         from . import _backend
+        from .unigram import FastUnigram
         from .wordpiece import FastWordPiece
 
         if isinstance(self.fast, FastWordPiece):
-            return "fastembed_core.wordpiece" if _backend.BACKEND == "compiled" else "tokenizers"
+            name = "unigram" if isinstance(self.fast, FastUnigram) else "wordpiece"
+            return f"fastembed_core.{name}" if _backend.BACKEND == "compiled" else "tokenizers"
         return type(self.fast).__name__
 
     def _truncating(self, max_length: int | None) -> Any:
@@ -141,8 +223,9 @@ class TextTokenizer:
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a sequence of strings, not a single str")
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
-            raise ValueError(f"max_length must be None or a positive integer, not {max_length!r}")
+        from ._validate import positive_int
+
+        max_length = positive_int(max_length, "max_length", optional=True)
         texts = list(texts)
         check_texts(texts)
         if max_length is not None:
@@ -176,3 +259,9 @@ class TextTokenizer:
             f"TextTokenizer(vocab_size={self.vocab_size}, unk_id={self.unk_id}, "
             f"path={self.path!r})"
         )
+
+
+def _restore_text_tokenizer(cls: type, tokenizer_json: str, fast: Any) -> TextTokenizer:
+    from tokenizers import Tokenizer
+
+    return cls(Tokenizer.from_str(tokenizer_json), fast=fast)

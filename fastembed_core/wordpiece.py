@@ -96,11 +96,22 @@ class FastWordPiece:
     give the same ids as serial ones.
     """
 
+    _kernel = "wordpiece"  # the kernels' function prefix (FastUnigram: "unigram")
+
     def __init__(self, spec: dict):
         self.spec = spec
         self._handles: dict[str, object] = {}
         self._lock = threading.Lock()
         self.last_fallback_count = 0  # texts of the last encode_flat call that went to tokenizers
+
+    def __getstate__(self) -> dict:
+        """Pickled without its kernel handles (and lock): they are rebuilt on first use."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_handles", "_lock")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._handles = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_tokenizer(cls, tok, *, _verify_tables: bool | None = None) -> "FastWordPiece | None":
@@ -167,8 +178,8 @@ class FastWordPiece:
         di = _check_opt_int("drop_id", drop_id, _INT32_MAX)
         t = tuple(texts)
         n = len(t)
-        kernels, h = _backend.kernels, self._handle()
-        parts = _parallel.run(lambda a, b: kernels.wordpiece_encode(h, t, a, b, mt, di), n, num_threads,
+        encode, h = getattr(_backend.kernels, self._kernel + "_encode"), self._handle()
+        parts = _parallel.run(lambda a, b: encode(h, t, a, b, mt, di), n, num_threads,
                               min_chunk=64)
         ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
         counts = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)

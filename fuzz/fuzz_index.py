@@ -5,7 +5,6 @@ self-consistent: len, dim, keep as its header says, and search results in range,
 """
 
 import os
-import sys
 import tempfile
 
 import numpy as np

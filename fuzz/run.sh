@@ -4,7 +4,7 @@
 #   fuzz/run.sh [seconds per target, default 60] [targets...]
 #   FUZZ_RUNS=5000 fuzz/run.sh 120      reproducible: 5000 inputs from seed FUZZ_SEED (default 1)
 #
-# Targets: model_dir index tokenizer ternary (default: all present). Each runs for the given time
+# Targets: model_dir index tokenizer ternary unigram (default: all present). Each runs for the given time
 # from a scratch copy of its seed corpus fuzz/corpus/<target>/ (new inputs land in the scratch copy,
 # never in the repo); a crash or a non-handled exception stops with libFuzzer's report and the
 # reproducer path (crash-*), and this script exits non-zero. Needs `pip install atheris`.
@@ -16,7 +16,7 @@ PY=${PYTHON:-python}
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(model_dir index tokenizer ternary)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(model_dir index tokenizer ternary unigram)
 "$PY" -c "import atheris" 2>/dev/null || { echo "atheris is not installed: pip install atheris" >&2; exit 2; }
 export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
 WORK=$(mktemp -d)

@@ -11,15 +11,41 @@ import pytest
 
 from fastembed_core import _backend
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
-DATA = Path(os.environ.get("FASTEMBED_CORE_DEV_DATA", DATA))
+# The full dev pairs (docs/retrieval-protocol.md) when present beside the repo, else the committed sample (tests/data/README.md);
+# FASTEMBED_CORE_DEV_DATA overrides both.
+FULL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
+SAMPLE_DATA = Path(__file__).resolve().parent / "data" / "debian-descriptions-sample.jsonl.gz"
+DATA = Path(os.environ.get("FASTEMBED_CORE_DEV_DATA", FULL_DATA if FULL_DATA.exists() else SAMPLE_DATA))
+
+# Test modules whose every test exercises the C side (kernels, their bindings, files and inputs that reach
+# C): the ``kernels`` marker, which the SIMDe-emulated and ASan/UBSan builds of .ci/run select. Any other
+# test that takes the ``backend`` fixture is a kernel test too, unless its module is a peer integration.
+KERNEL_MODULES = {
+    "test_backend", "test_bad_input", "test_binary", "test_files", "test_gather", "test_index",
+    "test_model_ternary", "test_properties", "test_ternary", "test_thread_safety", "test_wordpiece",
+}
+
+
+# The quick end-to-end subset (``smoke`` marker) that the pure-install and wheel steps run: the backend
+# chosen at import, the bundled model and package data, the README's examples, the command line.
+SMOKE_MODULES = {"test_backend", "test_default_model", "test_readme", "test_cli"}
 
 
 def _backends() -> list[str]:
-    # FASTEMBED_CORE_BACKEND=numpy runs the whole suite on numpy only (the no-extension CI job).
-    if os.environ.get("FASTEMBED_CORE_BACKEND", "").lower() == "numpy":
-        return ["numpy"]
-    return ["compiled", "numpy"]
+    """FASTEMBED_CORE_BACKEND=numpy or =compiled runs the suite on that backend only (the pure-install,
+    emulated-SIMD, sanitizer and wheel runs of .ci/run); unset, every test runs on both."""
+    choice = os.environ.get("FASTEMBED_CORE_BACKEND", "").strip().lower()
+    return [choice] if choice in ("numpy", "compiled") else ["compiled", "numpy"]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.path.stem
+        uses_backend = "backend" in getattr(item, "fixturenames", ())
+        if module in KERNEL_MODULES or (uses_backend and not module.startswith("test_integrations")):
+            item.add_marker(pytest.mark.kernels)
+        if module in SMOKE_MODULES:
+            item.add_marker(pytest.mark.smoke)
 
 
 @pytest.fixture(params=_backends())
@@ -46,9 +72,7 @@ def compiled_variants(kernel: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def dev_rows() -> list[dict]:
-    """All rows of the Debian descriptions dev data; skips when the file is absent."""
-    if not DATA.exists():
-        pytest.skip(f"dev data not found at {DATA}")
+    """All rows of the Debian descriptions dev data (the full file, or the committed sample)."""
     with gzip.open(DATA, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 

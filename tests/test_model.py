@@ -8,9 +8,8 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-from _models import SENTENCES, derive_model, make_tiny_model, tiny_tokenizer, write_model
+from _models import SENTENCES, derive_model, make_tiny_model, tiny_tokenizer
 
-import fastembed_core as fe
 from fastembed_core import StaticModel
 
 m2v = pytest.importorskip("model2vec")

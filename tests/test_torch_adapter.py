@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastembed_core.ternary import TernaryLinear, ternary_matmul
+from fastembed_core.ternary import ternary_matmul
 
 torch = pytest.importorskip("torch")
 from fastembed_core.integrations.torch import TernaryLinearModule, ternarize_linear_layers  # noqa: E402

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hamming_distance", "hamming_topk"]
+__all__ = ["hamming_distance", "hamming_topk", "hamming_merge"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 _BLOCK_BYTES = 1 << 25  # bound on the temporary XOR array of one block
@@ -71,3 +71,18 @@ def hamming_topk(
             best = cand[np.argsort(row[cand], kind="stable")[:kk]]
             out_distances[q0 + r, :kk] = row[best]
             out_indices[q0 + r, :kk] = best + index_base
+
+
+def hamming_merge(d: np.ndarray, ix: np.ndarray, parts: int, out_d: np.ndarray, out_i: np.ndarray) -> None:
+    """Merge per-part top-k runs into the top-k of their union, by (distance, index).
+
+    d: int32[nq, parts * kp], ix: int64[nq, parts * kp]: ``parts`` runs of kp pairs per query, each
+    sorted ascending; out_d: int32[nq, k], out_i: int64[nq, k] (k <= parts * kp), written in place.
+    Index -1 (an unused slot, distance INT32_MAX) sorts after every real index.
+    """
+    if not 1 <= parts <= 64 or d.shape[1] % parts:
+        raise ValueError("parts must be in [1, 64] and divide the row length")
+    k = out_d.shape[1]
+    order = np.lexsort((ix.view(np.uint64), d), axis=-1)[:, :k]
+    out_d[:] = np.take_along_axis(d, order, axis=1)
+    out_i[:] = np.take_along_axis(ix, order, axis=1)

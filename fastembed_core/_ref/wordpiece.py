@@ -40,7 +40,10 @@ class WordPieceHandle:
         from tokenizers import Tokenizer
 
         self.spec = spec
-        self.tokenizer = Tokenizer.from_str(spec["tokenizer_json"])
+        if "tokenizer_json" in spec:
+            self.tokenizer = Tokenizer.from_str(spec["tokenizer_json"])
+        else:  # a cached fast path keeps only the file name (loaded when a text needs it)
+            self.tokenizer = Tokenizer.from_file(spec["tokenizer_file"])
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..ternary import TernaryLinear
 
-__all__ = ["TernaryLinearModule", "ternarize_linear_layers", "require_torch"]
+__all__ = ["TernaryLinearModule", "ternarize_linear_layers", "require_torch"]  # noqa: F822 (TernaryLinearModule: module __getattr__, torch imported lazily)
 
 
 def require_torch() -> Any:

@@ -108,7 +108,7 @@ def test_pack_unpack_bad_input():
         fe.pack_bits(np.ones((2, 3)), threshold=np.zeros(4))
     with pytest.raises(ValueError, match="dim=30 does not match"):
         fe.unpack_bits(np.zeros((2, 3), np.uint8), 30)
-    with pytest.raises(ValueError, match="dim must be positive"):
+    with pytest.raises(ValueError, match="dim must be a positive integer"):
         fe.unpack_bits(np.zeros((2, 3), np.uint8), 0)
     with pytest.raises(TypeError, match="codes must be packed codes"):
         fe.unpack_bits(np.zeros((2, 3), np.float32), 20)
@@ -217,6 +217,47 @@ def test_topk_strided_rows_and_int8(backend):
         np.testing.assert_array_equal(i, ei)
 
 
+@pytest.mark.parametrize("ties", [None, 5])
+def test_topk_256bit_blocks_tails_and_strides_every_variant(backend, ties):
+    # 32-byte codes have their own AVX-512 path (16 codes per step, blocks of 4096 codes): a database
+    # over one block with a ragged tail, contiguous and as a Matryoshka view of 64-byte codes.
+    rng = np.random.default_rng(5)
+    full_q, full_db = codes(rng, 3, 64, ties), codes(rng, 4096 + 16 * 3 + 5, 64, ties)
+    if ties:
+        full_db[:, 31] = rng.integers(0, 4, full_db.shape[0], dtype=np.uint8)  # ties in the last word too
+    for q, db in ((full_q[:, :32], full_db[:, :32]), (np.ascontiguousarray(full_q[:, :32]),
+                                                       np.ascontiguousarray(full_db[:, :32]))):
+        for k in (1, 16, 33):
+            ed, ei = oracle_topk(np.ascontiguousarray(q), np.ascontiguousarray(db), k)
+            for v in variants("hamming_topk") if backend.__name__.endswith("_kernels") else [None]:
+                with forced("hamming_topk", v):
+                    d, i = fe.hamming_topk(q, db, k, num_threads=1)
+                np.testing.assert_array_equal(d, ed, err_msg=f"variant {v} k {k}")
+                np.testing.assert_array_equal(i, ei, err_msg=f"variant {v} k {k}")
+
+
+@pytest.mark.parametrize("name", _backends())
+def test_merge_of_sorted_runs(name):
+    # runs as the database split produces them: each sorted by (distance, index), ties across runs,
+    # unused slots (INT32_MAX, -1) at the end of short runs; the merge equals a sort of the union
+    mod = _backend.load(name)
+    rng = np.random.default_rng(8)
+    for parts, kp, k in ((2, 10, 10), (3, 7, 5), (1, 4, 4), (4, 6, 24)):
+        d = rng.integers(0, 6, (5, parts, kp)).astype(np.int32)
+        ix = rng.permutation(5 * parts * kp).reshape(5, parts, kp).astype(np.int64)
+        d[:, -1, kp - 2 :] = np.iinfo(np.int32).max
+        ix[:, -1, kp - 2 :] = -1
+        order = np.lexsort((ix, d), axis=-1)
+        d, ix = np.take_along_axis(d, order, -1).reshape(5, -1), np.take_along_axis(ix, order, -1).reshape(5, -1)
+        key = d.astype(np.int64) * 10**6 + np.where(ix < 0, 10**6 - 1, ix)
+        want = np.sort(key, axis=1)[:, :k]
+        od, oi = np.empty((5, k), np.int32), np.empty((5, k), np.int64)
+        mod.hamming_merge(d, ix, parts, od, oi)
+        np.testing.assert_array_equal(od.astype(np.int64) * 10**6 + np.where(oi < 0, 10**6 - 1, oi), want)
+    with pytest.raises(ValueError, match="parts"):
+        mod.hamming_merge(d, ix, 5, od, oi)
+
+
 @pytest.mark.parametrize("name", _backends())
 def test_kernel_level_contract_sentinels(name):
     """Kernel contract: k > n fills (INT32_MAX, -1); index_base offsets the ids."""
@@ -284,9 +325,9 @@ def test_bad_input(backend):
         fe.hamming_topk(np.zeros((2, 5), np.uint8), db, 1)
     with pytest.raises(ValueError, match="different code widths"):
         fe.hamming_distance(q, np.zeros((3, 3), np.uint8))
-    with pytest.raises(ValueError, match="k must be positive"):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
         fe.hamming_topk(q, db, 0)
-    with pytest.raises(ValueError, match="k must be positive"):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
         fe.hamming_topk(q, db, -3)
     with pytest.raises(ValueError, match="k=11 is larger than the database"):
         fe.hamming_topk(q, db, 11)

@@ -1,0 +1,130 @@
+"""Thread scaling: every threaded kernel and encode at 1, 2, ... threads, on one machine, in one run.
+
+    python benchmarks/bench_threads.py [--rounds 7] [--threads 1,2]
+
+Prints, per case, the active kernel variant, the median time at each thread count and the speed-up
+over one thread. The cases are interleaved round by round so machine noise hits them alike. Scaling
+is only meaningful on a quiet machine: a fixed single-threaded loop is timed before and after, and
+the load average is read; the script says NOT QUIET (and still prints its figures) when the loop
+slowed down by more than 10% or the load average exceeds half the cores. BLAS and OpenMP are pinned
+to one thread so that only our own threads vary.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import gzip  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import fastembed_core as fe  # noqa: E402
+from fastembed_core import _parallel  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data"
+
+
+def spin_seconds() -> float:
+    """Median time of a fixed single-threaded loop (pure Python and a small numpy kernel)."""
+    a = np.arange(1 << 16, dtype=np.float64)
+    ts = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        s = 0
+        for i in range(300_000):
+            s += i & 7
+        for _ in range(200):
+            a.sum()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def load_texts(n: int) -> list[str]:
+    paths = [DATA] if DATA.exists() else sorted(SAMPLE.glob("*.jsonl.gz"))
+    texts: list[str] = []
+    for p in paths:
+        with gzip.open(p, "rt", encoding="utf-8") as f:
+            texts.extend(json.loads(line)["doc"] for line in f)
+    if not texts:
+        raise SystemExit("no text data: need ../shared/data or tests/data")
+    return (texts * (n // len(texts) + 1))[:n]
+
+
+def cases() -> dict:
+    """name -> (kernel whose variant is printed, fn(num_threads))."""
+    r = np.random.default_rng(0)
+    db = r.integers(0, 256, (1_000_000, 32), dtype=np.uint8)
+    q = r.integers(0, 256, (100, 32), dtype=np.uint8)
+    table = r.standard_normal((30_000, 256), dtype=np.float32)
+    lens = r.integers(1, 80, size=20_000)
+    off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    ids = r.integers(0, table.shape[0], size=int(off[-1])).astype(np.int32)
+    x = r.standard_normal((4096, 384), dtype=np.float32)
+    tm = fe.ternarize(r.standard_normal((1536, 384), dtype=np.float32))
+    out = {
+        "top-k 1 query, 1M x 256-bit": ("hamming_topk", lambda t: fe.hamming_topk(q[0], db, 10, num_threads=t)),
+        "top-k 100 queries, 1M x 256-bit": ("hamming_topk", lambda t: fe.hamming_topk(q, db, 10, num_threads=t)),
+        "gather_mean f32 20k bags x ~40, dim 256": (
+            "gather_mean", lambda t: fe.gather_mean(table, ids, off, normalize=True, num_threads=t)),
+        "ternary GEMM 4096x384 @ 384x1536": ("ternary_matmul", lambda t: fe.ternary_matmul(x, tm, num_threads=t)),
+    }
+    try:
+        from fastembed_core.models import default_model_path
+
+        model = fe.StaticModel.from_pretrained(default_model_path())
+        texts = load_texts(20_000)
+        out["encode default model, 20k Debian docs"] = ("gather_mean", lambda t: model.encode(texts, num_threads=t))
+    except (FileNotFoundError, SystemExit) as e:
+        print(f"encode skipped: {e}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1, 2, ... cores)")
+    args = ap.parse_args()
+    ncpu = _parallel.cpu_count()
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, 2, ncpu} - {0})
+    kernels = fe.capabilities().get("kernels", {})
+    print(f"fastembed_core {fe.__version__}, backend {fe.BACKEND}, {ncpu} cores; threads {threads}; "
+          f"medians of {args.rounds} rounds")
+    spin0, load0 = spin_seconds(), os.getloadavg()[0]
+    todo = cases()
+    times: dict = {(name, t): [] for name in todo for t in threads}
+    for name, (_, fn) in todo.items():
+        for t in threads:
+            fn(t)  # warm-up (thread pool, caches)
+    for _ in range(args.rounds):
+        for name, (_, fn) in todo.items():
+            for t in threads:
+                t0 = time.perf_counter()
+                fn(t)
+                times[(name, t)].append(time.perf_counter() - t0)
+    spin1, load1 = spin_seconds(), os.getloadavg()[0]
+    header = " | ".join(f"{t} thr ms" for t in threads)
+    print(f"\n| case | variant | {header} | " + " | ".join(f"{t} vs 1" for t in threads[1:]) + " |")
+    print("|---" * (2 + 2 * len(threads) - 1) + "|")
+    for name, (kernel, _) in todo.items():
+        med = [statistics.median(times[(name, t)]) for t in threads]
+        variant = kernels.get(kernel, {}).get("active", "numpy")
+        print(f"| {name} | {variant} | " + " | ".join(f"{m * 1e3:.2f}" for m in med) + " | "
+              + " | ".join(f"{med[0] / m:.2f}x" for m in med[1:]) + " |")
+    drift = spin1 / spin0 - 1
+    quiet = abs(drift) <= 0.10 and max(load0, load1) <= ncpu / 2
+    print(f"\nquiet check: fixed loop {spin0 * 1e3:.1f} ms before, {spin1 * 1e3:.1f} ms after ({drift:+.0%}); "
+          f"load average {load0:.2f} -> {load1:.2f} on {ncpu} cores: "
+          + ("quiet" if quiet else "NOT QUIET - scaling figures are not reliable"))
+
+
+if __name__ == "__main__":
+    main()

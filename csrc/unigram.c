@@ -1,0 +1,907 @@
+/* Unigram fast path; contracts in unigram.h, semantics in fastembed_core/_ref/unigram.py.
+ *
+ * Per text: (1) normalize through the ops into ping-pong scratch buffers (the Precompiled charsmap
+ * is a darts-clone double-array trie over UTF-8 plus NUL-terminated replacement strings, applied
+ * per code point as tokenizers applies it per grapheme cluster: texts with code points that could
+ * form a multi-code-point cluster go to fallback, except CR LF which is handled); (2) pre-tokenize
+ * (Metaspace, WhitespaceSplit) into word spans; (3) Viterbi per word over a hash table holding
+ * every piece and every code-point prefix of a piece (so the scan of ends stops early).
+ */
+#include "unigram.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UG_MAGIC "FEUGRAM1"
+#define UG_MAXLEN 4096 /* longest piece in bytes */
+#define UG_UNK_PENALTY 10.0
+
+typedef struct {
+    uint32_t off;    /* key = pool[off:off+len] */
+    uint16_t len;    /* 0: empty slot */
+    uint16_t tag;    /* high bits of the key's hash */
+    int32_t id;      /* piece id, or -1 when the key is only a prefix of pieces */
+} ug_slot;
+
+/* Slot of hash h in a table of n slots (any n, not only powers of two). */
+static inline uint64_t ug_home(uint32_t h, uint64_t n) { return ((uint64_t)h * n) >> 32; }
+
+typedef struct {
+    char magic[8];
+    uint64_t total, n_slots, pool_len, cm_units, cm_norm_len, n_risky;
+    int64_t n_pieces;
+    int32_t unk_id, byte_fallback, maxlen, endian;
+    double min_score;
+    int32_t byte_ids[256];
+    uint64_t off_slots, off_scores, off_pool, off_cm, off_cmnorm, off_risky;
+} ug_header;
+
+typedef struct {
+    int kind;
+    char *a, *b;
+    int64_t a_len, b_len;
+    int flag1, flag2;
+} ug_op;
+
+struct fe_ug {
+    const ug_header *h;
+    const ug_slot *slots;
+    const double *scores;
+    const char *pool;
+    const uint32_t *cm;
+    const char *cmnorm;
+    const uint32_t *risky;
+    ug_op *norm, *pre;
+    int n_norm, n_pre;
+    char *added;
+    int64_t *added_offs, n_added;
+    uint8_t risky_bmp[0x10000 / 8]; /* BMP part of the risky set, as bits */
+    uint8_t first_byte_added[256];  /* first bytes of added tokens */
+};
+
+typedef struct {
+    char *p;
+    int64_t len, cap;
+} ug_buf;
+
+struct fe_ug_state {
+    ug_buf b[3];
+    int64_t *spans, spans_len, spans_cap;
+    double *score;
+    int64_t *start;
+    int32_t *nid;
+    int64_t vcap;
+    int64_t *path;
+    int64_t path_cap;
+    int lead_removed; /* the normalizers removed the text's first code point(s): its offset is not 0 */
+};
+
+/* ---------------------------------------------------------------- small helpers */
+
+static uint32_t ug_hash(const char *s, int64_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int64_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Length of the valid UTF-8 code point at s (n bytes left), or 0. Sets *cp. */
+static int ug_utf8(const uint8_t *s, int64_t n, uint32_t *cp) {
+    uint32_t c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF && n >= 2 && (s[1] & 0xC0) == 0x80) {
+        *cp = ((c & 0x1F) << 6) | (s[1] & 0x3F);
+        return 2;
+    }
+    if (c >= 0xE0 && c <= 0xEF && n >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
+        uint32_t v = ((c & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+        if (v < 0x800 || (v >= 0xD800 && v < 0xE000)) return 0;
+        *cp = v;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4 && n >= 4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
+        (s[3] & 0xC0) == 0x80) {
+        uint32_t v = ((c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6) |
+                     (s[3] & 0x3F);
+        if (v < 0x10000 || v > 0x10FFFF) return 0;
+        *cp = v;
+        return 4;
+    }
+    return 0;
+}
+
+static int ug_valid_utf8(const char *s, int64_t n) {
+    uint32_t cp;
+    for (int64_t i = 0; i < n;) {
+        int k = ug_utf8((const uint8_t *)s + i, n - i, &cp);
+        if (!k) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* Rust char::is_whitespace (Unicode White_Space). */
+static int ug_is_space(uint32_t c) {
+    return (c >= 9 && c <= 13) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+static int ug_reserve(ug_buf *b, int64_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    int64_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra) cap *= 2;
+    char *p = (char *)realloc(b->p, (size_t)cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int ug_put(ug_buf *b, const char *s, int64_t n) {
+    if (ug_reserve(b, n)) return -1;
+    if (n) memcpy(b->p + b->len, s, (size_t)n);
+    b->len += n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the piece table */
+
+/* The piece id of key (-1: only a prefix of pieces), or -2 when no piece starts with it. Slots are
+ * bounds-checked here (a blob is not scanned at open, so that only the pages used are read). */
+static int64_t ug_find(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
+                       const char *key, int64_t len) {
+    uint32_t h = ug_hash(key, len);
+    uint16_t tag = (uint16_t)(h >> 16);
+    uint64_t i = ug_home(h, n);
+    for (uint64_t probes = 0; probes < n; probes++) {
+        const ug_slot *s = &slots[i];
+        if (s->len == 0) return -2;
+        if (s->tag == tag && s->len == (uint64_t)len && (uint64_t)s->off + s->len <= pool_len &&
+            memcmp(pool + s->off, key, (size_t)len) == 0)
+            return s->id >= -1 && s->id < n_pieces ? s->id : -2;
+        if (++i == n) i = 0;
+    }
+    return -2;
+}
+
+/* Inserts pool[off:off+len] with id (-1: a prefix); 1 when new, 0 when present, -2 table full. */
+static int ug_insert(ug_slot *slots, uint64_t n, const char *pool, uint32_t off, uint32_t len, int32_t id) {
+    uint32_t h = ug_hash(pool + off, len);
+    uint16_t tag = (uint16_t)(h >> 16);
+    uint64_t i = ug_home(h, n);
+    for (uint64_t probes = 0; probes < n; probes++) {
+        ug_slot *s = &slots[i];
+        if (s->len == 0) {
+            *s = (ug_slot){off, (uint16_t)len, tag, id};
+            return 1;
+        }
+        if (s->tag == tag && s->len == len && memcmp(pool + s->off, pool + off, len) == 0) {
+            if (id >= 0) s->id = id; /* tokenizers: the last duplicate piece wins */
+            return 0;
+        }
+        if (++i == n) i = 0;
+    }
+    return -2;
+}
+
+/* Inserts every piece and each of its code-point prefixes; returns the number of distinct keys or -1. */
+static int64_t ug_fill(ug_slot *slots, uint64_t n_slots, const char *pool, const int64_t *offs, int64_t n) {
+    int64_t distinct = 0;
+    for (int64_t k = 0; k < n; k++) {
+        uint32_t off = (uint32_t)(offs[k] - offs[0]), len = (uint32_t)(offs[k + 1] - offs[k]), cp;
+        for (uint32_t i = 0; i < len;) {
+            i += (uint32_t)ug_utf8((const uint8_t *)pool + off + i, len - i, &cp);
+            int rc = ug_insert(slots, n_slots, pool, off, i, i == len ? (int32_t)k : -1);
+            if (rc < 0) return -1;
+            distinct += rc;
+        }
+    }
+    return distinct;
+}
+
+static int64_t ug_align(int64_t x) { return (x + 7) & ~(int64_t)7; }
+
+int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, int64_t n, int32_t unk_id,
+                int byte_fallback, const uint8_t *charsmap, int64_t charsmap_len, const uint32_t *risky,
+                int64_t n_risky, uint8_t **blob, int64_t *blob_len) {
+    *blob = NULL;
+    *blob_len = 0;
+    if (n < 0 || n > INT32_MAX || unk_id >= n || n_risky < 0 || charsmap_len < 0) return -2;
+    int64_t pool_len = offs[n] - offs[0], n_keys = 0, maxlen = 0;
+    if (pool_len < 0 || pool_len > UINT32_MAX) return -2;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t len = offs[k + 1] - offs[k];
+        if (len <= 0 || len > UG_MAXLEN || !ug_valid_utf8(pieces + offs[k], len)) return -2;
+        if (len > maxlen) maxlen = len;
+        uint32_t cp;
+        for (int64_t i = 0; i < len; n_keys++) i += ug_utf8((const uint8_t *)pieces + offs[k] + i, len - i, &cp);
+    }
+    uint64_t cm_units = 0, cm_norm_len = 0;
+    if (charsmap_len) {
+        if (charsmap_len < 4) return -3;
+        uint32_t trie_bytes = (uint32_t)charsmap[0] | ((uint32_t)charsmap[1] << 8) | ((uint32_t)charsmap[2] << 16) |
+                              ((uint32_t)charsmap[3] << 24);
+        if (trie_bytes % 4 || (int64_t)trie_bytes > charsmap_len - 4 || trie_bytes == 0) return -3;
+        cm_units = trie_bytes / 4;
+        cm_norm_len = (uint64_t)(charsmap_len - 4 - trie_bytes);
+    }
+    /* Count the distinct keys in a scratch table, then size the real one at a load of ~0.7. */
+    uint64_t n_slots = (uint64_t)n_keys * 2 + 16;
+    ug_slot *scratch = (ug_slot *)calloc((size_t)n_slots, sizeof(ug_slot));
+    if (!scratch) return -1;
+    int64_t distinct = ug_fill(scratch, n_slots, pieces + offs[0], offs, n);
+    free(scratch);
+    if (distinct < 0) return -1;
+    n_slots = (uint64_t)distinct + (uint64_t)distinct * 3 / 7 + 16;
+    ug_header hd;
+    memset(&hd, 0, sizeof hd);
+    memcpy(hd.magic, UG_MAGIC, 8);
+    int64_t at = ug_align((int64_t)sizeof hd);
+    hd.off_slots = (uint64_t)at;
+    at = ug_align(at + (int64_t)(n_slots * sizeof(ug_slot)));
+    hd.off_scores = (uint64_t)at;
+    at = ug_align(at + n * (int64_t)sizeof(double));
+    hd.off_cm = (uint64_t)at;
+    at = ug_align(at + (int64_t)cm_units * 4);
+    hd.off_risky = (uint64_t)at;
+    at = ug_align(at + n_risky * 8);
+    hd.off_pool = (uint64_t)at;
+    at = ug_align(at + pool_len);
+    hd.off_cmnorm = (uint64_t)at;
+    at = ug_align(at + (int64_t)cm_norm_len + 1);
+    hd.total = (uint64_t)at;
+    hd.n_slots = n_slots;
+    hd.pool_len = (uint64_t)pool_len;
+    hd.cm_units = cm_units;
+    hd.cm_norm_len = cm_norm_len;
+    hd.n_risky = (uint64_t)n_risky;
+    hd.n_pieces = n;
+    hd.unk_id = unk_id < 0 ? -1 : unk_id;
+    hd.byte_fallback = byte_fallback ? 1 : 0;
+    hd.maxlen = (int32_t)maxlen;
+    hd.endian = 0x01020304;
+    uint8_t *b = (uint8_t *)calloc(1, (size_t)at);
+    if (!b) return -1;
+    ug_slot *slots = (ug_slot *)(b + hd.off_slots);
+    char *pool = (char *)(b + hd.off_pool);
+    memcpy(pool, pieces + offs[0], (size_t)pool_len);
+    double *sc = (double *)(b + hd.off_scores);
+    double min_score = INFINITY;
+    for (int64_t k = 0; k < n; k++) {
+        sc[k] = scores[k];
+        if (scores[k] < min_score) min_score = scores[k];
+    }
+    if (ug_fill(slots, n_slots, pool, offs, n) < 0) {
+        free(b);
+        return -1;
+    }
+    hd.min_score = min_score;
+    for (int c = 0; c < 256; c++) {
+        static const char hex[] = "0123456789ABCDEF";
+        char key[6] = {'<', '0', 'x', hex[c >> 4], hex[c & 15], '>'};
+        int64_t id = ug_find(slots, n_slots, pool, (uint64_t)pool_len, n, key, 6);
+        hd.byte_ids[c] = id < 0 ? -1 : (int32_t)id;
+    }
+    uint32_t *cm = (uint32_t *)(b + hd.off_cm);
+    for (uint64_t i = 0; i < cm_units; i++) {
+        const uint8_t *u = charsmap + 4 + 4 * i;
+        cm[i] = (uint32_t)u[0] | ((uint32_t)u[1] << 8) | ((uint32_t)u[2] << 16) | ((uint32_t)u[3] << 24);
+    }
+    if (cm_norm_len) memcpy(b + hd.off_cmnorm, charsmap + 4 + cm_units * 4, cm_norm_len);
+    if (n_risky) memcpy(b + hd.off_risky, risky, (size_t)n_risky * 8);
+    memcpy(b, &hd, sizeof hd);
+    *blob = b;
+    *blob_len = at;
+    return 0;
+}
+
+static int ug_section_ok(const ug_header *h, uint64_t off, uint64_t size) {
+    return off % 8 == 0 && off >= sizeof(ug_header) && off <= h->total && size <= h->total - off;
+}
+
+int fe_ug_check(const uint8_t *blob, int64_t len) {
+    if (!blob || len < (int64_t)sizeof(ug_header) || ((uintptr_t)blob & 7)) return -1;
+    const ug_header *h = (const ug_header *)blob;
+    if (memcmp(h->magic, UG_MAGIC, 8) || h->endian != 0x01020304 || h->total != (uint64_t)len) return -2;
+    if (h->n_pieces < 0 || h->n_pieces > INT32_MAX || h->n_slots < 16 ||
+        h->n_slots > ((uint64_t)1 << 40) || h->maxlen < 0 || h->maxlen > UG_MAXLEN || h->pool_len > UINT32_MAX ||
+        h->unk_id < -1 || h->unk_id >= h->n_pieces || h->cm_units > ((uint64_t)1 << 40) ||
+        h->n_risky > ((uint64_t)1 << 40) || h->cm_norm_len > ((uint64_t)1 << 40))
+        return -3;
+    if (!ug_section_ok(h, h->off_slots, h->n_slots * sizeof(ug_slot)) ||
+        !ug_section_ok(h, h->off_scores, (uint64_t)h->n_pieces * 8) || !ug_section_ok(h, h->off_cm, h->cm_units * 4) ||
+        !ug_section_ok(h, h->off_risky, h->n_risky * 8) || !ug_section_ok(h, h->off_pool, h->pool_len) ||
+        !ug_section_ok(h, h->off_cmnorm, h->cm_norm_len + 1))
+        return -4;
+    for (int c = 0; c < 256; c++)
+        if (h->byte_ids[c] < -1 || h->byte_ids[c] >= h->n_pieces) return -5;
+    if (blob[h->off_cmnorm + h->cm_norm_len] != 0) return -8; /* the replacements end with a NUL */
+    return 0;
+}
+
+/* ---------------------------------------------------------------- open / free */
+
+static int ug_is_risky(const fe_ug *ug, uint32_t cp) {
+    if (cp < 0x10000) return (ug->risky_bmp[cp >> 3] >> (cp & 7)) & 1;
+    int64_t lo = 0, hi = (int64_t)ug->h->n_risky - 1;
+    while (lo <= hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (cp < ug->risky[2 * mid]) hi = mid - 1;
+        else if (cp > ug->risky[2 * mid + 1]) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+
+static void ug_free_ops(ug_op *ops, int n) {
+    if (!ops) return;
+    for (int i = 0; i < n; i++) {
+        free(ops[i].a);
+        free(ops[i].b);
+    }
+    free(ops);
+}
+
+static ug_op *ug_copy_ops(const fe_ug_op *src, int n) {
+    ug_op *ops = (ug_op *)calloc((size_t)(n > 0 ? n : 1), sizeof(ug_op));
+    if (!ops) return NULL;
+    for (int i = 0; i < n; i++) {
+        ops[i].kind = src[i].kind;
+        ops[i].flag1 = src[i].flag1;
+        ops[i].flag2 = src[i].flag2;
+        ops[i].a_len = src[i].a_len;
+        ops[i].b_len = src[i].b_len;
+        ops[i].a = (char *)malloc((size_t)src[i].a_len + 1);
+        ops[i].b = (char *)malloc((size_t)src[i].b_len + 1);
+        if (!ops[i].a || !ops[i].b || src[i].a_len < 0 || src[i].b_len < 0) {
+            ug_free_ops(ops, i + 1);
+            return NULL;
+        }
+        if (src[i].a_len) memcpy(ops[i].a, src[i].a, (size_t)src[i].a_len);
+        if (src[i].b_len) memcpy(ops[i].b, src[i].b, (size_t)src[i].b_len);
+    }
+    return ops;
+}
+
+fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, int n_norm, const fe_ug_op *pre,
+                  int n_pre, const char *added_blob, const int64_t *added_offs, int64_t n_added) {
+    if (fe_ug_check(blob, blob_len) || n_norm < 0 || n_pre < 0 || n_added < 0) return NULL;
+    for (int i = 0; i < n_pre; i++) /* Metaspace needs a replacement; First only as the first op */
+        if (pre[i].kind == FE_UG_P_METASPACE && (pre[i].a_len <= 0 || (pre[i].flag1 == 1 && i > 0))) return NULL;
+    for (int i = 0; i < n_norm; i++)
+        if ((norm[i].kind == FE_UG_N_REPLACE || norm[i].kind == FE_UG_N_START) && norm[i].a_len <= 0) return NULL;
+    fe_ug *ug = (fe_ug *)calloc(1, sizeof(fe_ug));
+    if (!ug) return NULL;
+    const ug_header *h = (const ug_header *)blob;
+    ug->h = h;
+    ug->slots = (const ug_slot *)(blob + h->off_slots);
+    ug->scores = (const double *)(blob + h->off_scores);
+    ug->pool = (const char *)(blob + h->off_pool);
+    ug->cm = (const uint32_t *)(blob + h->off_cm);
+    ug->cmnorm = (const char *)(blob + h->off_cmnorm);
+    ug->risky = (const uint32_t *)(blob + h->off_risky);
+    for (uint64_t r = 0; r < h->n_risky; r++)
+        for (uint32_t c = ug->risky[2 * r]; c <= ug->risky[2 * r + 1] && c < 0x10000; c++)
+            ug->risky_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
+    ug->norm = ug_copy_ops(norm, n_norm);
+    ug->pre = ug_copy_ops(pre, n_pre);
+    int64_t alen = n_added ? added_offs[n_added] - added_offs[0] : 0;
+    ug->added = (char *)malloc((size_t)alen + 1);
+    ug->added_offs = (int64_t *)malloc((size_t)(n_added + 1) * sizeof(int64_t));
+    if (!ug->norm || !ug->pre || !ug->added || !ug->added_offs || alen < 0) {
+        fe_ug_free(ug);
+        return NULL;
+    }
+    ug->n_norm = n_norm;
+    ug->n_pre = n_pre;
+    if (alen) memcpy(ug->added, added_blob + added_offs[0], (size_t)alen);
+    for (int64_t k = 0; k <= n_added; k++) ug->added_offs[k] = n_added ? added_offs[k] - added_offs[0] : 0;
+    ug->n_added = n_added;
+    for (int64_t k = 0; k < n_added; k++) {
+        if (ug->added_offs[k + 1] <= ug->added_offs[k]) {
+            fe_ug_free(ug);
+            return NULL;
+        }
+        ug->first_byte_added[(uint8_t)ug->added[ug->added_offs[k]]] = 1;
+    }
+    return ug;
+}
+
+void fe_ug_free(fe_ug *ug) {
+    if (!ug) return;
+    ug_free_ops(ug->norm, ug->n_norm);
+    ug_free_ops(ug->pre, ug->n_pre);
+    free(ug->added);
+    free(ug->added_offs);
+    free(ug);
+}
+
+fe_ug_state *fe_ug_state_new(void) { return (fe_ug_state *)calloc(1, sizeof(fe_ug_state)); }
+
+void fe_ug_state_free(fe_ug_state *st) {
+    if (!st) return;
+    for (int i = 0; i < 3; i++) free(st->b[i].p);
+    free(st->spans);
+    free(st->score);
+    free(st->start);
+    free(st->nid);
+    free(st->path);
+    free(st);
+}
+
+/* ---------------------------------------------------------------- normalization */
+
+/* The replacement of the shortest charsmap key that is a prefix of s[0:n] (darts-clone
+ * common-prefix search, first result). 1 found (*rep, *rep_len), 0 none, -1 an entry out of range
+ * or not UTF-8 (tokenizers would fail: fallback). */
+static int ug_cm_lookup(const fe_ug *ug, const uint8_t *s, int64_t n, const char **rep, int64_t *rep_len) {
+    uint64_t units = ug->h->cm_units, pos = 0;
+    if (!units) return 0;
+#define UG_OFFSET(u) (((u) >> 10) << (((u) & (1u << 9)) >> 6))
+    uint32_t unit = ug->cm[0];
+    pos ^= UG_OFFSET(unit);
+    for (int64_t i = 0; i < n; i++) {
+        if (s[i] == 0) return 0;
+        pos ^= s[i];
+        if (pos >= units) return -1;
+        unit = ug->cm[pos];
+        if ((unit & (0x80000000u | 0xFFu)) != s[i]) return 0;
+        pos ^= UG_OFFSET(unit);
+        if ((unit >> 8) & 1) {
+            if (pos >= units) return -1;
+            uint64_t v = ug->cm[pos] & 0x7FFFFFFFu;
+            if (v >= ug->h->cm_norm_len) return -1;
+            const char *r = ug->cmnorm + v;
+            int64_t len = (int64_t)strlen(r); /* the section ends with a NUL (checked) */
+            if (!ug_valid_utf8(r, len)) return -1;
+            *rep = r;
+            *rep_len = len;
+            return 1;
+        }
+    }
+#undef UG_OFFSET
+    return 0;
+}
+
+/* Precompiled: returns 0, 1 fallback, -1 OOM. */
+/* (Removing the first code points keeps the text's offset at 0 here, unlike Replace and Strip.) */
+static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o) {
+    const uint8_t *u = (const uint8_t *)s;
+    for (int64_t i = 0; i < n;) {
+        uint32_t cp;
+        int k = ug_utf8(u + i, n - i, &cp);
+        if (!k) return 1;
+        if (cp >= 0x80 && ug_is_risky(ug, cp)) return 1;
+        if (cp == '\r' && i + 1 < n && u[i + 1] == '\n') k = 2; /* one grapheme cluster */
+        const char *rep;
+        int64_t rep_len;
+        int r = ug_cm_lookup(ug, u + i, k, &rep, &rep_len);
+        if (r < 0) return 1;
+        if (r == 0 && k == 2 && cp == '\r') { /* no key is a prefix of "\r\n": per code point */
+            if (ug_put(o, "\r", 1)) return -1;
+            r = ug_cm_lookup(ug, u + i + 1, 1, &rep, &rep_len);
+            if (r < 0) return 1;
+            i++;
+            k = 1;
+        }
+        if (r == 1 ? ug_put(o, rep, rep_len) : ug_put(o, s + i, k)) return -1;
+        i += k;
+    }
+    return 0;
+}
+
+static int ug_replace(const char *s, int64_t n, const ug_op *op, ug_buf *o, int *lead_removed) {
+    int64_t i = 0;
+    while (i < n) {
+        if (i + op->a_len <= n && memcmp(s + i, op->a, (size_t)op->a_len) == 0) {
+            if (ug_put(o, op->b, op->b_len)) return -1;
+            if (o->len == 0) *lead_removed = 1;
+            i += op->a_len;
+        } else {
+            if (ug_put(o, s + i, 1)) return -1;
+            i++;
+        }
+    }
+    return 0;
+}
+
+static int ug_multispace(const char *s, int64_t n, const ug_op *op, ug_buf *o, int *lead_removed) {
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j < n && s[j] == ' ') j++;
+        if (j - i >= 2) {
+            if (ug_put(o, op->b, op->b_len)) return -1;
+            if (o->len == 0) *lead_removed = 1;
+            i = j;
+        } else {
+            if (ug_put(o, s + i, 1)) return -1;
+            i++;
+        }
+    }
+    return 0;
+}
+
+static int ug_edgespace(const char *s, int64_t n, const ug_op *op, ug_buf *o, int *lead_removed) {
+    int64_t a = 0, z = n;
+    while (a < n && s[a] == ' ') a++;
+    if (a == n) return n ? ug_put(o, op->b, op->b_len) : 0;
+    while (z > a && s[z - 1] == ' ') z--;
+    if (a && ug_put(o, op->b, op->b_len)) return -1;
+    if (a && !op->b_len) *lead_removed = 1;
+    if (ug_put(o, s + a, z - a)) return -1;
+    if (z < n && ug_put(o, op->b, op->b_len)) return -1;
+    return 0;
+}
+
+static int64_t ug_space_len(const char *s, int64_t n) { /* bytes of a leading White_Space char, 0 if none */
+    uint32_t cp;
+    int k = ug_utf8((const uint8_t *)s, n, &cp);
+    return k && ug_is_space(cp) ? k : 0;
+}
+
+static int64_t ug_space_len_back(const char *s, int64_t n) { /* trailing White_Space char */
+    int64_t i = n - 1;
+    while (i > 0 && ((uint8_t)s[i] & 0xC0) == 0x80) i--;
+    return i >= 0 && ug_space_len(s + i, n - i) == n - i ? n - i : 0;
+}
+
+static int ug_strip(const char *s, int64_t n, const ug_op *op, ug_buf *o, int *lead_removed) {
+    int64_t a = 0, z = n, k;
+    if (op->flag1)
+        while (a < z && (k = ug_space_len(s + a, z - a))) a += k;
+    if (op->flag2)
+        while (z > a && (k = ug_space_len_back(s + a, z - a))) z -= k;
+    if (a) *lead_removed = 1;
+    return ug_put(o, a ? s + a : s, z - a); /* s may be NULL when n == 0: no NULL + 0 (UB) */
+}
+
+/* Normalizes text into st->b[result]; returns the buffer index, -2 fallback, -1 OOM. */
+static int ug_normalize(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len) {
+    const char *cur = text;
+    int64_t cur_len = len;
+    int which = -1, *lr = &st->lead_removed;
+    *lr = 0;
+    for (int i = 0; i < ug->n_norm; i++) {
+        const ug_op *op = &ug->norm[i];
+        int dst = which == 0 ? 1 : 0;
+        ug_buf *o = &st->b[dst];
+        o->len = 0;
+        int rc = 0;
+        switch (op->kind) {
+        case FE_UG_N_PRECOMPILED: rc = ug_precompiled(ug, cur, cur_len, o); break;
+        case FE_UG_N_REPLACE: rc = ug_replace(cur, cur_len, op, o, lr); break;
+        case FE_UG_N_MULTISPACE: rc = ug_multispace(cur, cur_len, op, o, lr); break;
+        case FE_UG_N_EDGESPACE: rc = ug_edgespace(cur, cur_len, op, o, lr); break;
+        case FE_UG_N_START:
+            if (cur_len >= op->a_len && memcmp(cur, op->a, (size_t)op->a_len) == 0) {
+                rc = ug_put(o, op->b, op->b_len) || ug_put(o, cur + op->a_len, cur_len - op->a_len) ? -1 : 0;
+                if (!op->b_len) *lr = 1;
+            }
+            else rc = ug_put(o, cur, cur_len);
+            break;
+        case FE_UG_N_STRIP: rc = ug_strip(cur, cur_len, op, o, lr); break;
+        case FE_UG_N_PREPEND:
+            rc = cur_len ? (ug_put(o, op->a, op->a_len) || ug_put(o, cur, cur_len) ? -1 : 0) : 0;
+            break;
+        default: return -2;
+        }
+        if (rc < 0) return -1;
+        if (rc > 0) return -2;
+        which = dst;
+        cur = o->p;
+        cur_len = o->len;
+    }
+    if (which < 0) {
+        st->b[0].len = 0;
+        if (ug_put(&st->b[0], text, len)) return -1;
+        which = 0;
+    }
+    return which;
+}
+
+/* ---------------------------------------------------------------- pre-tokenization */
+
+static int ug_span(fe_ug_state *st, int64_t a, int64_t z) {
+    if (st->spans_len + 2 > st->spans_cap) {
+        int64_t cap = st->spans_cap ? st->spans_cap * 2 : 64;
+        int64_t *p = (int64_t *)realloc(st->spans, (size_t)cap * sizeof(int64_t));
+        if (!p) return -1;
+        st->spans = p;
+        st->spans_cap = cap;
+    }
+    st->spans[st->spans_len++] = a;
+    st->spans[st->spans_len++] = z;
+    return 0;
+}
+
+/* One op on segment s[0:n] (at original offset 0 when first), appending words to o + spans. */
+static int ug_pre_one(const ug_op *op, const char *s, int64_t n, int first, ug_buf *o, fe_ug_state *st) {
+    if (op->kind == FE_UG_P_WSSPLIT) {
+        for (int64_t i = 0; i < n;) {
+            int64_t k = ug_space_len(s + i, n - i);
+            if (k) {
+                i += k;
+                continue;
+            }
+            int64_t j = i;
+            uint32_t cp;
+            while (j < n && !ug_space_len(s + j, n - j)) j += ug_utf8((const uint8_t *)s + j, n - j, &cp);
+            int64_t at = o->len;
+            if (ug_put(o, s + i, j - i) || ug_span(st, at, o->len)) return -1;
+            i = j;
+        }
+        return 0;
+    }
+    /* Metaspace */
+    int64_t at = o->len;
+    /* tokenizers replaces ' ' first, then prepends unless the result starts with the replacement */
+    int starts = (n > 0 && s[0] == ' ') || (n >= op->a_len && memcmp(s, op->a, (size_t)op->a_len) == 0);
+    int prepend = n > 0 && (op->flag1 == 0 || (op->flag1 == 1 && first)) && !starts;
+    if (prepend && ug_put(o, op->a, op->a_len)) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (s[i] == ' ' ? ug_put(o, op->a, op->a_len) : ug_put(o, s + i, 1)) return -1;
+    int64_t end = o->len;
+    if (!op->flag2) return end > at ? ug_span(st, at, end) : 0;
+    int64_t w = at;
+    for (int64_t i = at; i + op->a_len <= end;) {
+        if (i > w && memcmp(o->p + i, op->a, (size_t)op->a_len) == 0) {
+            if (ug_span(st, w, i)) return -1;
+            w = i;
+            i += op->a_len;
+        } else if (i == w && memcmp(o->p + i, op->a, (size_t)op->a_len) == 0) {
+            i += op->a_len;
+        } else {
+            i++;
+        }
+    }
+    return end > w ? ug_span(st, w, end) : 0;
+}
+
+/* Pre-tokenizes norm[0:n] into words: returns the buffer index holding them (spans in st), -1 OOM. */
+static int ug_pretokenize(const fe_ug *ug, fe_ug_state *st, int src, int64_t n) {
+    st->spans_len = 0;
+    if (ug_span(st, 0, n)) return -1;
+    if (n == 0) st->spans_len = 0;
+    int cur = src;
+    for (int i = 0; i < ug->n_pre; i++) {
+        int dst = (cur + 1) % 3;
+        ug_buf *o = &st->b[dst];
+        o->len = 0;
+        int64_t nspans = st->spans_len;
+        int64_t *old = (int64_t *)malloc((size_t)(nspans > 0 ? nspans : 1) * sizeof(int64_t));
+        if (!old) return -1;
+        if (nspans) memcpy(old, st->spans, (size_t)nspans * sizeof(int64_t));
+        st->spans_len = 0;
+        for (int64_t k = 0; k < nspans; k += 2) {
+            int first = k == 0 && old[k] == 0 && !st->lead_removed;
+            if (ug_pre_one(&ug->pre[i], st->b[cur].p + old[k], old[k + 1] - old[k], first, o, st)) {
+                free(old);
+                return -1;
+            }
+        }
+        free(old);
+        cur = dst;
+    }
+    return cur;
+}
+
+/* ---------------------------------------------------------------- Viterbi */
+
+static int ug_vreserve(fe_ug_state *st, int64_t n) {
+    if (n + 1 <= st->vcap) return 0;
+    int64_t cap = st->vcap ? st->vcap : 64;
+    while (cap < n + 1) cap *= 2;
+    double *sc = (double *)realloc(st->score, (size_t)cap * sizeof(double));
+    if (sc) st->score = sc;
+    int64_t *sa = (int64_t *)realloc(st->start, (size_t)cap * sizeof(int64_t));
+    if (sa) st->start = sa;
+    int32_t *ni = (int32_t *)realloc(st->nid, (size_t)cap * sizeof(int32_t));
+    if (ni) st->nid = ni;
+    int64_t *pa = (int64_t *)realloc(st->path, (size_t)cap * 2 * sizeof(int64_t));
+    if (pa) st->path = pa;
+    if (!sc || !sa || !ni || !pa) return -1;
+    st->vcap = cap;
+    return 0;
+}
+
+static int ug_emit(fe_ug_ids *out, int32_t id) {
+    if (out->len == out->cap) {
+        int64_t cap = out->cap ? out->cap * 2 : 1024;
+        int32_t *p = (int32_t *)realloc(out->data, (size_t)cap * sizeof(int32_t));
+        if (!p) return -1;
+        out->data = p;
+        out->cap = cap;
+    }
+    out->data[out->len++] = id;
+    return 0;
+}
+
+/* The ids of one token string (as tokenizers' Unigram::tokenize maps it). */
+static int ug_token_ids(const fe_ug *ug, const char *s, int64_t n, fe_ug_ids *out) {
+    const ug_header *h = ug->h;
+    int64_t id = n <= h->maxlen ? ug_find(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, s, n) : -2;
+    if (id >= 0) return ug_emit(out, (int32_t)id);
+    if (h->byte_fallback) {
+        int ok = 1;
+        for (int64_t k = 0; k < n; k++) ok &= h->byte_ids[(uint8_t)s[k]] >= 0;
+        if (ok) {
+            for (int64_t k = 0; k < n; k++)
+                if (ug_emit(out, h->byte_ids[(uint8_t)s[k]])) return -1;
+            return 0;
+        }
+    }
+    return ug_emit(out, h->unk_id);
+}
+
+/* Appends the ids of word w[0:n]; 0, 1 fallback (no unk id), -1 OOM. */
+static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n, fe_ug_ids *out) {
+    const ug_header *h = ug->h;
+    if (ug_vreserve(st, n)) return -1;
+    double *score = st->score;
+    int64_t *start = st->start;
+    int32_t *nid = st->nid;
+    for (int64_t i = 0; i <= n; i++) start[i] = -1;
+    score[0] = 0.0;
+    const double unk_score = h->min_score - UG_UNK_PENALTY;
+    for (int64_t s = 0; s < n;) {
+        uint32_t cp;
+        int mblen = ug_utf8((const uint8_t *)w + s, n - s, &cp);
+        if (!mblen) return 1;
+        double base = score[s];
+        int single = 0;
+        for (int64_t e = s + mblen; e - s <= h->maxlen;) {
+            int64_t found = ug_find(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, w + s, e - s);
+            if (found == -2) break;
+            int32_t id = (int32_t)found;
+            if (id >= 0) {
+                double cand = ug->scores[id] + base;
+                if (start[e] < 0 || cand > score[e]) {
+                    score[e] = cand;
+                    start[e] = s;
+                    nid[e] = id;
+                }
+                if (e - s == mblen) single = 1;
+            }
+            if (e >= n) break;
+            int k = ug_utf8((const uint8_t *)w + e, n - e, &cp);
+            if (!k) return 1;
+            e += k;
+        }
+        if (!single) {
+            if (h->unk_id < 0) return 1; /* tokenizers: MissingUnkId error */
+            int64_t e = s + mblen;
+            double cand = unk_score + base;
+            if (start[e] < 0 || cand > score[e]) {
+                score[e] = cand;
+                start[e] = s;
+                nid[e] = h->unk_id;
+            }
+        }
+        s += mblen;
+    }
+    int64_t np = 0, *path = st->path;
+    for (int64_t e = n; e > 0; e = start[e]) { /* backwards: (start, end) of each node */
+        path[2 * np] = start[e];
+        path[2 * np + 1] = e;
+        np++;
+    }
+    for (int64_t k = np - 1; k >= 0;) {
+        int64_t a = path[2 * k], z = path[2 * k + 1];
+        if (h->unk_id >= 0 && nid[z] == h->unk_id) { /* fuse consecutive unknowns */
+            while (k - 1 >= 0 && nid[path[2 * (k - 1) + 1]] == h->unk_id) k--;
+            z = path[2 * k + 1];
+            if (ug_token_ids(ug, w + a, z - a, out)) return -1;
+        } else if (ug_emit(out, nid[z])) {
+            return -1;
+        }
+        k--;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- encode */
+
+static int ug_has_added(const fe_ug *ug, const char *s, int64_t n) {
+    if (!ug->n_added) return 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!ug->first_byte_added[(uint8_t)s[i]]) continue;
+        for (int64_t k = 0; k < ug->n_added; k++) {
+            int64_t a = ug->added_offs[k], len = ug->added_offs[k + 1] - a;
+            if (len <= n - i && memcmp(s + i, ug->added + a, (size_t)len) == 0) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Ids of one text appended to out; 0, 1 fallback, -1 OOM. */
+static int ug_text(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, fe_ug_ids *out) {
+    if (ug_has_added(ug, text, len)) return 1;
+    int nb = ug_normalize(ug, st, text, len);
+    if (nb == -1) return -1;
+    if (nb == -2) return 1;
+    int64_t nlen = st->b[nb].len;
+    if (ug->n_norm && ug_has_added(ug, st->b[nb].p, nlen)) return 1;
+    int wb = ug_pretokenize(ug, st, nb, nlen);
+    if (wb < 0) return -1;
+    for (int64_t k = 0; k < st->spans_len; k += 2) {
+        int rc = ug_viterbi(ug, st, st->b[wb].p + st->spans[k], st->spans[k + 1] - st->spans[k], out);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int fe_ug_encode(const fe_ug *ug, fe_ug_state *st, const char *const *texts, const int64_t *lens, int64_t n,
+                 int64_t max_tokens, int64_t drop_id, fe_ug_ids *out, int64_t *counts, uint8_t *fallback) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t at = out->len;
+        int rc = ug_text(ug, st, texts[i], lens[i], out);
+        if (rc < 0) return -1;
+        fallback[i] = (uint8_t)(rc > 0);
+        if (rc > 0) out->len = at;
+        if (max_tokens >= 0 && out->len - at > max_tokens) out->len = at + max_tokens;
+        if (drop_id >= 0) {
+            int64_t w = at;
+            for (int64_t k = at; k < out->len; k++)
+                if (out->data[k] != drop_id) out->data[w++] = out->data[k];
+            out->len = w;
+        }
+        counts[i] = out->len - at;
+    }
+    return 0;
+}
+
+int fe_ug_normalize(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, char **norm,
+                    int64_t *norm_len) {
+    *norm = NULL;
+    *norm_len = 0;
+    int nb = ug_normalize(ug, st, text, len);
+    if (nb == -1) return -2;
+    if (nb == -2) return -1;
+    *norm = (char *)malloc((size_t)st->b[nb].len + 1);
+    if (!*norm) return -2;
+    memcpy(*norm, st->b[nb].p, (size_t)st->b[nb].len);
+    *norm_len = st->b[nb].len;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- fuzzing entry point */
+
+int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
+    /* data: [u16 charsmap length][charsmap][text]; a fixed small vocabulary; every stage runs. */
+    static const char pieces[] = "\xe2\x96\x81" "a" "ab" "b" "\xe2\x96\x81" "ab" "<0x61>" "<unk>" "c";
+    static const int64_t offs[] = {0, 3, 4, 6, 7, 12, 18, 23, 24};
+    static const double scores[] = {-1.0, -2.0, -1.5, -3.0, -0.5, -4.0, 0.0, -2.5};
+    static const uint32_t risky[] = {0x300, 0x36F};
+    if (size < 2) return 0;
+    int64_t cm_len = data[0] | (data[1] << 8);
+    if (cm_len > size - 2) cm_len = size - 2;
+    uint8_t *blob = NULL;
+    int64_t blob_len = 0;
+    if (fe_ug_build(pieces, offs, scores, 8, 6, 1, data + 2, cm_len, risky, 1, &blob, &blob_len)) {
+        if (fe_ug_build(pieces, offs, scores, 8, 6, 1, NULL, 0, risky, 1, &blob, &blob_len)) return 0;
+    }
+    fe_ug_op norm[] = {{FE_UG_N_PRECOMPILED, "", 0, "", 0, 0, 0}, {FE_UG_N_MULTISPACE, "", 0, " ", 1, 0, 0},
+                       {FE_UG_N_EDGESPACE, "", 0, "", 0, 0, 0}, {FE_UG_N_STRIP, "", 0, "", 0, 1, 1}};
+    fe_ug_op pre[] = {{FE_UG_P_METASPACE, "\xe2\x96\x81", 3, "", 0, 0, 1}};
+    int64_t aoffs[] = {0, 3};
+    fe_ug *ug = fe_ug_open(blob, blob_len, norm, 4, pre, 1, "<s>", aoffs, 1);
+    fe_ug_state *st = fe_ug_state_new();
+    if (ug && st) {
+        const char *text = (const char *)data + 2 + cm_len;
+        int64_t len = size - 2 - cm_len;
+        fe_ug_ids out = {NULL, 0, 0};
+        int64_t count;
+        uint8_t fb;
+        if (ug_valid_utf8(text, len)) fe_ug_encode(ug, st, &text, &len, 1, -1, -1, &out, &count, &fb);
+        free(out.data);
+    }
+    fe_ug_state_free(st);
+    fe_ug_free(ug);
+    free(blob);
+    return 0;
+}

@@ -1,0 +1,44 @@
+"""Reference of the unigram kernels: the ``tokenizers`` package itself.
+
+As for WordPiece (see _ref/wordpiece.py) there is no numpy Unigram: under the numpy backend (and as
+the oracle in tests) these functions run the tokenizer the spec was read from through ``tokenizers``.
+The compiled versions (csrc/unigram.c) must give the same ids for every text they do not flag as
+fallback. The pipeline reproduced (``encode(text, add_special_tokens=False)``):
+
+1. Added tokens found in the text: the compiled path sends such texts to tokenizers.
+2. The normalizers in order: Precompiled (SentencePiece's charsmap: per grapheme cluster shorter
+   than 6 bytes the replacement of the shortest charsmap key that is a prefix of the cluster, else
+   per code point), Replace (a literal, or the regexes ``" {2,}"``, ``"\\A +| +\\z"``, ``"\\A<lit>"``),
+   Strip, Prepend.
+3. The pre-tokenizers in order: Metaspace (" " -> replacement, the replacement prepended unless the
+   text starts with it (``first``: only at the start of the text; ``never``), then, with ``split``,
+   a new word at each replacement), WhitespaceSplit.
+4. Unigram per word: Viterbi over every piece matching at each code point, the best total score
+   winning (ties: the shorter piece, the earlier start); a code point with no one-code-point piece
+   gets ``min_score - 10`` as ``unk_id``; consecutive unknowns are fused into one token, which
+   becomes its piece id if it is one, else its bytes' ``<0xXX>`` pieces under ``byte_fallback``
+   (when all exist), else ``unk_id``.
+5. Keep the first ``max_tokens`` ids (if >= 0), then remove ``drop_id`` (if >= 0).
+
+Spec dict (built by ``fastembed_core.unigram``): normalizers / pre_tokenizers (lists of op dicts:
+kind, a, b, flag1, flag2), added_tokens (list of str), tokenizer_json (the tokenizer, truncation and
+padding removed; only for this module and for fallback).
+"""
+
+from __future__ import annotations
+
+from .wordpiece import WordPieceHandle as UnigramHandle
+from .wordpiece import wordpiece_encode as unigram_encode
+
+__all__ = ["unigram_new", "unigram_encode", "unigram_normalize"]
+
+
+def unigram_new(spec: dict, blob=None) -> UnigramHandle:
+    """A handle for ``unigram_encode`` (``blob``, the compiled vocabulary, is not needed here)."""
+    return UnigramHandle(spec)
+
+
+def unigram_normalize(handle: UnigramHandle, text: str) -> str:
+    """The normalized text as tokenizers gives it."""
+    norm = handle.tokenizer.normalizer
+    return norm.normalize_str(text) if norm is not None else text

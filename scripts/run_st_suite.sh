@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# sentence-transformers' own tests from its PyPI sdist (6.2.0 ships only tests/test_merging.py, which
+# builds StaticEmbedding models offline; it needs mergekit), with every StaticEmbedding model
+# accelerated by tests/peers/st_accelerate_plugin.py. Exits non-zero on any failure. Deselected: the
+# tests whose fixtures (stsb/splade/reranker/mve *_bert_tiny_model, defined in the repository's
+# conftest.py, which the sdist does not ship) download transformer models from the Hugging Face hub.
+#
+#   scripts/run_st_suite.sh [extra pytest args]
+set -euo pipefail
+PY=${PYTHON:-python}
+VERSION=${ST_VERSION:-$("$PY" -c "import importlib.metadata as m; print(m.version('sentence-transformers'))")}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+"$PY" -m pip download -q --no-deps --no-binary :all: "sentence-transformers==$VERSION" -d "$WORK"
+tar xzf "$WORK/sentence_transformers-$VERSION.tar.gz" -C "$WORK"
+cd "$WORK/sentence_transformers-$VERSION"
+rm -rf sentence_transformers  # test the installed package (the sdist's copy would shadow it)
+export HF_HUB_OFFLINE=1 PYTHONPATH="$ROOT/tests/peers${PYTHONPATH:+:$PYTHONPATH}"
+NEEDS_HUB="test_transformer_models or test_legacy_mlm_transformer or test_peft_adapter_on_single_input_or_base_rejected"
+NEEDS_HUB="$NEEDS_HUB or test_peft_adapters_rejected or test_splade_configuration_mismatch or test_splade_pooling_dimension_metadata"
+exec "$PY" -m pytest -p st_accelerate_plugin -p no:cacheprovider -q -k "not ($NEEDS_HUB)" "$@" tests

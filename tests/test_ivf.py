@@ -1,0 +1,311 @@
+"""IVFBinaryIndex: exactness at nprobe = nlist, determinism, add/remove, files, bad input; both backends."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from fastembed_core import BinaryIndex, _backend, hamming_topk, pack_bits
+from fastembed_core.ivf import IVFBinaryIndex
+
+DIM = 64
+
+
+def clustered(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
+    """Points around 40 centres, with every 10th row a duplicate of another (Hamming ties on purpose)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, dim))
+    x = centres[rng.integers(40, size=n)] + 0.6 * rng.normal(size=(n, dim))
+    x[::10] = x[rng.integers(n, size=len(x[::10]))]
+    return x.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data():
+    x = clustered(3000)
+    q = clustered(25, seed=1)
+    return x, q
+
+
+def build(x, ids=None, **kw):
+    kw.setdefault("nlist", 24)
+    ix = IVFBinaryIndex(DIM, **kw)
+    ix.train(x)
+    ix.add(x, ids=ids)
+    return ix
+
+
+def test_kernel_compiled_matches_numpy():
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 4, size=(700, 5), dtype=np.uint8)  # few distinct values: many ties
+    ids = rng.permutation(10_000)[:700].astype(np.int64)
+    q = rng.integers(0, 4, size=(9, 5), dtype=np.uint8)
+    bounds = np.sort(rng.integers(0, 701, size=(9, 6)), axis=1)
+    starts, ends = np.ascontiguousarray(bounds[:, 0::2]), np.ascontiguousarray(bounds[:, 1::2])
+    outs = []
+    for name in ("compiled", "numpy"):
+        mod = _backend.load(name)
+        for k in (1, 7, 300):
+            d = np.empty((9, k), np.int32)
+            r = np.empty((9, k), np.int64)
+            mod.ivf_topk(q, codes, ids, starts, ends, k, d, r)
+            outs.append((name, k, d, r))
+        with pytest.raises(ValueError):
+            mod.ivf_topk(q, codes, ids, starts, ends + 1000, 1, np.empty((9, 1), np.int32), np.empty((9, 1), np.int64))
+    # the list-major form: group g = (range g, the queries whose ranges include it)
+    pairs = sorted((p, i) for i in range(9) for p in range(3))
+    flat_st = np.array([starts[i, p] for p, i in pairs], np.int64)
+    flat_en = np.array([ends[i, p] for p, i in pairs], np.int64)
+    group_offsets = np.arange(len(pairs) + 1, dtype=np.int64)
+    group_queries = np.array([i for _, i in pairs], np.int64)
+    for name in ("compiled", "numpy"):
+        mod = _backend.load(name)
+        for k in (1, 7, 300):
+            d = np.empty((9, k), np.int32)
+            r = np.empty((9, k), np.int64)
+            mod.ivf_topk_grouped(q, codes, ids, flat_st, flat_en, group_offsets, group_queries, k, d, r)
+            ref = next(o for o in outs if o[0] == name and o[1] == k)
+            np.testing.assert_array_equal(d, ref[2])
+            np.testing.assert_array_equal(r, ref[3])
+        with pytest.raises(ValueError):
+            mod.ivf_topk_grouped(q, codes, ids, flat_st, flat_en, group_offsets, group_queries + 9, 1,
+                                 np.empty((9, 1), np.int32), np.empty((9, 1), np.int64))
+    for (_, k, d, r), (_, k2, d2, r2) in zip(outs[:3], outs[3:]):
+        np.testing.assert_array_equal(d, d2)
+        np.testing.assert_array_equal(r, r2)
+    # the contract itself: (distance, id) ascending over the union of each query's ranges
+    _, k, d, r = outs[1]
+    for i in range(9):
+        rows = np.concatenate([np.arange(s, e) for s, e in zip(starts[i], ends[i])])
+        dist = np.unpackbits(q[i] ^ codes[rows], axis=1).sum(1)
+        best = rows[np.lexsort((ids[rows], dist))[:k]]
+        np.testing.assert_array_equal(r[i, : best.size], best)
+        assert (r[i, best.size :] == -1).all()
+
+
+@pytest.mark.parametrize("keep", ["float32", "int8", None])
+def test_nprobe_nlist_is_exact_search(backend, data, keep):
+    x, q = data
+    perm = np.random.default_rng(5).permutation(len(x))
+    ix = IVFBinaryIndex(DIM, nlist=24, keep=keep)
+    ix.train(x)
+    ix.add(x[perm] if keep else pack_bits(x[perm]), ids=perm)  # added shuffled, id = original row
+    d, i = hamming_topk(pack_bits(q), pack_bits(x), 10)
+    s, j = ix.search(q if keep else pack_bits(q), 10, nprobe=24, rescore=False)
+    np.testing.assert_array_equal(j, i)  # ties by the smaller id, as the exact scan's smaller row
+    np.testing.assert_array_equal(s, -d.astype(np.float32))
+    if keep:
+        ref = BinaryIndex(DIM, keep=keep)
+        ref.add(x)
+        s_ref, i_ref = ref.search(q, 10)
+        s_ivf, i_ivf = ix.search(q, 10, nprobe=24)
+        np.testing.assert_array_equal(i_ivf, i_ref)
+        np.testing.assert_allclose(s_ivf, s_ref, rtol=0, atol=1e-6)
+
+
+def test_approximate_search_finds_most_neighbours(backend, data):
+    x, q = data
+    ix = build(x)
+    exact = ix.search(q, 10, nprobe=24, rescore=False)[1]
+    recall = [np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ix.search(q, 10, nprobe=p, rescore=False)[1], exact)])
+              for p in (1, 4, 24)]
+    assert recall[0] <= recall[1] <= recall[2] == 1.0
+    assert recall[1] > 0.5
+
+
+def test_deterministic_over_seed_add_order_and_threads(backend, data, tmp_path):
+    x, q = data
+    ids = np.arange(len(x)) * 3 + 7
+    a = build(x, ids=ids, seed=4)
+    b = IVFBinaryIndex(DIM, nlist=24, seed=4)
+    b.train(x)
+    perm = np.random.default_rng(9).permutation(len(x))
+    for part in np.array_split(perm, 5):
+        b.add(x[part], ids=ids[part])
+    assert a.quantizer_digest == b.quantizer_digest
+    np.testing.assert_array_equal(a.ids, b.ids)
+    r1 = a.search(q, 10, nprobe=5, num_threads=1)
+    r2 = b.search(q, 10, nprobe=5, num_threads=2)
+    np.testing.assert_array_equal(r1[1], r2[1])
+    np.testing.assert_array_equal(r1[0], r2[0])
+    a.save(tmp_path / "a.ivf")
+    b.save(tmp_path / "b.ivf")
+    assert (tmp_path / "a.ivf").read_bytes() == (tmp_path / "b.ivf").read_bytes()
+    c = build(x, ids=ids, seed=5)
+    assert c.quantizer_digest != a.quantizer_digest
+
+
+def test_single_query_and_default_ids(backend, data):
+    x, q = data
+    ix = build(x[:1000])
+    assert set(ix.ids.tolist()) == set(range(1000))
+    more = ix.add(x[1000:1010])
+    np.testing.assert_array_equal(more, np.arange(1000, 1010))
+    s, i = ix.search(q[0], 5, nprobe=3)
+    assert s.shape == i.shape == (5,)
+    np.testing.assert_array_equal(i, ix.search(q[:1], 5, nprobe=3)[1][0])
+
+
+@pytest.mark.parametrize("keep", ["float32", "int8"])
+@pytest.mark.parametrize("mmap", [True, False])
+def test_save_load_round_trip(backend, data, tmp_path, keep, mmap):
+    x, q = data
+    ix = build(x, ids=np.arange(len(x)) + 100, keep=keep, nprobe=6)
+    path = tmp_path / "ix.ivf"
+    ix.save(path)
+    back = IVFBinaryIndex.load(path, mmap=mmap, verify=True)
+    assert (back.dim, back.nlist, back.keep, back.nprobe, len(back)) == (DIM, 24, keep, 6, len(x))
+    assert back.quantizer_digest == ix.quantizer_digest
+    for r1, r2 in zip(ix.search(q, 10), back.search(q, 10)):
+        np.testing.assert_array_equal(r1, r2)
+    back.add(x[:3] + 1, ids=[1, 2, 3])  # a mapped index still takes adds and removes (in memory)
+    back.remove([100, 1])
+    assert len(back) == len(x) + 1
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_file_is_safetensors(data, tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    x, _ = data
+    ix = build(x[:500], keep="int8")
+    ix.save(tmp_path / "ix.ivf")
+    tensors = st.load_file(str(tmp_path / "ix.ivf"))
+    np.testing.assert_array_equal(tensors["ids"], ix.ids)
+    np.testing.assert_array_equal(tensors["centroids"], ix.centroids)
+
+
+def test_remove(backend, data):
+    x, q = data
+    ix = build(x)
+    gone = np.random.default_rng(2).choice(len(x), 1200, replace=False)
+    exact_before = ix.search(q, 50, nprobe=24, rescore=False)[1]
+    ix.remove(gone[:600])
+    ix.remove(gone[600:].tolist())
+    assert len(ix) == len(x) - 1200
+    for nprobe in (1, 24):
+        _, i = ix.search(q, 50, nprobe=nprobe)
+        assert not np.isin(i, gone).any()
+    rest = np.setdiff1d(np.arange(len(x)), gone)
+    _, j = hamming_topk(pack_bits(q), pack_bits(x[rest]), 10)
+    np.testing.assert_array_equal(ix.search(q, 10, nprobe=24, rescore=False)[1], rest[j])
+    assert np.isin(exact_before, gone).any()  # the removed ids were real neighbours
+    ix.add(x[gone[:5]], ids=gone[:5])  # removed ids may be added again
+    assert len(ix) == len(x) - 1195
+
+
+def test_fewer_candidates_than_k_are_padded(backend):
+    x = clustered(200)
+    ix = IVFBinaryIndex(DIM, nlist=20)
+    ix.train(x)
+    ix.add(x)
+    sizes = ix.list_sizes()
+    q = x[:1]
+    s, i = ix.search(q, 200, nprobe=1, rescore=False)
+    found = (i >= 0).sum()
+    assert found < 200 and found in set(sizes.tolist())
+    assert np.isneginf(s[0, found:]).all() and (i[0, found:] == -1).all()
+    _, i2 = ix.search(q, 50, nprobe=1)
+    assert (i2[0, :min(found, 50)] >= 0).all()
+
+
+def test_bad_input(data, tmp_path):
+    x, q = data
+    ix = IVFBinaryIndex(DIM, nlist=24)
+    for call in (lambda: ix.search(q, 5), lambda: ix.add(x), lambda: ix.save(tmp_path / "u.ivf")):
+        with pytest.raises(ValueError, match="not trained"):
+            call()
+    with pytest.raises(ValueError, match="nlist=5000 is larger"):
+        IVFBinaryIndex(DIM, nlist=5000).train(x)
+    ix.train(x)
+    with pytest.raises(ValueError, match="empty"):
+        ix.search(q, 5)
+    ix.add(x, ids=np.arange(len(x)))
+    with pytest.raises(ValueError, match="nprobe=25 is larger than nlist=24"):
+        ix.search(q, 5, nprobe=25)
+    with pytest.raises(ValueError, match="nprobe must be a positive integer"):
+        ix.search(q, 5, nprobe=0)
+    with pytest.raises(ValueError, match="64 dimensions"):
+        ix.search(q[:, :32], 5)
+    with pytest.raises(ValueError, match="64 dimensions"):
+        ix.add(x[:2, :10], ids=[10**6, 10**6 + 1])
+    with pytest.raises(ValueError, match="duplicates"):
+        ix.add(x[:2], ids=[10**6, 10**6])
+    with pytest.raises(ValueError, match="already in the index"):
+        ix.add(x[:2], ids=[10**6, 5])
+    with pytest.raises(ValueError, match="entries for 2 vectors"):
+        ix.add(x[:2], ids=[10**6])
+    with pytest.raises(ValueError, match="not in the index: \\[-3\\]"):
+        ix.remove([4, -3])
+    with pytest.raises(ValueError, match="must be float embeddings"):
+        ix.add(pack_bits(x[:2]), ids=[10**6, 10**6 + 1])
+    with pytest.raises(ValueError, match="train\\(\\) needs an empty index"):
+        ix.train(x)
+    with pytest.raises(ValueError, match="larger than the index"):
+        ix.search(q, len(x) + 1)
+    assert len(ix) == len(x)  # every failed call left the index as it was
+
+
+def test_corrupted_and_truncated_files(data, tmp_path):
+    x, _ = data
+    ix = build(x[:800])
+    good = tmp_path / "good.ivf"
+    ix.save(good)
+    raw = good.read_bytes()
+    hlen = int.from_bytes(raw[:8], "little")
+
+    def variant(name, blob):
+        p = tmp_path / name
+        p.write_bytes(blob)
+        return p
+
+    cases = {
+        "truncated": raw[:-7],
+        "extended": raw + b"\0",
+        "header": raw[:20] + b"\xff" + raw[21:],
+        "hlen": (10**12).to_bytes(8, "little") + raw[8:],
+        "empty": b"",
+        "centroids": raw[: len(raw) - ix.centroids.nbytes - 800 * 8 + 3] + b"\x5a"
+        + raw[len(raw) - ix.centroids.nbytes - 800 * 8 + 4 :],
+    }
+    for name, blob in cases.items():
+        with pytest.raises(ValueError, match=name + ".ivf"):
+            IVFBinaryIndex.load(variant(name + ".ivf", blob))
+    flipped = bytearray(raw)
+    flipped[-1] ^= 0xFF  # a code byte: structure intact, only the checksum can tell
+    p = variant("codes.ivf", bytes(flipped))
+    IVFBinaryIndex.load(p)
+    with pytest.raises(ValueError, match="SHA-256"):
+        IVFBinaryIndex.load(p, verify=True)
+    assert hlen % 64 == 56  # tensors start 64-byte aligned
+
+
+def test_failed_save_leaves_old_file(data, tmp_path, monkeypatch):
+    x, _ = data
+    ix = build(x[:500])
+    path = tmp_path / "ix.ivf"
+    ix.save(path)
+    before = path.read_bytes()
+    ix.add(x[500:600])
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        ix.save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["ix.ivf"]
+
+
+def test_nearest_lists_match_hamming_topk(backend):
+    from fastembed_core.ivf import _nearest_lists
+
+    rng = np.random.default_rng(4)
+    cents = rng.integers(0, 256, size=(300, 4), dtype=np.uint8) & 0x0F  # many equal distances
+    q = rng.integers(0, 256, size=(17, 4), dtype=np.uint8)
+    for nprobe in (1, 5, 64, 299, 300):
+        want = np.sort(hamming_topk(q, cents, nprobe)[1], axis=1)
+        np.testing.assert_array_equal(_nearest_lists(q, cents, nprobe, 1), want)
+        np.testing.assert_array_equal(_nearest_lists(q, cents, nprobe, 2), want)

@@ -65,10 +65,11 @@ class OptionalBuildExt(build_ext):
     def _strip(self):
         if STRIP:
             return flag("FASTEMBED_CORE_STRIP")
-        local = self.inplace or getattr(self, "editable_mode", False)
-        return not (local or DEBUG or SANITIZE)
+        return not (self._local or DEBUG or SANITIZE)
 
     def run(self):
+        # setuptools' run() clears self.inplace while it compiles (and copies afterwards): decide here.
+        self._local = bool(self.inplace or getattr(self, "editable_mode", False))
         try:
             super().run()
         except Exception as exc:  # a missing compiler raises from distutils internals

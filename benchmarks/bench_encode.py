@@ -73,7 +73,8 @@ def breakdown(rounds: int = 5) -> None:
     import model2vec
 
     from fastembed_core import StaticModel
-    from fastembed_core.pooling import _run, check_bags
+    from fastembed_core._validate import check_bags
+    from fastembed_core.gather import kernel_table, run
 
     data = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
     rows = [json.loads(line) for line in gzip.open(data, "rt", encoding="utf-8")]
@@ -108,7 +109,7 @@ def breakdown(rounds: int = 5) -> None:
     ids, offsets = tok.encode(texts, max_length=512)
     out = np.empty((len(texts), ours.dim), np.float32)
     stages["  validate ids/offsets"] = med(lambda: check_bags(ids, offsets, ours.vocab_size))
-    stages["  gather_mean kernel"] = med(lambda: _run(ours.table, ids, offsets, None, None, None, True, 1, out))
+    stages["  gather_mean kernel"] = med(lambda: run(kernel_table(ours.table), ids, offsets, None, None, True, 1, out))
     print(f"{N_DOCS} Debian docs, {int(offsets[-1])} tokens, model {path.name}; medians of {rounds} rounds")
     for k, v in stages.items():
         print(f"{k:50s} {v * 1e3:9.1f} ms")

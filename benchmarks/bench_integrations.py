@@ -120,7 +120,7 @@ def main(rounds: int = 7) -> None:
     own, fast = _st_pair(paths["float32"], tmp / "st")
     pairs["sentence-transformers float32"] = (lambda: own.encode(texts, batch_size=1024),
                                               lambda: fast.encode(texts, batch_size=1024))
-    print(f"{N_DOCS} Debian docs (DESIGN §9 shuffle), 1 thread, medians of {rounds} interleaved rounds")
+    print(f"{N_DOCS} Debian docs (docs/retrieval-protocol.md shuffle), 1 thread, medians of {rounds} interleaved rounds")
     print(f"{'peer':32s} {'own ms':>9s} {'accelerated ms':>15s} {'ratio':>7s} {'max |diff|':>11s}")
     for name, (a, b) in pairs.items():
         ta, tb = [], []

@@ -38,7 +38,7 @@ def backend(request):
 
 @pytest.fixture(scope="session")
 def dev_rows() -> list[dict]:
-    """The dev data shuffled as in DESIGN §9 (Random(0)); skips when absent."""
+    """The dev data shuffled as in docs/retrieval-protocol.md (Random(0)); skips when absent."""
     if not DATA.exists():
         pytest.skip(f"dev data not found at {DATA}")
     with gzip.open(DATA, "rt", encoding="utf-8") as fh:

@@ -144,6 +144,10 @@ def measure(names: list[str], force: str | None = None) -> dict:
     if len(counts) < len(names) + 1:
         raise SystemExit(f"expected {len(names) + 1} callgrind dumps, found {len(counts)}")
     result["counts"] = dict(zip(names, counts[1:len(names) + 1]))
+    empty = [name for name, n in result["counts"].items() if n == 0]
+    if empty:
+        raise SystemExit(f"no instructions counted for {empty}: callgrind needs the extension's symbols; a stripped "
+                         "build (a wheel) has none. Build in place: python setup.py build_ext --inplace")
     return result
 
 

@@ -1,4 +1,4 @@
-"""Retrieval quality of binary codes on the Debian descriptions dev data (DESIGN §9 protocol).
+"""Retrieval quality of binary codes on the Debian descriptions dev data (docs/retrieval-protocol.md).
 
     python benchmarks/quality_binary.py [--model /work/cache/m2v-minilm-256] [--data PATH]
 

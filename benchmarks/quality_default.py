@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Retrieval quality of the bundled default model (DESIGN §9 protocol) and, optionally, its teacher.
+"""Retrieval quality of the bundled default model (docs/retrieval-protocol.md) and, optionally, its teacher.
 
     python benchmarks/quality_default.py [--model DIR] [--teacher] [--data PATH]
 

@@ -1,4 +1,4 @@
-"""Retrieval quality of ternary weights on the Debian descriptions data (DESIGN §9 protocol).
+"""Retrieval quality of ternary weights on the Debian descriptions data (docs/retrieval-protocol.md).
 
     python benchmarks/quality_ternary.py static  [--model /work/cache/m2v-minilm-256]
     python benchmarks/quality_ternary.py minilm  [--n 4000] [--variants row,tensor]

@@ -42,7 +42,9 @@ static uint32_t detect(void) {
     if (ecx1 & (1u << 29)) f |= FE_CPU_F16C;
     fe_cpuid(7, 0, r);
     unsigned ebx7 = r[1], ecx7 = r[2];
+    if (ebx7 & (1u << 3)) f |= FE_CPU_BMI1;
     if (ebx7 & (1u << 5)) f |= FE_CPU_AVX2;
+    if (ebx7 & (1u << 8)) f |= FE_CPU_BMI2;
     if (!zmm_ok) return f;
     if (ebx7 & (1u << 16)) f |= FE_CPU_AVX512F;
     if (ebx7 & (1u << 17)) f |= FE_CPU_AVX512DQ;
@@ -80,16 +82,15 @@ static uint32_t detect(void) { return 0; }
 
 static const char *const feature_names[] = {
     "popcnt", "avx2", "f16c", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni",
-    "avx512vpopcntdq", "avx512vbmi", "neon", "avx512bitalg", "avx512dq", "neon_dotprod",
+    "avx512vpopcntdq", "avx512vbmi", "neon", "avx512bitalg", "avx512dq", "neon_dotprod", "bmi1", "bmi2",
 };
 
 /* Each family file defines a NULL-terminated array of its kernels. */
 extern fe_kernel *const fe_gather_kernels[];
 extern fe_kernel *const fe_hamming_kernels[];
 extern fe_kernel *const fe_ternary_kernels[];
-extern fe_kernel *const fe_wordpiece_kernels[];
 static fe_kernel *const *const families[] = {
-    fe_gather_kernels, fe_hamming_kernels, fe_ternary_kernels, fe_wordpiece_kernels,
+    fe_gather_kernels, fe_hamming_kernels, fe_ternary_kernels, /* the tokenizers have no SIMD variants */
 };
 #define N_FAMILIES (sizeof(families) / sizeof(families[0]))
 

@@ -1,6 +1,6 @@
 /* CPU feature detection and per-kernel variant dispatch.
  *
- * Every kernel family (gather, hamming, ternary, wordpiece) registers its kernels in an array of
+ * Every kernel family with SIMD variants (gather, hamming, ternary) registers its kernels in an array of
  * fe_kernel. Each kernel lists its variants best-first; fe_cpu_init() activates, for every kernel,
  * the first variant whose required features the CPU (and OS) supports. Tests may force any
  * supported variant with fe_kernel_select(). Plain C11, nothing of Python.
@@ -18,7 +18,7 @@ extern "C" {
 /* Feature bits. */
 enum {
     FE_CPU_POPCNT = 1u << 0,
-    FE_CPU_AVX2 = 1u << 1, /* with FMA, F16C, BMI2 and OS support for YMM state */
+    FE_CPU_AVX2 = 1u << 1, /* with OS support for YMM state */
     FE_CPU_F16C = 1u << 2,
     FE_CPU_FMA = 1u << 3,
     FE_CPU_AVX512F = 1u << 4, /* with OS support for ZMM and opmask state */
@@ -31,10 +31,14 @@ enum {
     FE_CPU_AVX512BITALG = 1u << 11,
     FE_CPU_AVX512DQ = 1u << 12,
     FE_CPU_NEON_DOTPROD = 1u << 13, /* aarch64 SDOT/UDOT (Armv8.2 dotprod), detected at run time */
+    FE_CPU_BMI1 = 1u << 14,
+    FE_CPU_BMI2 = 1u << 15,
 };
 
 /* Convenience sets used by variant tables. */
-#define FE_NEED_AVX2 (FE_CPU_AVX2 | FE_CPU_FMA | FE_CPU_F16C | FE_CPU_POPCNT)
+/* Everything FE_TARGET_AVX2 lets the compiler use: a CPU (or VM) that hides any of these bits while
+ * showing AVX2 runs the scalar variants rather than fault on an instruction it lacks. */
+#define FE_NEED_AVX2 (FE_CPU_AVX2 | FE_CPU_FMA | FE_CPU_F16C | FE_CPU_POPCNT | FE_CPU_BMI1 | FE_CPU_BMI2)
 #define FE_NEED_AVX512 (FE_NEED_AVX2 | FE_CPU_AVX512F | FE_CPU_AVX512BW | FE_CPU_AVX512VL | FE_CPU_AVX512DQ)
 
 /* Target attributes: GCC/Clang compile a function for an ISA without -m flags on the whole file.

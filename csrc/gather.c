@@ -1,4 +1,4 @@
-/* gather-mean pooling: scalar, AVX2 (+F16C, FMA), AVX-512 and NEON variants. Contract in gather.h. */
+/* gather-mean pooling: scalar, AVX2 (+F16C), AVX-512 and NEON variants. Contract in gather.h. */
 #include "gather.h"
 
 #include <math.h>
@@ -37,6 +37,12 @@ static inline const char *token_row(const fe_gather_args *a, int64_t t, float *f
     return (const char *)a->table + (int64_t)r * a->row_stride;
 }
 
+/* Ternary weight j of a packed row (see gather.h), as -1, 0 or 1. */
+static inline float t2_weight(const char *row, int64_t j) {
+    const uint8_t byte = ((const uint8_t *)row)[(j >> 7) * 32 + (j & 31)];
+    return (float)((int)((byte >> (2 * ((j >> 5) & 3))) & 3) - 1);
+}
+
 /* An opaque copy: the compiler may not contract `x * x + s` into an FMA (numpy rounds the square). */
 static inline float fe_opaque_f32(float v) {
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
@@ -51,6 +57,7 @@ static inline float load1(int32_t dtype, const char *row, int64_t j) {
     switch (dtype) {
     case FE_TABLE_F32: return ((const float *)row)[j];
     case FE_TABLE_F16: return f16_to_f32(((const uint16_t *)row)[j]);
+    case FE_TABLE_T2: return t2_weight(row, j);
     default: return (float)((const int8_t *)row)[j];
     }
 }
@@ -156,6 +163,9 @@ static void gather_scalar(const fe_gather_args *a, int64_t start, int64_t stop) 
             case FE_TABLE_F16:
                 for (int64_t j = 0; j < dim; j++) o[j] += f16_to_f32(((const uint16_t *)row)[j]) * f;
                 break;
+            case FE_TABLE_T2:
+                for (int64_t j = 0; j < dim; j++) o[j] += t2_weight(row, j) * f;
+                break;
             default:
                 for (int64_t j = 0; j < dim; j++) o[j] += (float)((const int8_t *)row)[j] * f;
             }
@@ -163,6 +173,18 @@ static void gather_scalar(const fe_gather_args *a, int64_t start, int64_t stop) 
         finalize_scalar(o, dim, t1 - t0, a->normalize);
     }
 }
+
+#ifdef FE_HAVE_NEON
+/* A ternary bag in plain C, for the NEON variant (same additions as gather_scalar). */
+static void bag_scalar_t2(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) {
+    memset(o, 0, (size_t)a->dim * sizeof(float));
+    for (int64_t t = t0; t < t1; t++) {
+        float f;
+        const char *row = token_row(a, t, &f);
+        for (int64_t j = 0; j < a->dim; j++) o[j] += t2_weight(row, j) * f;
+    }
+}
+#endif
 
 /* Accumulates the last dim % 8 (or % 16) columns, from column d, in scalar code. */
 static inline void tail_scalar(const fe_gather_args *a, int64_t t0, int64_t t1, int64_t d, float *o) {
@@ -244,6 +266,45 @@ DEFINE_BAG_AVX2(bag_avx2_f32, LOAD8_F32, 4)
 DEFINE_BAG_AVX2(bag_avx2_f16, LOAD8_F16, 2)
 DEFINE_BAG_AVX2(bag_avx2_i8, LOAD8_I8, 1)
 
+/* 8 ternary weights d..d+7 (d % 8 == 0: consecutive bytes, one shift) as floats -1, 0, 1. */
+static inline FE_TARGET_AVX2 __m256 load8_t2(const char *row, int64_t d) {
+    const __m128i bytes = _mm_loadl_epi64((const __m128i *)(row + (d >> 7) * 32 + (d & 31)));
+    const __m256i codes = _mm256_srl_epi32(_mm256_cvtepu8_epi32(bytes), _mm_cvtsi32_si128((int)(2 * ((d >> 5) & 3))));
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(codes, _mm256_set1_epi32(3)), _mm256_set1_epi32(1)));
+}
+
+/* The ternary bag: 32 columns (one 32-byte group, one shift) at a time, then 8; exact products. */
+static FE_TARGET_AVX2 void bag_avx2_t2(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) {
+    const int64_t dim = a->dim;
+    int64_t d = 0;
+    for (; d + 32 <= dim; d += 32) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (int64_t t = t0; t < t1; t++) {
+            float f;
+            const char *r = token_row(a, t, &f);
+            const __m256 vf = _mm256_set1_ps(f);
+            s0 = MULADD256(load8_t2(r, d), vf, s0);
+            s1 = MULADD256(load8_t2(r, d + 8), vf, s1);
+            s2 = MULADD256(load8_t2(r, d + 16), vf, s2);
+            s3 = MULADD256(load8_t2(r, d + 24), vf, s3);
+        }
+        _mm256_storeu_ps(o + d, s0);
+        _mm256_storeu_ps(o + d + 8, s1);
+        _mm256_storeu_ps(o + d + 16, s2);
+        _mm256_storeu_ps(o + d + 24, s3);
+    }
+    for (; d + 8 <= dim; d += 8) {
+        __m256 s = _mm256_setzero_ps();
+        for (int64_t t = t0; t < t1; t++) {
+            float f;
+            const char *r = token_row(a, t, &f);
+            s = MULADD256(load8_t2(r, d), _mm256_set1_ps(f), s);
+        }
+        _mm256_storeu_ps(o + d, s);
+    }
+    if (d < dim) tail_scalar(a, t0, t1, d, o);
+}
+
 static FE_TARGET_AVX2 float sumsq_block_avx2(const float *a, int64_t n) {
     __m256 x = _mm256_loadu_ps(a);
     __m256 r = FE_OPAQUE256(_mm256_mul_ps(x, x)); /* lane j is numpy's accumulator r[j] */
@@ -294,6 +355,7 @@ static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, i
         switch (a->dtype) {
         case FE_TABLE_F32: bag_avx2_f32(a, t0, t1, o); break;
         case FE_TABLE_F16: bag_avx2_f16(a, t0, t1, o); break;
+        case FE_TABLE_T2: bag_avx2_t2(a, t0, t1, o); break;
         default: bag_avx2_i8(a, t0, t1, o);
         }
         finalize_avx2(o, a->dim, t1 - t0, a->normalize);
@@ -393,6 +455,7 @@ static FE_TARGET_AVX512 void gather_avx512(const fe_gather_args *a, int64_t star
         switch (a->dtype) {
         case FE_TABLE_F32: bag_avx512_f32(a, t0, t1, o); break;
         case FE_TABLE_F16: bag_avx512_f16(a, t0, t1, o); break;
+        case FE_TABLE_T2: bag_avx2_t2(a, t0, t1, o); break; /* 2-bit decode is not the bottleneck */
         default: bag_avx512_i8(a, t0, t1, o);
         }
         finalize_avx512(o, a->dim, t1 - t0, a->normalize);
@@ -474,6 +537,7 @@ static void gather_neon(const fe_gather_args *a, int64_t start, int64_t stop) {
         switch (a->dtype) {
         case FE_TABLE_F32: bag_neon_f32(a, t0, t1, o); break;
         case FE_TABLE_F16: bag_neon_f16(a, t0, t1, o); break;
+        case FE_TABLE_T2: bag_scalar_t2(a, t0, t1, o); break;
         default: bag_neon_i8(a, t0, t1, o);
         }
         finalize_scalar(o, a->dim, t1 - t0, a->normalize);

@@ -16,14 +16,18 @@
 extern "C" {
 #endif
 
-enum { FE_TABLE_F32 = 0, FE_TABLE_F16 = 1, FE_TABLE_I8 = 2 };
+/* FE_TABLE_T2: ternary rows of 2-bit codes (code = w + 1, w in {-1, 0, 1}), in the packed layout of
+ * fastembed_core/ternary.py: weight j of a row sits in byte (j / 128) * 32 + j % 32, bits
+ * 2 * ((j / 32) % 4) and up. Rows are ceil(dim / 128) * 32 bytes (row_stride apart); scales hold the
+ * per-row scale. The products w * factor are exact, so the rule below applies unchanged. */
+enum { FE_TABLE_F32 = 0, FE_TABLE_F16 = 1, FE_TABLE_I8 = 2, FE_TABLE_T2 = 3 };
 
 /* fe_gather_args.normalize flags. FE_ROUND_F16: round each mean to float16 before normalising
  * (model2vec's float16 tables: its mean is float16); the output stays float32. */
 enum { FE_NORMALIZE = 1, FE_ROUND_F16 = 2 };
 
 typedef struct {
-    const void *table;     /* [rows, dim] of dtype; elements of a row are contiguous */
+    const void *table;     /* [rows, dim] of dtype (T2: packed rows); elements of a row are contiguous */
     int64_t row_stride;    /* bytes between rows */
     int32_t dtype;         /* FE_TABLE_* */
     int64_t dim;

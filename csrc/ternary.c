@@ -111,40 +111,6 @@ static int matmul_scalar(const int8_t *q, size_t ldq, const int32_t *qsum, const
     return 0;
 }
 
-static void gather_scalar(const uint8_t *packed, size_t kp, const float *scales, size_t dim, const void *ids,
-                          int ids64, const int64_t *offsets, size_t n_bags, const float *weights,
-                          const int64_t *mapping, int normalize, float *out, size_t ldo) {
-    (void)kp;
-    const size_t rb = kp / 4;
-    for (size_t b = 0; b < n_bags; b++) {
-        float *o = out + b * ldo;
-        for (size_t d = 0; d < dim; d++) o[d] = 0.0f;
-        int64_t a = offsets[b], e = offsets[b + 1];
-        if (e <= a) continue;
-        for (int64_t t = a; t < e; t++) {
-            int64_t id = ids64 ? ((const int64_t *)ids)[t] : (int64_t)((const int32_t *)ids)[t];
-            int64_t r = mapping ? mapping[id] : id;
-            float c = weights ? scales[r] * weights[id] : scales[r];
-            const uint8_t *row = packed + (size_t)r * rb;
-            for (size_t d = 0; d < dim; d++) {
-                int code = (row[32 * (d / BLOCK) + d % 32] >> (2 * ((d / 32) % 4))) & 3;
-                o[d] += c * (float)(code - 1);
-            }
-        }
-        float len = (float)(e - a);
-        for (size_t d = 0; d < dim; d++) o[d] = o[d] / len;
-        if (normalize) {
-            double ss = 0.0;
-            for (size_t d = 0; d < dim; d++) ss += (double)o[d] * (double)o[d];
-            float nrm = (float)sqrt(ss) + 1e-32f;
-            for (size_t d = 0; d < dim; d++) o[d] = o[d] / nrm;
-        }
-    }
-}
-
-typedef void (*gather_fn)(const uint8_t *, size_t, const float *, size_t, const void *, int, const int64_t *,
-                          size_t, const float *, const int64_t *, int, float *, size_t);
-
 #ifdef FE_HAVE_X86_SIMD
 /* ---- AVX2 ------------------------------------------------------------------------------------- */
 
@@ -372,58 +338,6 @@ static FE_TARGET_AVX2 int matmul_avx2(const int8_t *q, size_t ldq, const int32_t
                                       float *out, int32_t *acc, size_t ldo) {
     return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 3, kernel_3x16_avx2, NULL,
                          gemv_row_avx2);
-}
-
-static FE_TARGET_AVX2 void gather_avx2(const uint8_t *packed, size_t kp, const float *scales, size_t dim,
-                                       const void *ids, int ids64, const int64_t *offsets, size_t n_bags,
-                                       const float *weights, const int64_t *mapping, int normalize, float *out,
-                                       size_t ldo) {
-    const size_t rb = kp / 4, nb = kp / BLOCK;
-    const __m256i m3 = _mm256_set1_epi8(3);
-    const __m256 one = _mm256_set1_ps(1.0f);
-    float *accbuf = (float *)malloc(kp * sizeof(float));
-    if (!accbuf) { /* cannot allocate kp floats: the scalar path needs no buffer */
-        gather_scalar(packed, kp, scales, dim, ids, ids64, offsets, n_bags, weights, mapping, normalize, out, ldo);
-        return;
-    }
-    for (size_t bag = 0; bag < n_bags; bag++) {
-        float *o = out + bag * ldo;
-        int64_t a = offsets[bag], e = offsets[bag + 1];
-        if (e <= a) {
-            for (size_t d = 0; d < dim; d++) o[d] = 0.0f;
-            continue;
-        }
-        for (size_t d = 0; d < kp; d++) accbuf[d] = 0.0f;
-        for (int64_t t = a; t < e; t++) {
-            int64_t id = ids64 ? ((const int64_t *)ids)[t] : (int64_t)((const int32_t *)ids)[t];
-            int64_t r = mapping ? mapping[id] : id;
-            __m256 c = _mm256_set1_ps(weights ? scales[r] * weights[id] : scales[r]);
-            const uint8_t *row = packed + (size_t)r * rb;
-            for (size_t b = 0; b < nb; b++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(row + 32 * b));
-                for (int p = 0; p < 4; p++) {
-                    __m256i cp = _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * p)), m3);
-                    __m128i lo = _mm256_castsi256_si128(cp), hi = _mm256_extracti128_si256(cp, 1);
-                    __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-                    float *dst = accbuf + BLOCK * b + 32 * p;
-                    for (int h = 0; h < 4; h++) {
-                        /* t = code - 1 in {-1,0,1}: t*c is exact, so the FMA equals acc + t*c. */
-                        __m256 tv = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[h])), one);
-                        _mm256_storeu_ps(dst + 8 * h, _mm256_fmadd_ps(tv, c, _mm256_loadu_ps(dst + 8 * h)));
-                    }
-                }
-            }
-        }
-        float len = (float)(e - a);
-        for (size_t d = 0; d < dim; d++) o[d] = accbuf[d] / len;
-        if (normalize) {
-            double ss = 0.0;
-            for (size_t d = 0; d < dim; d++) ss += (double)o[d] * (double)o[d];
-            float nrm = (float)sqrt(ss) + 1e-32f;
-            for (size_t d = 0; d < dim; d++) o[d] = o[d] / nrm;
-        }
-    }
-    free(accbuf);
 }
 
 /* Same as quantize_scalar: max is exact in any order, and vroundps with round-to-nearest-even is
@@ -768,56 +682,6 @@ static int matmul_neon(const int8_t *q, size_t ldq, const int32_t *qsum, const f
     return matmul_rows_neon(gemv_rows_neon, q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo);
 }
 
-/* Same arithmetic as gather_scalar: acc += c * (code - 1) in float32 per element, in id order
- * (vfmaq with t in {-1, 0, 1} is exact: t * c needs no rounding, so fma(t, c, acc) = acc + t*c). */
-static void gather_neon(const uint8_t *packed, size_t kp, const float *scales, size_t dim, const void *ids,
-                        int ids64, const int64_t *offsets, size_t n_bags, const float *weights,
-                        const int64_t *mapping, int normalize, float *out, size_t ldo) {
-    const size_t rb = kp / 4, nb = kp / BLOCK;
-    float *accbuf = (float *)malloc(kp * sizeof(float));
-    if (!accbuf) {
-        gather_scalar(packed, kp, scales, dim, ids, ids64, offsets, n_bags, weights, mapping, normalize, out, ldo);
-        return;
-    }
-    for (size_t bag = 0; bag < n_bags; bag++) {
-        float *o = out + bag * ldo;
-        int64_t a = offsets[bag], e = offsets[bag + 1];
-        if (e <= a) {
-            for (size_t d = 0; d < dim; d++) o[d] = 0.0f;
-            continue;
-        }
-        for (size_t d = 0; d < kp; d++) accbuf[d] = 0.0f;
-        for (int64_t t = a; t < e; t++) {
-            int64_t id = ids64 ? ((const int64_t *)ids)[t] : (int64_t)((const int32_t *)ids)[t];
-            int64_t r = mapping ? mapping[id] : id;
-            const float32x4_t c = vdupq_n_f32(weights ? scales[r] * weights[id] : scales[r]);
-            const uint8_t *row = packed + (size_t)r * rb;
-            for (size_t b = 0; b < nb; b++) {
-                for (int h = 0; h < 2; h++) {
-                    uint8x16_t v = vld1q_u8(row + 32 * b + 16 * h);
-                    for (int p = 0; p < 4; p++) {
-                        int8x16_t tv = vsubq_s8(FE_NEON_CODES(v, p), vdupq_n_s8(1));
-                        int16x8_t lo = vmovl_s8(vget_low_s8(tv)), hi = vmovl_high_s8(tv);
-                        float *dst = accbuf + BLOCK * b + 32 * p + 16 * h;
-                        int32x4_t parts[4] = {vmovl_s16(vget_low_s16(lo)), vmovl_high_s16(lo),
-                                              vmovl_s16(vget_low_s16(hi)), vmovl_high_s16(hi)};
-                        for (int u = 0; u < 4; u++)
-                            vst1q_f32(dst + 4 * u, vfmaq_f32(vld1q_f32(dst + 4 * u), vcvtq_f32_s32(parts[u]), c));
-                    }
-                }
-            }
-        }
-        float len = (float)(e - a);
-        for (size_t d = 0; d < dim; d++) o[d] = accbuf[d] / len;
-        if (normalize) {
-            double ss = 0.0;
-            for (size_t d = 0; d < dim; d++) ss += (double)o[d] * (double)o[d];
-            float nrm = (float)sqrt(ss) + 1e-32f;
-            for (size_t d = 0; d < dim; d++) o[d] = o[d] / nrm;
-        }
-    }
-    free(accbuf);
-}
 #endif /* FE_HAVE_NEON */
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
@@ -846,18 +710,6 @@ static const fe_variant quantize_variants[] = {
 static fe_kernel quantize_kernel = {"ternary_quantize", quantize_variants,
                                     (int)(sizeof(quantize_variants) / sizeof(quantize_variants[0])), 0};
 
-static const fe_variant gather_variants[] = {
-#ifdef FE_HAVE_X86_SIMD
-    {"avx2", FE_NEED_AVX2, (fe_fn)gather_avx2},
-#endif
-#ifdef FE_HAVE_NEON
-    {"neon", FE_CPU_NEON, (fe_fn)gather_neon},
-#endif
-    {"scalar", 0, (fe_fn)gather_scalar},
-};
-static fe_kernel gather_kernel = {"ternary_gather_mean", gather_variants,
-                                  (int)(sizeof(gather_variants) / sizeof(gather_variants[0])), 0};
-
 int fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *q, size_t ldq, size_t kp,
                         float *s, int32_t *qsum) {
     return FE_ACTIVE(quantize_kernel, quantize_fn)(x, ldx, m, k, q, ldq, kp, s, qsum);
@@ -870,11 +722,4 @@ int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const fl
     return FE_ACTIVE(matmul_kernel, matmul_fn)(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo);
 }
 
-void fe_ternary_gather_mean(const uint8_t *packed, size_t kp, const float *scales, size_t dim, const void *ids,
-                            int ids64, const int64_t *offsets, size_t n_bags, const float *weights,
-                            const int64_t *mapping, int normalize, float *out, size_t ldo) {
-    FE_ACTIVE(gather_kernel, gather_fn)(packed, kp, scales, dim, ids, ids64, offsets, n_bags, weights, mapping,
-                                        normalize, out, ldo);
-}
-
-fe_kernel *const fe_ternary_kernels[] = {&quantize_kernel, &matmul_kernel, &gather_kernel, NULL};
+fe_kernel *const fe_ternary_kernels[] = {&quantize_kernel, &matmul_kernel, NULL};

@@ -1,4 +1,5 @@
-/* Ternary kernels: int8 x ternary matmul with int32 accumulation, and gather-mean over 2-bit rows.
+/* Ternary kernels: int8 x ternary matmul with int32 accumulation (gather-mean over 2-bit rows is the
+ * FE_TABLE_T2 table dtype of csrc/gather.c).
  *
  * Packed format (also documented in fastembed_core/ternary.py): a row of k weights in {-1,0,1} is
  * padded with zeros to kp = ceil(k / 128) * 128 weights and stored in kp / 4 bytes, as blocks of
@@ -30,15 +31,5 @@ int fe_ternary_quantize(const float *x, size_t ldx, size_t m, size_t k, int8_t *
 int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                       const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                       int32_t *acc, size_t ldo);
-
-/* Gather-mean of bags of ternary rows: bag b is ids[offsets[b]:offsets[b+1]] (int32 ids when
- * ids64 == 0, else int64; ids already checked to be in range). Row r = mapping ? mapping[id] : id;
- * coefficient c = scales[r] * (weights ? weights[id] : 1) in float32; acc (float32[dim], in id
- * order) += c * w[r]; out[b] = acc / float32(len) (zeros for an empty bag); if normalize,
- * out[b] /= float32(sqrt(sum(out[b]^2) in double)) + 1e-32f. Row stride of out: ldo. */
-void fe_ternary_gather_mean(const uint8_t *packed, size_t kp, const float *scales, size_t dim,
-                            const void *ids, int ids64, const int64_t *offsets, size_t n_bags,
-                            const float *weights, const int64_t *mapping, int normalize, float *out,
-                            size_t ldo);
 
 #endif

@@ -12,10 +12,7 @@
 
 #include "unicode_tables.h"
 
-fe_kernel *const fe_wordpiece_kernels[] = {NULL};
-
 const char *fe_wp_tables_version(void) { return FE_U_TOKENIZERS_VERSION; }
-const char *fe_wp_unidata_version(void) { return FE_U_UNIDATA_VERSION; }
 
 /* ---------------------------------------------------------------- hashing */
 

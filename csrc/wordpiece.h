@@ -63,9 +63,8 @@ int fe_wp_encode(const fe_wp *wp, fe_wp_state *st, const char *const *texts, con
 int64_t fe_wp_split(const fe_wp *wp, const char *text, int64_t len, char **norm, int64_t *norm_len,
                     int64_t **spans);
 
-/* The tokenizers version and Unicode version the tables were generated with. */
+/* The tokenizers version the tables were generated with. */
 const char *fe_wp_tables_version(void);
-const char *fe_wp_unidata_version(void);
 
 #ifdef __cplusplus
 }

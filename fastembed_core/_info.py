@@ -11,15 +11,19 @@ from .tokenize import fast_tokenizer_enabled
 def capabilities() -> dict:
     """A dict describing the backend, the CPU features detected, threads, and each kernel's variant.
 
+    Every value is read from what was built and detected, never assumed: ``openmp`` is whether the
+    extension was compiled with OpenMP (``_kernels.OPENMP``; False under the numpy backend).
     ``kernels`` maps every compiled kernel to ``{"active": variant, "variants": {name: supported}}``
     (variants best first); with the numpy backend it is empty. ``tokenizer_fast_path`` says
-    whether BERT-style WordPiece and SentencePiece Unigram tokenizers run in C
+    whether BERT-style WordPiece and SentencePiece Unigram tokenizers run in C in this process:
+    True only with the compiled backend, the binding present and the fast path enabled
     (``StaticModel.tokenizer_path`` tells per model, ``model.tokenizer.fast_reason`` why not).
     ``emulated_simd`` is True only for the test-only SIMDe build (FASTEMBED_CORE_EMULATE_SIMD=1),
     whose ``cpu_features`` are all reported present.
     """
     mod = _backend.kernels
     compiled = _backend.BACKEND == "compiled"
+    enabled = fast_tokenizer_enabled()
     return {
         "backend": _backend.BACKEND,
         "machine": platform.machine(),
@@ -27,12 +31,14 @@ def capabilities() -> dict:
         "emulated_simd": _emulated_simd(),
         "threads": _parallel.default_threads(),
         "threading": "thread pool over GIL-free kernels" if compiled else "numpy (single call per kernel)",
-        "openmp": False,
+        "openmp": bool(getattr(mod, "OPENMP", False)) if compiled else False,
         "kernels": mod.kernel_variants() if compiled else {},
         "tokenizer_fast_path": {
-            "wordpiece": compiled,  # BertNormalizer + BertPreTokenizer + WordPiece tokenizers, in C
-            "unigram": compiled,  # SentencePiece Unigram (Precompiled, Metaspace, ...; see unigram.py), in C
-            "enabled": fast_tokenizer_enabled(),  # FASTEMBED_CORE_FAST_TOKENIZER=0 turns it off
+            # BertNormalizer + BertPreTokenizer + WordPiece tokenizers, in C
+            "wordpiece": enabled and compiled and hasattr(mod, "wordpiece_new"),
+            # SentencePiece Unigram (Precompiled, Metaspace, ...; see unigram.py), in C
+            "unigram": enabled and compiled and hasattr(mod, "unigram_new"),
+            "enabled": enabled,  # FASTEMBED_CORE_FAST_TOKENIZER=0 turns it off
         },
     }
 

@@ -6,6 +6,7 @@ import numpy as np
 from typing_extensions import disjoint_base
 
 EMULATED_SIMD: bool
+OPENMP: bool
 
 def cpu_features() -> dict[str, bool]: ...
 def kernel_variants() -> dict[str, dict]: ...
@@ -82,18 +83,6 @@ def ternary_matmul_q(
     q: np.ndarray, qsum: np.ndarray, qscale: np.ndarray, packed: np.ndarray, wscale: np.ndarray, out: np.ndarray
 ) -> None: ...
 def ternary_matmul_acc(q: np.ndarray, qsum: np.ndarray, packed: np.ndarray, acc: np.ndarray) -> None: ...
-def ternary_gather_mean(
-    packed: np.ndarray,
-    scales: np.ndarray,
-    dim: int,
-    ids: np.ndarray,
-    offsets: np.ndarray,
-    weights: np.ndarray | None,
-    mapping: np.ndarray | None,
-    normalize: bool,
-    out: np.ndarray,
-) -> None: ...
-
 # unigram (contracts in _ref/unigram.py)
 @disjoint_base  # a Cython cdef class
 class UnigramHandle:

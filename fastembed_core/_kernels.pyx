@@ -34,8 +34,14 @@ cdef extern from *:
     #else
     #define FE_EMULATED_SIMD_FLAG 0
     #endif
+    #if defined(_OPENMP)
+    #define FE_OPENMP_FLAG 1
+    #else
+    #define FE_OPENMP_FLAG 0
+    #endif
     """
     int FE_EMULATED_SIMD_FLAG
+    int FE_OPENMP_FLAG
 
 
 fe_cpu_init()
@@ -43,6 +49,10 @@ fe_cpu_init()
 #: True in the test-only SIMDe emulation build (FASTEMBED_CORE_EMULATE_SIMD=1): every x86 variant
 #: runs through portable C and cpu_features() reports every feature as present.
 EMULATED_SIMD = bool(FE_EMULATED_SIMD_FLAG)
+
+#: True when the extension was compiled with OpenMP (_OPENMP defined); the kernels thread with
+#: Python's thread pool over GIL-free calls either way (see _parallel.py).
+OPENMP = bool(FE_OPENMP_FLAG)
 
 
 def cpu_features():

@@ -1,5 +1,5 @@
 # gather bindings (included by _kernels.pyx).
-from libc.stdint cimport int8_t, int32_t, int64_t, uint16_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t
 from libc.string cimport memset
 
 import numpy as _np
@@ -19,18 +19,20 @@ cdef extern from "gather.h" nogil:
         int normalize
         float *out
         int64_t out_stride
-    int FE_TABLE_F32, FE_TABLE_F16, FE_TABLE_I8
+    int FE_TABLE_F32, FE_TABLE_F16, FE_TABLE_I8, FE_TABLE_T2
     int FE_NORMALIZE, FE_ROUND_F16
     void fe_gather_mean(const fe_gather_args *a, int64_t start, int64_t stop)
 
 
 def gather_mean(table, const int32_t[::1] ids, const int64_t[::1] offsets, mapping, weights, scales,
                 bint normalize, float[:, ::1] out, Py_ssize_t start, Py_ssize_t stop, bint round_f16=False):
-    """See fastembed_core._ref.gather.gather_mean (inputs already validated)."""
+    """See fastembed_core._ref.gather.gather_mean: the public wrapper validated every index; only
+    shapes are checked here (a uint8 table is ternary-packed, of dim = out.shape[1] columns)."""
     cdef fe_gather_args a
     cdef const float[:, :] t32
     cdef const uint16_t[:, :] t16
     cdef const int8_t[:, :] t8
+    cdef const uint8_t[:, :] t2
     cdef const int32_t[::1] mp
     cdef const float[::1] w
     cdef const float[::1] sc
@@ -50,9 +52,17 @@ def gather_mean(table, const int32_t[::1] ids, const int64_t[::1] offsets, mappi
         a.table = &t8[0, 0]
         a.row_stride = t8.strides[0]
         a.dtype = FE_TABLE_I8
+    elif table.dtype == _np.uint8:
+        t2 = table
+        a.table = &t2[0, 0]
+        a.row_stride = t2.strides[0]
+        a.dtype = FE_TABLE_T2
     else:
-        raise TypeError(f"table dtype must be float32, float16 or int8, not {table.dtype}")
-    a.dim = table.shape[1]
+        raise TypeError(f"table dtype must be float32, float16, int8 or uint8 (ternary), not {table.dtype}")
+    a.dim = out.shape[1]
+    if (a.dtype == FE_TABLE_T2 and (out.shape[1] > table.shape[1] * 4 or scales is None)) or (
+            a.dtype != FE_TABLE_T2 and out.shape[1] != table.shape[1]):
+        raise ValueError("out columns do not match the table")
     a.ids = &ids[0]
     a.offsets = &offsets[0]
     if mapping is not None:

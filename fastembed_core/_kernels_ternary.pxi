@@ -9,10 +9,6 @@ cdef extern from "ternary.h" nogil:
     int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                           const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                           int32_t *acc, size_t ldo)
-    void fe_ternary_gather_mean(const uint8_t *packed, size_t kp, const float *scales, size_t dim,
-                                const void *ids, int ids64, const int64_t *offsets, size_t n_bags,
-                                const float *weights, const int64_t *mapping, int normalize, float *out,
-                                size_t ldo)
 
 
 def ternary_quantize(const float[:, ::1] x, int8_t[:, ::1] q, float[::1] s, int32_t[::1] qsum):
@@ -57,41 +53,3 @@ def ternary_matmul_acc(const int8_t[:, ::1] q, const int32_t[::1] qsum, const ui
                                &acc[0, 0], ldo)
     if rc:
         raise MemoryError("ternary_matmul: cannot allocate a work buffer")
-
-
-def ternary_gather_mean(const uint8_t[:, ::1] packed, const float[::1] scales, Py_ssize_t dim, ids,
-                        const int64_t[::1] offsets, weights, mapping, bint normalize, float[:, :] out):
-    cdef const int32_t[::1] ids32
-    cdef const int64_t[::1] ids64
-    cdef const float[::1] w
-    cdef const int64_t[::1] mp
-    cdef const void *pid = NULL
-    cdef const float *pw = NULL
-    cdef const int64_t *pm = NULL
-    cdef int is64 = ids.dtype.itemsize == 8
-    cdef size_t n_bags = offsets.shape[0] - 1, kp = packed.shape[1] * 4
-    if n_bags == 0:
-        return
-    cdef size_t ldo = _ternary_row_stride(out, 4)
-    if is64:
-        ids64 = ids
-        if ids64.shape[0]:
-            pid = &ids64[0]
-    else:
-        ids32 = ids
-        if ids32.shape[0]:
-            pid = &ids32[0]
-    if weights is not None:
-        w = weights
-        if w.shape[0]:
-            pw = &w[0]
-    if mapping is not None:
-        mp = mapping
-        if mp.shape[0]:
-            pm = &mp[0]
-    if dim == 0:
-        return
-    with nogil:
-        fe_ternary_gather_mean(&packed[0, 0] if packed.shape[0] else NULL, kp,
-                               &scales[0] if scales.shape[0] else NULL, dim, pid, is64, &offsets[0], n_bags,
-                               pw, pm, normalize, &out[0, 0], ldo)

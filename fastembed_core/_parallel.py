@@ -35,12 +35,10 @@ def default_threads() -> int:
 
 
 def resolve_threads(num_threads: int | None) -> int:
-    """None -> all cores; otherwise a positive int (ValueError naming ``num_threads``)."""
-    if num_threads is None:
-        return default_threads()
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"num_threads must be None or a positive integer, not {num_threads!r}")
-    return num_threads
+    """None -> all cores; otherwise a positive integer (the rule of ``_validate.threads``)."""
+    from ._validate import threads
+
+    return threads(num_threads)
 
 
 _pool: ThreadPoolExecutor | None = None

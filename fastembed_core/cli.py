@@ -8,20 +8,20 @@ file beside the target, then renamed, so a failed run leaves nothing half-writte
 from __future__ import annotations
 
 import argparse
-import gzip
+import hashlib
 import io
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from ._io import atomic_write, open_text, read_jsonl
+
 PROG = "fastembed-core"
+INDEX_FORMAT = "fastembed-core-index/2"  # BinaryIndex.save file with texts + this metadata
 
 
 class CLIError(Exception):
@@ -50,28 +50,15 @@ def read_texts(path: str, *, field: str | None = None, fmt: str = "auto") -> lis
                 raise CLIError(f"{path}: no such file")
             if p.is_dir():
                 raise CLIError(f"{path}: is a directory, expected a text or JSONL file")
-            opener = gzip.open if p.suffix == ".gz" else open
-            with opener(p, "rt", encoding="utf-8") as fh:
+            with open_text(p) as fh:
                 lines = fh.read().splitlines()
+        texts = [row[0] for row in read_jsonl(path, (field or "text",), lines=iter(lines))] if jsonl else lines
     except UnicodeDecodeError as exc:
         raise CLIError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except (OSError, EOFError) as exc:
         raise CLIError(f"{path}: cannot read ({exc})") from None
-    if not jsonl:
-        texts = lines
-    else:
-        field = field or "text"
-        texts = []
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CLIError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get(field), str):
-                raise CLIError(f"{path}:{lineno}: no string field {field!r} (use --field)")
-            texts.append(row[field])
+    except ValueError as exc:  # read_jsonl: path:line: what is wrong
+        raise CLIError(f"{exc}" + (" (use --field)" if "field" in str(exc) else "")) from None
     if not texts:
         raise CLIError(f"{path}: no input texts")
     return texts
@@ -86,43 +73,33 @@ def _check_output(path: str, force: bool) -> Path:
     return p
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.save(fh, array)
-
-    _atomic_write(path, write)
-
-
 # ------------------------------------------------------------------------------------------- model
 
 
 def load_model(path: str | None):
     """A ``fastembed_core.StaticModel`` from ``path`` (the bundled default when None)."""
     from .model import StaticModel
+    from .models import default_model_path
 
-    target = Path(path) if path else _default_dir()
+    target = Path(path) if path else default_model_path()
     if not target.exists():
         raise CLIError(f"--model {target}: no such directory")
     try:
         return StaticModel.from_pretrained(target)
     except (OSError, ValueError, KeyError) as exc:
         raise CLIError(f"--model {target}: cannot load a static model ({exc})") from None
+
+
+def model_fingerprint(model) -> str:
+    """A short hash of what makes the vectors: table bytes and shape, weights, mapping, vocabulary size."""
+    h = hashlib.sha256()
+    table = getattr(model.table, "packed", model.table)
+    for part in (table, model.weights, model.mapping):
+        if part is not None:
+            h.update(repr((part.dtype.str, part.shape)).encode())
+            h.update(np.ascontiguousarray(part).data)
+    h.update(repr((tuple(model.table.shape), model.vocab_size, model.normalize)).encode())
+    return h.hexdigest()[:16]
 
 
 # ------------------------------------------------------------------------------------------- commands
@@ -134,70 +111,77 @@ def cmd_encode(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     vecs = model.encode(texts, precision=args.precision, dims=args.dims, num_threads=args.threads,
                         batch_size=args.batch_size, show_progress_bar=not args.quiet)
-    _save_npy(out, np.asarray(vecs))
+    with atomic_write(out) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, np.asarray(vecs))
     if not args.quiet:
         print(f"wrote {out}: {vecs.dtype}{list(vecs.shape)} ({len(texts)} texts, precision {args.precision})",
               file=sys.stderr)
     return 0
 
 
-def _binary_index():
-    try:
-        from .index import BinaryIndex
-    except ImportError:  # pragma: no cover
-        raise CLIError("BinaryIndex is not available in this build") from None
-    return BinaryIndex
-
-
 def cmd_index(args: argparse.Namespace) -> int:
+    from .index import BinaryIndex
+
     out = _check_output(args.output, args.force)
     texts = read_texts(args.input, field=args.field, fmt=args.format)
     model = load_model(args.model)
+    if args.dims is not None and args.dims > model.dim:
+        raise CLIError(f"--dims {args.dims}: the model has {model.dim} dimensions")
     vecs = model.encode(texts, dims=args.dims, num_threads=args.threads, show_progress_bar=not args.quiet)
-    BinaryIndex = _binary_index()
     index = BinaryIndex(vecs.shape[1], keep=None if args.keep == "none" else args.keep)
     index.add(vecs)
-    meta = {"format": "fastembed-core-index/1", "model": str(Path(args.model).resolve()) if args.model else None,
-            "dims": vecs.shape[1], "count": len(texts), "source": args.input}
-
-    def write(tmp: Path) -> None:
-        os.unlink(tmp)
-        tmp.mkdir()
-        index.save(tmp / "index.bin")
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        with open(tmp / "texts.jsonl", "w", encoding="utf-8") as fh:
-            for t in texts:
-                fh.write(json.dumps(t, ensure_ascii=False) + "\n")
-
-    if out.exists():
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    _atomic_write(out, write)
+    index.set_texts(texts)
+    index.metadata = {"format": INDEX_FORMAT, "model": str(Path(args.model).resolve()) if args.model else None,
+                      "model_fingerprint": model_fingerprint(model), "dims": int(vecs.shape[1]),
+                      "source": args.input}
+    index.save(out)  # atomic: an existing index is replaced only once the new file is complete
     if not args.quiet:
         print(f"wrote {out}: {len(texts)} entries, {vecs.shape[1]}-bit codes", file=sys.stderr)
     return 0
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    root = Path(args.index)
-    if not (root / "meta.json").exists():
-        raise CLIError(f"{args.index}: not an index directory (made by '{PROG} index')")
+def load_index(path: str):
+    """A BinaryIndex written by ``index`` (or by ``BinaryIndex.save`` with texts). Raises CLIError."""
+    from .index import BinaryIndex
+
+    p = Path(path)
+    if p.is_dir():
+        raise CLIError(f"{path}: a directory, not an index file (made by '{PROG} index' or BinaryIndex.save; "
+                       "an index directory of an older version must be rebuilt)")
+    if not p.exists():
+        raise CLIError(f"{path}: no such index file")
     try:
-        meta = json.loads((root / "meta.json").read_text(encoding="utf-8"))
-        with open(root / "texts.jsonl", encoding="utf-8") as fh:
-            texts = [json.loads(line) for line in fh]
+        index = BinaryIndex.load(p)
     except (OSError, ValueError) as exc:
-        raise CLIError(f"{args.index}: damaged index ({exc})") from None
+        raise CLIError(f"{path}: not a readable index ({exc})") from None
+    if index.texts is None:
+        raise CLIError(f"{path}: the index holds no texts to show (build it with '{PROG} index', or "
+                       "BinaryIndex.set_texts before save)")
+    return index
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    index = load_index(args.index)
+    meta = index.metadata
     queries = list(args.query)
     if args.queries:
         queries += read_texts(args.queries, field=args.field, fmt=args.format)
     if not queries:
         raise CLIError("no queries: pass QUERY arguments or --queries FILE")
-    model = load_model(args.model or meta.get("model"))
-    index = _binary_index().load(root / "index.bin")
-    k = min(args.k, len(texts))
-    qv = model.encode(queries, dims=meta["dims"], num_threads=args.threads)
+    built_with = meta.get("model")
+    model = load_model(args.model or built_with)
+    if meta.get("model_fingerprint") not in (None, model_fingerprint(model)):
+        print(f"{PROG}: warning: the model ({args.model or built_with or 'the bundled default'}) differs from the "
+              f"one this index was built with ({built_with or 'the bundled default'}); its vectors do not match "
+              "the index's and results are meaningless", file=sys.stderr)
+    dims = int(meta.get("dims", index.dim))
+    if dims != index.dim or dims > model.dim:
+        raise CLIError(f"{args.index}: index of {index.dim} dimensions, model of {model.dim}")
+    k = min(args.k, len(index))
+    qv = model.encode(queries, dims=dims, num_threads=args.threads)
     rescore = False if args.binary_only else None  # None: rescore when the index keeps vectors
     scores, ids = index.search(qv, k, rescore=rescore, rescore_multiplier=args.rescore, num_threads=args.threads)
+    texts = index.texts
     results = [
         [{"rank": r, "id": int(i), "score": float(s), "text": texts[int(i)]} for r, (s, i) in enumerate(zip(srow, irow))]
         for srow, irow in zip(scores, ids)
@@ -216,30 +200,26 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_distill(args: argparse.Namespace) -> int:
     out = _check_output(args.output, args.force)
-    from . import distill as d
+    from .distill import distill
 
     vocab = read_texts(args.vocabulary) if args.vocabulary else None
     corpus = read_texts(args.fit_corpus, field=args.field) if args.fit_corpus else None
     t0 = time.perf_counter()
     try:
-        table, tok, config = d.distill_arrays(
-            args.teacher, pca_dims=None if args.pca_dims == 0 else args.pca_dims, sif_coefficient=args.sif,
-            vocabulary=vocab, fit_corpus=corpus, show_progress_bar=not args.quiet)
+        model = distill(args.teacher, pca_dims=None if args.pca_dims == 0 else args.pca_dims, sif_coefficient=args.sif,
+                        vocabulary=vocab, fit_corpus=corpus, dtype=args.dtype, output_dir=out, force=args.force,
+                        show_progress_bar=not args.quiet)
     except ImportError as exc:
         raise CLIError(str(exc)) from None
-    emb, weights = d.encode_table(table, args.dtype)
-    d.save_model_dir(out, emb, tok, config, weights=weights, force=args.force)
     if not args.quiet:
-        print(f"wrote {out}: {emb.dtype}{list(emb.shape)} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        print(f"wrote {out}: {model!r} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from . import evaluate as ev
 
-    data = args.data or _default_data()
-    if data is None:
-        raise CLIError("no DATA given and the Debian dev data was not found (pass a JSONL path)")
+    data = args.data
     if not Path(data).exists():
         raise CLIError(f"{data}: no such file")
     try:
@@ -257,7 +237,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise CLIError(f"--precision {precision!r}: expected one of {', '.join(ev.PRECISIONS)}")
         key = "ternary" if precision == "ternary" else "float"
         if key not in cache:
-            m = model.quantize("ternary") if key == "ternary" else model
+            m = ev.as_ternary(model) if key == "ternary" else model
             cache[key] = (m.encode(queries, show_progress_bar=not args.quiet),
                           m.encode(docs, show_progress_bar=not args.quiet))
         qv, dv = cache[key]
@@ -277,159 +257,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_data() -> str | None:
-    env = os.environ.get("FASTEMBED_CORE_DEV_DATA")
-    if env:
-        return env
-    here = Path.cwd()
-    for base in (here, *here.parents):
-        cand = base / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
-        if cand.exists():
-            return str(cand)
-    return None
-
-
-def _median_time(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
-def _bench_texts(data: str | None, n: int) -> list[str]:
-    if data and Path(data).exists():
-        from .evaluate import load_pairs
-
-        queries, docs = load_pairs(data, limit=None)
-        texts = [t for pair in zip(queries, docs) for t in pair]
-    else:  # synthetic sentences from a fixed word list: still real tokenization work
-        rng = np.random.default_rng(0)
-        words = ("the of and to in is for on with as by an be this that from at or are it which file "
-                 "library package data tool support version system server client python module").split()
-        texts = [" ".join(rng.choice(words, size=int(rng.integers(5, 60)))) for _ in range(n)]
-    return (texts * (n // max(len(texts), 1) + 1))[:n]
-
-
-def bench_rows(args: argparse.Namespace) -> list[tuple[str, str, float, float]]:
-    """(operation, implementation, median seconds, ratio = peer time / ours) rows, measured in one run."""
-    from . import _parallel
-
-    rows: list[tuple[str, str, float, float]] = []
-    reps = args.repeats
-    threads = args.threads or _parallel.default_threads()
-
-    def group(op: str, impls: list[tuple[str, Callable[[], Any]]]) -> None:
-        times = []
-        for name, fn in impls:
-            try:
-                times.append((name, _median_time(fn, reps)))
-            except ImportError as exc:
-                times.append((f"{name} (not installed: {exc.name})", float("nan")))
-            except (AttributeError, NotImplementedError):
-                times.append((f"{name} (not in this build)", float("nan")))
-        ours = times[0][1]
-        for name, t in times:
-            rows.append((op, name, t, t / ours))
-
-    model = load_model(args.model)
-    texts = _bench_texts(args.data or _default_data(), args.texts)
-    impls: list[tuple[str, Callable[[], Any]]] = [
-        ("fastembed_core 1 thread", lambda: model.encode(texts, num_threads=1)),
-        (f"fastembed_core {threads} threads", lambda: model.encode(texts, num_threads=threads)),
-    ]
-
-    def m2v_encode():
-        from .integrations.model2vec import to_model2vec
-
-        m2v = getattr(bench_rows, "_m2v", None) or to_model2vec(model)  # same model; packed tables exported exactly
-        bench_rows._m2v = m2v
-        m2v.encode(texts, use_multiprocessing=False)
-
-    impls.append(("model2vec encode", m2v_encode))
-    group(f"encode {len(texts)} texts", impls)
-
-    from . import binary
-
-    rng = np.random.default_rng(0)
-    db = rng.integers(0, 256, size=(args.codes, 32), dtype=np.uint8)
-    queries = rng.integers(0, 256, size=(100, 32), dtype=np.uint8)
-    impls = [
-        ("fastembed_core hamming_topk 1 thread", lambda: binary.hamming_topk(queries, db, 10, num_threads=1)),
-    ]
-
-    def faiss_search():
-        import faiss
-
-        faiss.omp_set_num_threads(1)
-        index = getattr(bench_rows, "_faiss", None)
-        if index is None:
-            index = faiss.IndexBinaryFlat(256)
-            index.add(db)
-            bench_rows._faiss = index
-        index.search(queries, 10)
-
-    popcount = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
-
-    def numpy_search():
-        for q in queries[:10]:
-            np.argpartition(popcount[np.bitwise_xor(db, q)].sum(1), 10)[:10]
-
-    impls += [("faiss IndexBinaryFlat 1 thread", faiss_search)]
-    impls += [("numpy xor + popcount table", lambda: [numpy_search() for _ in range(10)])]
-    group(f"hamming top-10, 100 queries x {args.codes} x 256 bits", impls)
-
-    from . import pooling
-
-    table = rng.standard_normal((30000, 256)).astype(np.float32)
-    lengths = rng.integers(1, 200, size=4000)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    ids = rng.integers(0, 30000, size=int(offsets[-1])).astype(np.int32)
-
-    def numpy_gather():
-        sums = np.add.reduceat(table[ids], offsets[:-1], axis=0)
-        return sums / lengths[:, None]
-
-    def torch_gather():
-        import torch
-
-        bag = getattr(bench_rows, "_bag", None)
-        if bag is None:
-            bag = bench_rows._bag = torch.nn.EmbeddingBag.from_pretrained(torch.from_numpy(table), mode="mean")
-            torch.set_num_threads(1)
-        with torch.inference_mode():
-            bag(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(offsets[:-1]))
-
-    group(f"gather_mean 4000 bags, {len(ids)} ids, 256 dims", [
-        ("fastembed_core gather_mean 1 thread", lambda: pooling.gather_mean(table, ids, offsets, num_threads=1)),
-        ("numpy take + reduceat", numpy_gather),
-        ("torch EmbeddingBag(mean) 1 thread", torch_gather),
-    ])
-    return rows
-
-
-def _default_dir() -> Path:
-    from .models import default_model_path
-
-    return default_model_path()
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import BACKEND
+    from .bench import format_rows, peer_rows, synthetic_texts
 
-    rows = bench_rows(args)
-    print(f"backend {BACKEND}; medians of {args.repeats} runs; ratio = time / fastembed_core's time "
-          "(higher = fastembed_core faster)")
-    width = max(len(r[1]) for r in rows)
-    last = None
-    for op, name, t, ratio in rows:
-        if op != last:
-            print(f"\n{op}")
-            last = op
-        shown = "      -" if t != t else f"{t * 1e3:9.2f} ms   x{ratio:6.2f}"
-        print(f"  {name:<{width}}  {shown}")
+    if args.data is not None:
+        if not Path(args.data).exists():
+            raise CLIError(f"--data {args.data}: no such file")
+        from .evaluate import load_pairs
+
+        try:
+            queries, docs = load_pairs(args.data, limit=None, query_field=args.query_field, doc_field=args.doc_field)
+        except (OSError, EOFError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+        pool = [t for pair in zip(queries, docs) for t in pair]
+        texts = (pool * (args.texts // len(pool) + 1))[: args.texts]
+        source = f"real texts from {args.data} (queries and docs, shuffled per the protocol)"
+    else:
+        texts = synthetic_texts(args.texts)
+        source = "synthetic texts (a fixed word list; pass --data FILE.jsonl for real text)"
+    model = load_model(args.model)
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"{PROG} bench: timing {message}", file=sys.stderr, flush=True)
+
+    rows = peer_rows(model, texts, codes=args.codes, repeats=args.repeats, threads=args.threads, progress=progress)
+    print(f"backend {BACKEND}; encode on {len(texts)} {source}")
+    print(f"medians of {args.repeats} runs; ratio = time / fastembed_core's time (higher = fastembed_core faster)")
+    print(format_rows(rows))
     return 0
 
 
@@ -473,9 +329,10 @@ examples:
   cat notes.txt | {PROG} encode - -o vectors.npy --dims 128
   {PROG} index docs.txt -o docs.idx                             binary codes + vectors for rescoring
   {PROG} search docs.idx "how do I compress a file" -k 5 --rescore 4
+  {PROG} search docs.idx -k 5 "compress a file" "play music"         options before or after queries
   {PROG} distill /path/to/sentence-transformer -o my-model --pca-dims 256
   {PROG} eval debian-descriptions-dev.jsonl.gz --precision float32,int8,binary --rescore 4
-  {PROG} bench                                                  ratios against installed peers
+  {PROG} bench --data pairs.jsonl.gz                             ratios against installed peers
   {PROG} info
 
 exit codes: 0 ok, 1 runtime error (one line on stderr), 2 usage error.
@@ -510,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Fast static text embeddings: encode, binary-index and search text, distill a static "
                     "model from a sentence transformer, measure retrieval quality and speed.")
+    from ._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("encode", help="embed texts into a .npy file", epilog=EPILOG,
@@ -530,13 +390,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build a binary index of texts on disk",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
                        description="Embed texts and store their binary codes (and float vectors for "
-                                   "rescoring) with the texts in an index directory.")
+                                   "rescoring) with the texts in one index file: the format of "
+                                   "fastembed_core.BinaryIndex.save, loadable with BinaryIndex.load.")
     p.add_argument("input", help="text file, JSONL file, or - for stdin")
-    p.add_argument("-o", "--output", required=True, help="index directory to create")
-    p.add_argument("--dims", type=_positive_int, help="index the first DIMS dimensions (multiple of 8)")
+    p.add_argument("-o", "--output", required=True, help="index file to create")
+    p.add_argument("--dims", type=_positive_int,
+                   help="embed with the first DIMS dimensions (Matryoshka; any positive number up to the model's "
+                        "dimension); codes take ceil(DIMS / 8) bytes")
     p.add_argument("--keep", choices=["float32", "int8", "none"], default="float32",
                    help="vectors kept for rescoring (default float32; none = codes only, smallest)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing index")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing index (the old one stays until the new one is complete)")
     _common_input(p)
     _common_model(p)
     p.set_defaults(func=cmd_index)
@@ -544,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search an index made by 'index'",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
                        description="Nearest texts by Hamming distance, optionally rescored with float vectors.")
-    p.add_argument("index", help="index directory")
+    p.add_argument("index", help="index file made by 'index' (or BinaryIndex.save with texts)")
     p.add_argument("query", nargs="*", help="query texts")
     p.add_argument("--queries", help="file of queries (one per line or JSONL)")
     p.add_argument("-k", type=_positive_int, default=10, help="results per query (default 10)")
@@ -554,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per query")
     _common_input(p)
     _common_model(p)
-    p.set_defaults(func=cmd_search)
+    p.set_defaults(func=cmd_search, intermixed=True)
 
     p = sub.add_parser("distill", help="make a static model from a sentence transformer (needs [distill])",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
@@ -574,9 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="retrieval quality on query/doc pairs (nDCG@10, MRR@10, recall)",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-                       description="DESIGN §9 protocol: shuffle rows with random.Random(SEED), keep LIMIT, "
-                                   "rank every doc for every query; the own doc's rank gives the metrics.")
-    p.add_argument("data", nargs="?", help="JSONL(.gz) of query/doc pairs (default: the Debian dev data)")
+                       description="The retrieval protocol (docs/retrieval-protocol.md): shuffle rows with "
+                                   "random.Random(SEED), keep LIMIT, rank every doc for every query; the own "
+                                   "doc's rank gives the metrics.")
+    p.add_argument("data", help="JSONL(.gz) of query/doc pairs (e.g. debian-descriptions-dev.jsonl.gz)")
     p.add_argument("--precision", action="append", default=[],
                    help="float32, int8, ternary, binary, ubinary; comma-separated or repeated")
     p.add_argument("--dims", action="append", default=[], help="Matryoshka dims, comma-separated or repeated")
@@ -593,7 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
                        description="Times each operation and its peers in one run (medians of REPEATS) and "
                                    "prints ratios; absolute times depend on the machine, ratios less so.")
-    p.add_argument("--data", help="JSONL of texts for encode (default: Debian dev data, else synthetic)")
+    p.add_argument("--data", help="JSONL(.gz) of query/doc pairs whose texts encode embeds (default: synthetic "
+                                  "texts; the output says which)")
+    p.add_argument("--query-field", default="query")
+    p.add_argument("--doc-field", default="doc")
     p.add_argument("--texts", type=_positive_int, default=5000, help="texts to encode (default 5000)")
     p.add_argument("--codes", type=_positive_int, default=200_000, help="database codes (default 200000)")
     p.add_argument("--repeats", type=_positive_int, default=5)
@@ -611,25 +479,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; ``search`` takes its options anywhere among the query words (intermixed)."""
+    args, rest = parser.parse_known_args(argv)
+    if rest and getattr(args, "intermixed", False):
+        sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
+        argv = list(sys.argv[1:] if argv is None else argv)
+        args = sub.parse_intermixed_args(argv[argv.index(args.command) + 1 :])
+        args.command, args.func = "search", cmd_search
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 runtime error, 2 usage error)."""
+    """Run the command line; returns the exit code (0 ok, 1 runtime error, 2 usage error, 130 interrupted).
+
+    Only errors about the user's input and environment become a one-line message: CLIError,
+    OSError (files), ValueError (bad data or arguments) and ImportError (a missing extra). Anything
+    else is a bug and keeps its traceback.
+    """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2)
+        args = _parse(parser, argv)
+    except SystemExit as exc:  # --help / --version (0) or a usage error (2)
         return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # e.g. `info --json | head`: the reader left; not an error
+        _silence_stdout()
+        return 0
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
     except FileExistsError as exc:
         print(f"{PROG}: error: {exc} (use --force)", file=sys.stderr)
-    except (OSError, ValueError, TypeError, ImportError, NotImplementedError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
         print(f"{PROG}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (e.g. captured): nothing to flush
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

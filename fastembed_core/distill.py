@@ -17,10 +17,14 @@ The recipe, step by step (:func:`distill`):
 5. Optionally (``fit_corpus``): fit the table so that the mean of its rows over a sentence's tokens
    matches the teacher's sentence embedding (projected onto the same PCA basis), by ridge-regularised
    gradient descent starting from the step-4 table. See :func:`fit_table`.
-6. Store as a model2vec directory: ``model.safetensors`` (``embeddings`` [V, d], optional ``weights``
-   [V]), ``tokenizer.json`` (no post-processor, no padding, no truncation) and ``config.json``.
+6. Return a ``StaticModel``; with ``output_dir`` it is also written by ``StaticModel.save_pretrained``
+   (the one model writer: ``model.safetensors`` with ``embeddings`` [V, d] and optional ``weights``
+   [V], ``tokenizer.json`` without post-processor, padding or truncation, ``config.json``,
+   ``modules.json``).
 
-The output loads in ``model2vec.StaticModel.from_pretrained`` and ``fastembed_core.StaticModel``.
+float32, float16 and int8 outputs load in ``model2vec.StaticModel.from_pretrained`` too.
+``fastembed_core.distill`` is this module's :func:`distill` function; the helpers are imported
+from the module (``from fastembed_core.distill import pca_fit``).
 """
 
 from __future__ import annotations
@@ -28,15 +32,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["distill", "DistillError", "load_teacher", "pca_fit", "sif_weights", "save_model_dir"]
+__all__ = ["distill", "distill_arrays", "DistillError", "load_teacher", "pca_fit", "sif_weights"]
 
 _EXTRA_HINT = "fastembed_core.distill needs the [distill] extra: pip install 'fastembed-core[distill]'"
 
@@ -339,57 +340,6 @@ def teacher_sentence_embeddings(teacher: str | os.PathLike, sentences: Sequence[
 
 
 # --------------------------------------------------------------------------------------------------
-# saving
-
-
-def save_model_dir(
-    path: str | os.PathLike, embeddings: np.ndarray, tokenizer_json: dict | str, config: dict, *,
-    weights: np.ndarray | None = None, mapping: np.ndarray | None = None, force: bool = False,
-    extra_files: dict[str, str] | None = None,
-) -> Path:
-    """Write a model2vec-format directory atomically (temp dir beside it, then rename).
-
-    ``embeddings`` [V|K, d] float32/float16/int8; ``weights`` float [V]; ``mapping`` int [V].
-    An existing ``path`` is replaced only with ``force=True`` (else ``FileExistsError``).
-    """
-    from safetensors.numpy import save_file
-
-    dest = Path(path)
-    if dest.exists() and not force:
-        raise FileExistsError(f"{dest} exists (pass force=True to replace it)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        tensors = {"embeddings": np.ascontiguousarray(embeddings)}
-        if weights is not None:
-            tensors["weights"] = np.ascontiguousarray(weights)
-        if mapping is not None:
-            tensors["mapping"] = np.ascontiguousarray(mapping)
-        save_file(tensors, str(tmp / "model.safetensors"))
-        text = tokenizer_json if isinstance(tokenizer_json, str) else json.dumps(tokenizer_json, ensure_ascii=False)
-        (tmp / "tokenizer.json").write_text(text, encoding="utf-8")
-        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        for name, content in (extra_files or {}).items():
-            (tmp / name).write_text(content, encoding="utf-8")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700
-        for f in tmp.iterdir():
-            os.chmod(f, 0o666 & ~umask)
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
-
-
-# --------------------------------------------------------------------------------------------------
 # the public entry point
 
 
@@ -478,41 +428,30 @@ def distill(
         token_remove_pattern=token_remove_pattern, pooling=pooling, batch_size=batch_size, device=device,
         fit_corpus=fit_corpus, fit_options=fit_options, show_progress_bar=show_progress_bar,
     )
-    embeddings, weights = encode_table(table, dtype)
+    from tokenizers import Tokenizer
+
     from .model import StaticModel
 
+    embeddings, weights = encode_table(table, dtype)
+    model = StaticModel(embeddings, Tokenizer.from_str(json.dumps(tok, ensure_ascii=False)), weights=weights,
+                        normalize=bool(config["normalize"]), config=config)
     if output_dir is not None:
-        path = save_model_dir(output_dir, embeddings, tok, config, weights=weights, force=force)
-        return StaticModel.from_pretrained(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = save_model_dir(Path(tmp) / "model", embeddings, tok, config, weights=weights)
-        return StaticModel.from_pretrained(path)
+        model.save_pretrained(output_dir)
+    return model
 
 
 def encode_table(table: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Store a float table as ``dtype``: ``(embeddings, weights or None)``.
 
-    int8 uses a symmetric per-row scale ``max|row| / 127`` which goes to model2vec's ``weights``
-    (a per-token multiplier), so any model2vec-format reader decodes it exactly.
+    int8 is ``fastembed_core.quantization.symmetric_int8``; its per-row scales go to model2vec's
+    ``weights`` (a per-token multiplier), so any model2vec-format reader decodes it exactly.
     """
+    from .quantization import symmetric_int8
+
     if dtype == "float32":
         return np.ascontiguousarray(table, dtype=np.float32), None
     if dtype == "float16":
         return table.astype(np.float16), None
     if dtype == "int8":
-        scale = np.abs(table).max(axis=1) / 127.0
-        safe = np.where(scale > 0, scale, 1.0)
-        q = np.clip(np.rint(table / safe[:, None]), -127, 127).astype(np.int8)
-        return q, scale.astype(np.float32)
+        return symmetric_int8(table)
     raise DistillError(f"dtype must be 'float32', 'float16' or 'int8', got {dtype!r}")
-
-
-class _CallableModule(type(sys)):
-    """Lets ``fastembed_core.distill(teacher, ...)`` call :func:`distill` while the module's helpers
-    stay reachable as ``fastembed_core.distill.<name>``."""
-
-    def __call__(self, *args: Any, **kwargs: Any):
-        return distill(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

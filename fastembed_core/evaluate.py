@@ -1,4 +1,4 @@
-"""Retrieval quality of an embedding model on query/doc pairs (the protocol behind every figure in DESIGN §9).
+"""Retrieval quality of an embedding model on query/doc pairs (the protocol: docs/retrieval-protocol.md).
 
 Protocol: read all rows of a JSONL file (``.gz`` allowed), ``random.Random(seed).shuffle(rows)`` with
 ``seed=0``, keep the first ``limit`` (4000); embed the queries and the docs; score every query against
@@ -9,24 +9,26 @@ number of docs scoring strictly higher. Metrics (means over queries):
 - ``mrr@10``: ``1 / (rank + 1)`` if ``rank < 10`` else 0;
 - ``recall@1`` / ``recall@10``: ``rank < 1`` / ``rank < 10``.
 
-Precisions (:func:`evaluate`): ``float32``; ``int8`` (each vector quantised to int8 with a symmetric
-per-vector scale, scored by cosine of the int8 vectors); ``ubinary``/``binary`` (sign bits, negative
-Hamming); ``binary`` with ``rescore=m`` (Hamming top ``10*m`` candidates re-ranked by float cosine;
-docs outside the candidates rank below all of them); ``ternary`` (the model's table ternarized per row,
-needs a model with ``quantize``). ``dims`` truncates vectors to their first ``dims`` components
-(Matryoshka) and renormalises, before any quantisation.
+Precisions (:func:`evaluate`), each measuring what the package ships: ``float32``; ``int8`` (the
+codes ``StaticModel.encode(precision="int8")`` returns, ``fastembed_core.quantization``, with the
+per-dimension ranges of the docs, scored by cosine of the codes); ``ubinary``/``binary`` (packed
+sign bits, ``pack_bits``, scored by minus the Hamming distance of ``hamming_distance``); ``binary``
+with ``rescore=m`` (``BinaryIndex.search``: the Hamming top ``10*m`` candidates re-ranked by float
+cosine; docs outside the candidates rank below all of them); ``ternary`` (the model's table
+ternarized per row, needs a model with ``quantize``). ``dims`` truncates vectors to their first
+``dims`` components (Matryoshka) and renormalises, before any quantisation.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import random
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from . import _validate
+from ._io import read_jsonl
 
 __all__ = ["load_pairs", "ranks_from_scores", "metrics_from_ranks", "retrieval_ranks", "evaluate",
            "PRECISIONS"]
@@ -43,25 +45,9 @@ def load_pairs(
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the line for malformed
     JSON, a missing field or a non-string field, and for an empty file.
     """
-    p = Path(path)
-    opener = gzip.open if p.suffix == ".gz" else open
-    rows = []
-    with opener(p, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{p}:{lineno}: malformed JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{p}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            for field in (query_field, doc_field):
-                if not isinstance(row.get(field), str):
-                    raise ValueError(f"{p}:{lineno}: field {field!r} missing or not a string")
-            rows.append((row[query_field], row[doc_field]))
+    rows = list(read_jsonl(path, (query_field, doc_field)))
     if not rows:
-        raise ValueError(f"{p}: no rows")
+        raise ValueError(f"{path}: no rows")
     random.Random(seed).shuffle(rows)
     if limit is not None:
         rows = rows[:limit]
@@ -94,19 +80,6 @@ def _normalize(x: np.ndarray) -> np.ndarray:
     return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-32)
 
 
-def _int8(x: np.ndarray) -> np.ndarray:
-    scale = np.abs(x).max(axis=1, keepdims=True) / 127.0
-    return np.clip(np.rint(x / np.where(scale > 0, scale, 1.0)), -127, 127).astype(np.int8)
-
-
-def _hamming_scores(q: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Negative Hamming distance between sign codes of q [n, dim] and d [m, dim] (exact, via ±1 dot)."""
-    qs = np.where(q > 0, 1.0, -1.0).astype(np.float32)
-    ds = np.where(d > 0, 1.0, -1.0).astype(np.float32)
-    dim = q.shape[1]
-    return -np.rint((dim - qs @ ds.T) / 2.0)
-
-
 def retrieval_ranks(
     queries: np.ndarray, docs: np.ndarray, *, precision: str = "float32", dims: int | None = None,
     rescore: int | None = None, k: int = 10,
@@ -124,29 +97,44 @@ def retrieval_ranks(
     if precision in ("float32", "ternary"):
         return ranks_from_scores(q @ d.T)
     if precision == "int8":
-        qi, di = _int8(q).astype(np.float32), _int8(d).astype(np.float32)
+        from .quantization import quantize_embeddings
+
+        ranges = np.vstack((d.min(axis=0), d.max(axis=0)))
+        qi, di = (quantize_embeddings(x, "int8", ranges).astype(np.float32) for x in (q, d))
         return ranks_from_scores(_normalize(qi) @ _normalize(di).T)
     if precision in ("binary", "ubinary"):
-        ham = _hamming_scores(q, d)
+        from .hamming import hamming_distance, pack_bits
+        from .index import BinaryIndex
+
         if not rescore:
-            return ranks_from_scores(ham)
-        n_cand = min(len(d), k * int(rescore))
-        # candidates: top n_cand by Hamming, ties by smaller index (as hamming_topk / faiss)
-        cand = np.argsort(-ham, axis=1, kind="stable")[:, :n_cand]
-        exact = np.einsum("ij,ikj->ik", q, d[cand])
-        own_pos = cand == np.arange(len(q))[:, None]
+            return ranks_from_scores(-hamming_distance(pack_bits(q), pack_bits(d)).astype(np.int64))
+        n_cand = min(len(d), k * _validate.positive_int(rescore, "rescore"))
+        index = BinaryIndex(d.shape[1], keep="float32")
+        index.add(d)
+        # every candidate rescored: the Hamming top n_cand (ties by smaller index), then cosine
+        scores, ids = index.search(q, n_cand, rescore=True, rescore_multiplier=1)
+        own_pos = ids == np.arange(len(q))[:, None]
         in_cand = own_pos.any(axis=1)
-        own_score = np.where(in_cand, (exact * own_pos).sum(axis=1), np.inf)
-        higher = (exact > own_score[:, None]).sum(axis=1)
+        own_score = np.where(in_cand, np.where(own_pos, scores, 0).sum(axis=1), np.inf)
+        higher = (scores > own_score[:, None]).sum(axis=1)
         return np.where(in_cand, higher, n_cand).astype(np.int64)
     raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
 
 
+def as_ternary(model: Any) -> Any:
+    """``model`` itself when its table is already ternary, else ``model.quantize("ternary")``."""
+    from .ternary import TernaryMatrix
+
+    if isinstance(getattr(model, "table", None), TernaryMatrix):
+        return model
+    if not hasattr(model, "quantize"):
+        raise ValueError("precision='ternary' needs a model with quantize('ternary') (a StaticModel)")
+    return model.quantize("ternary")
+
+
 def _encoder(model: Any, precision: str) -> Callable[[Sequence[str]], np.ndarray]:
     if precision == "ternary":
-        if not hasattr(model, "quantize"):
-            raise ValueError("precision='ternary' needs a model with quantize('ternary') (a StaticModel)")
-        model = model.quantize("ternary")
+        model = as_ternary(model)
     if hasattr(model, "encode"):
         return lambda texts: np.asarray(model.encode(list(texts)))
     if callable(model):
@@ -168,8 +156,7 @@ def evaluate(
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if rescore is not None and precision not in ("binary", "ubinary"):
         raise ValueError("rescore applies to precision='binary' or 'ubinary' only")
-    if rescore is not None and rescore < 1:
-        raise ValueError(f"rescore must be >= 1, got {rescore}")
+    rescore = _validate.positive_int(rescore, "rescore", optional=True)
     if isinstance(data, (str, os.PathLike)):
         queries, docs = load_pairs(data, limit=limit, seed=seed, query_field=query_field, doc_field=doc_field)
     else:

@@ -7,15 +7,22 @@ float query with the kept vectors. ``dims=`` searches only the first ``dims`` bi
 code of the first ``dims`` dimensions: truncation commutes with binarisation) before the same
 rescoring with the full vectors.
 
+An index may also carry ``texts`` (one string per row, e.g. the documents, returned by
+``text(i)``) and ``metadata`` (a JSON object: what built it, with which model); the
+``fastembed-core index`` command writes exactly this file, and ``search`` reads it.
+
 On-disk format (``save`` / ``load``), one file, no pickle:
   8 bytes   magic ``b"FECBIDX1"``
   8 bytes   header length H, little-endian uint64
-  H bytes   UTF-8 JSON header: format, version, dim, n, keep, and for each array its name, dtype
-            (numpy ``dtype.str``), shape and byte offset
+  H bytes   UTF-8 JSON header: format, version (2; version 1 files, without texts and metadata, still
+            load), dim, n, keep, metadata, and for each array its name, dtype (numpy ``dtype.str``),
+            shape and byte offset
   arrays    raw little-endian C-order bytes, each at a 64-byte aligned offset; the file ends with the
             last array. Arrays: ``codes`` uint8[n, ceil(dim/8)]; ``threshold`` float32[dim];
             ``vectors`` float32[n, dim] or int8[n, dim] (keep="float32" / "int8"); ``scales``
-            float32[n] (keep="int8").
+            float32[n] (keep="int8"); with texts, ``text_offsets`` int64[n + 1] and ``text_bytes``
+            uint8[text_offsets[-1]] (UTF-8, text i = ``text_bytes[text_offsets[i]:text_offsets[i + 1]]``).
+Writes are atomic (``fastembed_core._io.atomic_write``): an interrupted save leaves the old file.
 ``load`` checks the magic, the version, every name, dtype, shape and offset against the header and
 the file size; ``mmap=True`` maps the arrays read-only instead of reading them.
 """
@@ -26,17 +33,20 @@ import json
 import os
 import struct
 import threading
-import uuid
+from typing import Sequence
 
 import numpy as np
 
-from . import _parallel
-from .binary import _as_codes, _positive_int, _topk, pack_bits
+from . import _validate
+from ._io import atomic_write
+from ._validate import positive_int as _positive_int
+from .hamming import _as_codes, _topk, pack_bits
+from .quantization import symmetric_int8
 
 __all__ = ["BinaryIndex"]
 
 _MAGIC = b"FECBIDX1"
-_VERSION = 1
+_VERSION = 2
 _ALIGN = 64
 _KEEP = ("float32", "int8", None)
 
@@ -45,7 +55,8 @@ class BinaryIndex:
     """Packed binary codes of ``dim``-dimensional vectors, searched exactly by Hamming distance.
 
     keep: rescoring vectors stored beside the codes: ``"float32"`` (L2-normalised vectors),
-        ``"int8"`` (normalised vectors with a per-row symmetric scale, 4x smaller) or ``None``
+        ``"int8"`` (normalised vectors with a per-row symmetric scale,
+        ``fastembed_core.quantization.symmetric_int8``, 4x smaller) or ``None``
         (codes only; no rescoring).
     threshold: the binarisation threshold, a scalar or one value per dimension [dim]; or ``"mean"``
         / ``"median"``: the per-dimension mean / median of the first float batch added, then fixed
@@ -78,6 +89,21 @@ class BinaryIndex:
         self._vectors = None if keep is None else np.empty((0, self.dim), np.dtype(keep))
         self._scales = np.empty(0, np.float32) if keep == "int8" else None
         self._lock = threading.Lock()
+        self._texts: list[str] | None = None
+        #: A JSON-serialisable dict saved with the index (the CLI records the model it used).
+        self.metadata: dict = {}
+
+    @property
+    def texts(self) -> list[str] | None:
+        """One string per row (set with :meth:`set_texts`), or None."""
+        return self._texts
+
+    def set_texts(self, texts: Sequence[str]) -> None:
+        """Attach one string per row (saved with the index)."""
+        texts = list(texts)
+        if len(texts) != len(self) or not all(isinstance(t, str) for t in texts):
+            raise ValueError(f"texts must be {len(self)} strings, one per row, got {len(texts)} items")
+        self._texts = texts
 
     # ------------------------------------------------------------------ building
 
@@ -168,7 +194,7 @@ class BinaryIndex:
         Scores are higher-is-better: the cosine when rescored, else minus the Hamming distance. Rows
         are ordered by descending score, ties by the smaller id. Needs 1 <= k <= len(self).
         """
-        threads = _parallel.resolve_threads(num_threads)
+        threads = _validate.threads(num_threads)
         k = _positive_int(k, "k")
         codes, vectors, scales = self._consolidate()
         n = codes.shape[0]
@@ -196,20 +222,26 @@ class BinaryIndex:
     # ------------------------------------------------------------------ persistence
 
     def save(self, path) -> None:
-        """Write the index to ``path`` atomically (a temporary file in the same directory, then os.replace)."""
+        """Write the index to ``path`` atomically (``fastembed_core._io.atomic_write``)."""
         codes, vectors, scales = self._consolidate()
         if self._fit is not None:
             raise ValueError(f"threshold={self._fit!r} is fitted on the first add; add vectors before saving")
+        if self._texts is not None and len(self._texts) != codes.shape[0]:
+            raise ValueError(f"the index has {codes.shape[0]} rows but {len(self._texts)} texts")
         arrays = {"codes": codes, "threshold": self.threshold}
         if vectors is not None:
             arrays["vectors"] = vectors
         if scales is not None:
             arrays["scales"] = scales
+        if self._texts is not None:
+            encoded = [t.encode("utf-8") for t in self._texts]
+            arrays["text_offsets"] = _validate.csr_from_lengths([len(b) for b in encoded])
+            arrays["text_bytes"] = np.frombuffer(b"".join(encoded), np.uint8)
         meta, offset = [], 0
         for name, a in arrays.items():
             meta.append({"name": name, "dtype": a.dtype.newbyteorder("<").str, "shape": list(a.shape), "offset": 0})
         header = {"format": "fastembed_core.BinaryIndex", "version": _VERSION, "dim": self.dim,
-                  "n": int(codes.shape[0]), "keep": self.keep, "arrays": meta}
+                  "n": int(codes.shape[0]), "keep": self.keep, "metadata": self.metadata, "arrays": meta}
         # Offsets depend on the header length, which depends on the offsets' digits: fix the header size.
         for _ in range(3):
             blob = json.dumps(header).encode()
@@ -218,21 +250,11 @@ class BinaryIndex:
                 entry["offset"] = offset
                 offset = _align(offset + a.nbytes)
         blob = json.dumps(header).encode().ljust(meta[0]["offset"] - 16, b" ")
-        path = os.fspath(path)
-        tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(_MAGIC + struct.pack("<Q", len(blob)) + blob)
-                for entry, a in zip(meta, arrays.values()):
-                    fh.write(b"\0" * (entry["offset"] - fh.tell()))
-                    fh.write(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+            fh.write(_MAGIC + struct.pack("<Q", len(blob)) + blob)
+            for entry, a in zip(meta, arrays.values()):
+                fh.write(b"\0" * (entry["offset"] - fh.tell()))
+                fh.write(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
 
     @classmethod
     def load(cls, path, *, mmap: bool = True) -> "BinaryIndex":
@@ -255,11 +277,14 @@ class BinaryIndex:
                 raise ValueError(f"{path}: unreadable header ({exc})") from None
         if not isinstance(header, dict) or header.get("format") != "fastembed_core.BinaryIndex":
             raise ValueError(f"{path}: not a BinaryIndex header")
-        if header.get("version") != _VERSION:
+        if header.get("version") not in (1, _VERSION):
             raise ValueError(f"{path}: unsupported version {header.get('version')!r}")
         dim, n, keep = header.get("dim"), header.get("n"), header.get("keep")
         if not (isinstance(dim, int) and dim > 0 and isinstance(n, int) and n >= 0 and keep in _KEEP):
             raise ValueError(f"{path}: bad dim/n/keep in header")
+        metadata = header.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ValueError(f"{path}: metadata must be a JSON object")
         width = (dim + 7) // 8
         expected = {"codes": ("|u1", [n, width]), "threshold": ("<f4", [dim])}
         if keep is not None:
@@ -267,7 +292,11 @@ class BinaryIndex:
         if keep == "int8":
             expected["scales"] = ("<f4", [n])
         entries = header.get("arrays")
-        if not isinstance(entries, list) or [e.get("name") for e in entries if isinstance(e, dict)] != list(expected):
+        names = [e.get("name") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else None
+        if names == [*expected, "text_offsets", "text_bytes"] and isinstance(entries[-1].get("shape"), list):
+            expected["text_offsets"] = ("<i8", [n + 1])
+            expected["text_bytes"] = ("|u1", entries[-1]["shape"][:1])
+        if names != list(expected) or len(entries) != len(names):
             raise ValueError(f"{path}: arrays must be {list(expected)}")
         arrays, end = {}, 16 + hlen
         for e in entries:
@@ -287,6 +316,9 @@ class BinaryIndex:
         if end != size:
             raise ValueError(f"{path}: file size {size} does not match the header (expected {end})")
         index = cls(dim, keep=keep, threshold=np.asarray(arrays["threshold"]))
+        index.metadata = metadata
+        if "text_offsets" in arrays:
+            index._texts = _decode_texts(path, np.asarray(arrays["text_offsets"]), arrays["text_bytes"], n)
         index._codes = arrays["codes"]
         if keep is not None:
             index._vectors = arrays["vectors"]
@@ -337,20 +369,21 @@ def _kept_vectors(x: np.ndarray, keep: str | None):
     if keep is None:
         return None, None
     unit = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-32)
-    return (unit, None) if keep == "float32" else _quantize_rows(unit)
+    return (unit, None) if keep == "float32" else symmetric_int8(unit)
 
 
 def _align(x: int) -> int:
     return (x + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-def _quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float32 [n, dim] -> (int8 [n, dim], float32 scale [n]) with x ~= q * scale, scale = max|x| / 127."""
-    amax = np.abs(x).max(axis=1) if x.shape[1] else np.zeros(x.shape[0], np.float32)
-    scale = (amax / 127.0).astype(np.float32)
-    safe = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    q = np.clip(np.rint(x / safe[:, None]), -127, 127).astype(np.int8)
-    return q, scale
+def _decode_texts(path, offsets: np.ndarray, blob: np.ndarray, n: int) -> list[str]:
+    if offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != len(blob):
+        raise ValueError(f"{path}: text_offsets do not describe text_bytes")
+    raw = bytes(np.asarray(blob))
+    try:
+        return [raw[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n)]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: texts are not UTF-8 ({exc})") from None
 
 
 def _cosine_scores(qf, ids, vectors, scales) -> np.ndarray:

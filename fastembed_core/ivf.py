@@ -11,9 +11,11 @@ How it works:
   add     each vector goes to the inverted list of its nearest centroid. Lists are contiguous runs of
           rows, kept in (list, external id) order, with codes, int64 external ids and the optional
           float32/int8 rescoring vectors stored in the same order.
-  search  the ``nprobe`` nearest centroids of each query (a Hamming scan of the centroids), then an
-          exact top-k over the rows of those lists (the compiled ``ivf_topk``: the same SIMD
-          distance kernels, ties by smaller external id), then, as in ``BinaryIndex``, the cosine
+  search  the ``nprobe`` nearest centroids of each query (``ivf_probe``: a Hamming scan of the
+          centroids, then a histogram of the distances), then an exact top-k over the rows of those
+          lists with the same SIMD distance kernels, ties by smaller external id (``ivf_topk`` for
+          one query; ``ivf_topk_grouped`` for a batch, list-major so that a list is read from memory
+          once for all the queries that probe it), then, as in ``BinaryIndex``, the cosine
           rescoring of the best ``k * rescore_multiplier`` candidates. ``nprobe = nlist`` is an exact
           search. Results do not depend on the thread count or on the order rows were added.
 
@@ -35,7 +37,6 @@ the SHA-256 of every tensor, recorded at save. ``mmap=True`` maps the large tens
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -43,11 +44,11 @@ import mmap
 import os
 import struct
 import threading
-import uuid
 
 import numpy as np
 
 from . import _backend, _parallel
+from ._io import atomic_write, write_safetensors
 from .binary import _as_codes, _positive_int, _topk, pack_bits
 from .index import _cosine_scores, _kept_vectors, _query_codes, _rescore_choice
 
@@ -538,38 +539,8 @@ def _sha256(a: np.ndarray) -> str:
 
 def _write_safetensors(path, tensors: dict, meta: dict) -> None:
     """Write tensors (little-endian, C order) and string metadata as a safetensors file, atomically."""
-    header, pos = {"__metadata__": meta}, 0
-    for name, a in tensors.items():
-        dt = a.dtype.newbyteorder("<").str if a.dtype.itemsize > 1 else a.dtype.str
-        header[name] = {"dtype": _ST_DTYPES[dt], "shape": list(a.shape), "data_offsets": [pos, pos + a.nbytes]}
-        pos += a.nbytes
-    blob = json.dumps(header).encode()
-    blob = blob.ljust((8 + len(blob) + 63) // 64 * 64 - 8, b" ")  # tensors start 64-byte aligned
-    with atomic_write(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(struct.pack("<Q", len(blob)) + blob)
-        for a in tensors.values():
-            flat = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).reshape(-1).view(np.uint8)
-            fh.writelines(flat[s : s + (1 << 26)] for s in range(0, flat.size, 1 << 26))
-
-
-@contextlib.contextmanager
-def atomic_write(path):
-    """Yield a temporary path beside ``path``; when the block succeeds, fsync it and rename it over
-    ``path`` (readers see the old file or the new one); on any error remove it, ``path`` untouched."""
-    path = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp:
+        write_safetensors(tmp, tensors, meta)
 
 
 def _advise_random(a: np.memmap) -> None:

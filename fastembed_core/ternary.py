@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import _backend, _parallel
+from . import _backend, _parallel, _validate
+from ._io import atomic_write, read_safetensors, write_safetensors
 from ._ref.ternary import BLOCK, _pack_codes, _unpack_codes
 
 __all__ = ["TernaryMatrix", "TernaryLinear", "ternarize", "ternary_matmul", "ternary_gather_mean"]
@@ -45,37 +44,6 @@ _VERSION = "1"
 
 def _padded(k: int) -> int:
     return -(-k // BLOCK) * BLOCK if k else BLOCK
-
-
-def _float_array(a: Any, name: str, ndim: int | tuple[int, ...], check_finite: bool = True) -> np.ndarray:
-    """float32 C-contiguous array of a floating (or integer) input, finite; errors name ``name``."""
-    if hasattr(a, "__array__") or isinstance(a, (list, tuple)):
-        arr = np.asarray(a)
-    else:
-        raise TypeError(f"{name} must be an array, not {type(a).__name__}")
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must have a real floating dtype (float32 preferred), not {arr.dtype}")
-    dims = (ndim,) if isinstance(ndim, int) else ndim
-    if arr.ndim not in dims:
-        raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, got shape {arr.shape}")
-    arr = np.require(arr, np.float32, ["C", "A"])  # aligned too: C loads whole floats
-    # min and max propagate NaN and expose inf, without a boolean temporary
-    if check_finite and arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
-        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
-    return arr
-
-
-def _int_array(a: Any, name: str, allowed: tuple[type, ...] = (np.int32, np.int64)) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.dtype == np.bool_ or (arr.dtype.kind not in "iu" and arr.size):
-        raise TypeError(f"{name} must have an integer dtype, not {arr.dtype}")
-    if arr.dtype.type not in allowed:
-        if arr.size and arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"{name} has values too large for int64")
-        arr = arr.astype(allowed[-1])
-    return np.require(arr, None, ["C", "A"])
 
 
 def _check_packed(packed: np.ndarray, k: int, name: str = "packed") -> None:
@@ -171,65 +139,38 @@ class TernaryMatrix:
     def __matmul__(self, other: Any) -> np.ndarray:
         raise TypeError("use ternary_matmul(x, w) (computes x @ w.T) or TernaryLinear")
 
-    def gather_mean(
-        self,
-        ids: Any,
-        offsets: Any,
-        *,
-        weights: Any = None,
-        mapping: Any = None,
-        normalize: bool = False,
-        num_threads: int | None = None,
-    ) -> np.ndarray:
-        """float32 [len(offsets) - 1, k]: mean of the (scaled) rows of each bag, like gather_mean.
+    def gather_mean(self, ids: Any, offsets: Any, **options: Any) -> np.ndarray:
+        """float32 [len(offsets) - 1, k]: ``fastembed_core.gather_mean(self, ids, offsets, **options)``,
+        the matrix taken as an embedding table of n rows."""
+        from .gather import gather_mean
 
-        The matrix is an embedding table of n rows; see :func:`ternary_gather_mean`.
-        """
-        return ternary_gather_mean(
-            self, ids, offsets, weights=weights, mapping=mapping, normalize=normalize, num_threads=num_threads
-        )
-
-    # The table hook of gather_mean and StaticModel (see fastembed_core.pooling).
-    _fastembed_gather_mean = gather_mean
+        return gather_mean(self, ids, offsets, **options)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Writes a safetensors file atomically (temporary file in the same directory + rename)."""
-        from safetensors.numpy import save_file
-
-        path = Path(path)
+        """Writes a safetensors file atomically (``fastembed_core._io.atomic_write``)."""
         meta = {"format": _FORMAT, "version": _VERSION, "shape": json.dumps(list(self.shape))}
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
-        os.close(fd)
-        try:
-            save_file({"packed": self.packed, "scales": self.scales}, tmp, metadata=meta)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path) as tmp:
+            write_safetensors(tmp, {"packed": self.packed, "scales": self.scales}, metadata=meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TernaryMatrix":
         """Reads a file written by :meth:`save`; ValueError if anything does not check out."""
-        from safetensors import safe_open
-
         try:
-            with safe_open(str(path), framework="numpy") as fh:
-                meta = fh.metadata() or {}
-                keys = set(fh.keys())
-                if meta.get("format") != _FORMAT or keys != {"packed", "scales"}:
-                    raise ValueError(f"{path} is not a fastembed_core ternary matrix file")
-                if meta.get("version") != _VERSION:
-                    raise ValueError(f"{path}: unsupported ternary file version {meta.get('version')!r}")
-                shape = tuple(int(d) for d in json.loads(meta["shape"]))
-                packed, scales = fh.get_tensor("packed"), fh.get_tensor("scales")
-        except ValueError:
-            raise
-        except Exception as exc:  # safetensors raises its own errors on truncated or corrupt files
-            raise ValueError(f"cannot read ternary matrix file {path}: {exc}") from exc
+            tensors, meta = read_safetensors(path, metadata=True)
+        except ValueError as exc:
+            raise ValueError(f"cannot read ternary matrix file {path}: {exc}") from None
+        if meta.get("format") != _FORMAT or set(tensors) != {"packed", "scales"}:
+            raise ValueError(f"{path} is not a fastembed_core ternary matrix file")
+        if meta.get("version") != _VERSION:
+            raise ValueError(f"{path}: unsupported ternary file version {meta.get('version')!r}")
+        try:
+            shape = tuple(int(d) for d in json.loads(meta["shape"]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{path}: bad 'shape' metadata {meta.get('shape')!r}") from None
+        packed, scales = np.asarray(tensors["packed"]), np.asarray(tensors["scales"])
         if scales.dtype != np.float32:
             raise ValueError(f"{path}: scales must be float32, not {scales.dtype}")
-        return cls(packed, scales, shape)  # verifies shapes, dtypes and codes
+        return cls(packed, scales, shape)  # verifies shapes, dtypes and codes (and copies packed)
 
 
 def ternarize(
@@ -263,7 +204,7 @@ def ternarize(
     if threshold is not None:
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not np.isfinite(threshold) or threshold < 0:
             raise ValueError(f"threshold must be None or a finite number >= 0, not {threshold!r}")
-    w64 = _float_array(w, "w", 2).astype(np.float64)
+    w64 = _validate.float_array(w, "w", 2).astype(np.float64)
     aw = np.abs(w64)
     axis = 1 if scale == "row" else None
     a = aw.mean(axis=axis, keepdims=True) if w64.size else np.zeros((w64.shape[0], 1) if axis else (1, 1))
@@ -312,8 +253,8 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
     there are few rows (GEMV) and the rows otherwise (GEMM); results do not depend on them.
     """
     w = _check_matrix(w)
-    nt = _parallel.resolve_threads(num_threads)
-    xa = _float_array(x, "x", (1, 2), check_finite=False)  # the quantize kernel checks it
+    nt = _validate.threads(num_threads)
+    xa = _validate.float_array(x, "x", (1, 2), finite=False)  # the quantize kernel checks it
     vec = xa.ndim == 1
     if vec:
         xa = xa[None, :]
@@ -342,66 +283,11 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
     return out[0] if vec else out
 
 
-def ternary_gather_mean(
-    table: TernaryMatrix,
-    ids: Any,
-    offsets: Any,
-    *,
-    weights: Any = None,
-    mapping: Any = None,
-    normalize: bool = False,
-    num_threads: int | None = None,
-) -> np.ndarray:
-    """float32 [len(offsets) - 1, dim]: gather-mean over bags of rows of a ternary table [R, dim].
+def ternary_gather_mean(table: TernaryMatrix, ids: Any, offsets: Any, **options: Any) -> np.ndarray:
+    """``gather_mean`` over a ternary table (kept name): the same validation, kernel and options."""
+    from .gather import gather_mean
 
-    Same contract as ``gather_mean``: ``ids`` int32/int64 token ids; ``offsets`` int64 [n + 1],
-    bag i = ``ids[offsets[i]:offsets[i+1]]``; ``weights`` optional float [V] per vocabulary id;
-    ``mapping`` optional int [V] vocabulary id -> table row (model2vec's mapping). Each gathered row
-    is ``scale[row] * weights[id] * T[row]``; the mean divides by the bag length; an empty bag
-    gives zeros; ``normalize=True`` divides by ``norm + 1e-32``. Accumulates in float32 straight
-    from the 2-bit codes (the table is never decoded as a whole). ``V = len(mapping)`` if given,
-    else ``len(weights)`` if given, else R.
-    """
-    table = _check_matrix(table, "table")
-    R, dim = table.shape
-    ids_a = _int_array(ids, "ids")
-    off = _int_array(offsets, "offsets", (np.int64,))
-    if off.size == 0:
-        raise ValueError("offsets must have at least one element (n + 1 for n bags)")
-    if off[0] < 0 or (np.diff(off) < 0).any():
-        raise ValueError("offsets must be non-negative and non-decreasing")
-    if off[-1] > ids_a.size:
-        raise ValueError(f"offsets go past the end of ids (last offset {off[-1]} > len(ids) = {ids_a.size})")
-    mp = None
-    if mapping is not None:
-        mp = _int_array(mapping, "mapping", (np.int64,))
-        if mp.size and (mp.min() < 0 or mp.max() >= R):
-            raise ValueError(f"mapping values must be in [0, {R}) (rows of the table)")
-    wt = None
-    if weights is not None:
-        wt = _float_array(weights, "weights", 1)
-        expect = mp.size if mp is not None else R
-        if wt.size != expect:
-            what = "len(mapping)" if mp is not None else "the number of table rows"
-            raise ValueError(f"weights must have one entry per vocabulary id ({what} = {expect}), got {wt.size}")
-    V = mp.size if mp is not None else R
-    used = ids_a[off[0] : off[-1]]
-    if used.size and (used.min() < 0 or used.max() >= V):
-        raise ValueError(f"ids must be in [0, {V})")
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"normalize must be a bool, not {type(normalize).__name__}")
-    nt = _parallel.resolve_threads(num_threads)
-    nb = off.size - 1
-    out = np.empty((nb, dim), np.float32)
-    scales = table.row_scales
-    kern = _backend.kernels
-
-    def part(a: int, b: int) -> None:
-        kern.ternary_gather_mean(table.packed, scales, dim, ids_a, off[a : b + 1], wt, mp, bool(normalize), out[a:b])
-
-    if nb:
-        _parallel.run(part, nb, nt, min_chunk=16)
-    return out
+    return gather_mean(_check_matrix(table, "table"), ids, offsets, **options)
 
 
 class TernaryLinear:
@@ -415,11 +301,11 @@ class TernaryLinear:
     def __init__(self, weight: TernaryMatrix, bias: Any = None, *, num_threads: int | None = None) -> None:
         self.weight = _check_matrix(weight, "weight")
         if bias is not None:
-            bias = _float_array(bias, "bias", 1)
+            bias = _validate.float_array(bias, "bias", 1)
             if bias.shape != (weight.shape[0],):
                 raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
         self.bias = bias
-        _parallel.resolve_threads(num_threads)
+        _validate.threads(num_threads)
         self.num_threads = num_threads
 
     @classmethod

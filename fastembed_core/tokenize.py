@@ -223,8 +223,9 @@ class TextTokenizer:
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a sequence of strings, not a single str")
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
-            raise ValueError(f"max_length must be None or a positive integer, not {max_length!r}")
+        from ._validate import positive_int
+
+        max_length = positive_int(max_length, "max_length", optional=True)
         texts = list(texts)
         check_texts(texts)
         if max_length is not None:

@@ -18,6 +18,7 @@ deterministic for a given ``seed`` and thread count.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from ._io import atomic_write
 
 __all__ = ["fit", "fit_arrays", "finetune", "teacher_embeddings", "TrainError"]
 
@@ -127,9 +130,8 @@ def teacher_embeddings(
             arr = st.encode(part, batch_size=batch_size, convert_to_numpy=True,
                             show_progress_bar=False).astype(np.float32)
             if f is not None:
-                tmp = f.with_name(f".{f.stem}.tmp{os.getpid()}.npy")
-                np.save(tmp, arr)
-                os.replace(tmp, f)
+                with atomic_write(f) as tmp, open(tmp, "wb") as fh:
+                    np.save(fh, arr)
             parts.append(arr)
             bar.update(len(part))
     return np.concatenate(parts)
@@ -238,7 +240,7 @@ def ternary_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _token_table(teacher, cache_dir, show_progress_bar: bool) -> tuple[dict, np.ndarray]:
     """The student tokenizer.json and every vocabulary entry through the teacher (float32 [V, H]),
     cached in ``cache_dir`` (keyed by the teacher and the entries) when given."""
-    from . import distill as D
+    D = importlib.import_module(".distill", __package__)  # the module (fastembed_core.distill is the function)
 
     sub = D._transformer_dir(Path(teacher))
     try:
@@ -257,9 +259,8 @@ def _token_table(teacher, cache_dir, show_progress_bar: bool) -> tuple[dict, np.
     pad_id = (tok_json.get("padding") or {}).get("pad_id", 0)
     raw = D.embed_token_sequences(model, inputs, pad_id=pad_id, show_progress_bar=show_progress_bar)
     if f is not None:
-        tmp = f.with_name(f".{f.stem}.tmp{os.getpid()}.npy")
-        np.save(tmp, raw)
-        os.replace(tmp, f)
+        with atomic_write(f) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, raw)
     return student_tok, raw
 
 
@@ -275,7 +276,7 @@ def fit_arrays(
     ``history`` (the fit loss before training, then the mean loss of each epoch, then of each ternary
     epoch), ``pca_mean`` float64 [H] and ``pca_components`` float64 [H, d] (the basis: a teacher vector
     ``t`` corresponds to ``(t - pca_mean) @ pca_components``)."""
-    from . import distill as D
+    D = importlib.import_module(".distill", __package__)  # the module (fastembed_core.distill is the function)
 
     _check_sentence_transformer(teacher)
     sentences = _check_sentences(sentences)

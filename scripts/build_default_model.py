@@ -69,7 +69,9 @@ def load_corpus(name: str, limit: int, teacher: str) -> list[str]:
 
         return doc_corpus.build_corpus(["python", "debref", "man"], limit=limit)
     if name == "pseudo":
-        from fastembed_core import distill as D
+        import importlib
+
+        D = importlib.import_module("fastembed_core.distill")  # the module (fastembed_core.distill is the function)
 
         _, tok_json, _ = D.load_teacher(teacher)
         return pseudo_corpus(D._build_vocabulary(tok_json, None, r"\[unused\d+\]")[0])

@@ -11,7 +11,7 @@ import pytest
 
 from fastembed_core import _backend
 
-# The full dev pairs (DESIGN §9) when present beside the repo, else the committed sample (tests/data/README.md);
+# The full dev pairs (docs/retrieval-protocol.md) when present beside the repo, else the committed sample (tests/data/README.md);
 # FASTEMBED_CORE_DEV_DATA overrides both.
 FULL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
 SAMPLE_DATA = Path(__file__).resolve().parent / "data" / "debian-descriptions-sample.jsonl.gz"

@@ -61,7 +61,8 @@ def test_capabilities_shape():
     assert caps["backend"] == fe.BACKEND
     assert caps["threads"] >= 1
     assert isinstance(caps["kernels"], dict)
-    assert caps["openmp"] is False
+    # what the build says, not an assumption: _OPENMP at compile time (the kernels use a thread pool)
+    assert caps["openmp"] is (fe.BACKEND == "compiled" and _backend.load("compiled").OPENMP)
     assert isinstance(caps["emulated_simd"], bool)
 
 
@@ -78,11 +79,25 @@ def test_cpu_features_match_the_os_view():
         if line.startswith(("flags", "Features")):
             flags |= set(line.split(":", 1)[1].split())
     if "avx2" in feats:  # x86
-        for name in ("avx2", "f16c", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_vpopcntdq"):
+        for name in ("avx2", "f16c", "fma", "bmi1", "bmi2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                     "avx512_vpopcntdq"):
             key = name.replace("_", "")
             assert feats[key] == (name in flags), name
     if "asimd" in flags:
         assert feats["neon"]
+
+
+@pytest.mark.skipif(IN_NUMPY_ONLY_RUN, reason="numpy-only run")
+def test_avx2_variants_need_bmi_because_they_are_compiled_with_it():
+    """FE_TARGET_AVX2 allows BMI1/BMI2 instructions: no AVX2 (or AVX-512) variant may be reported as
+    supported on a CPU that hides either bit (a VM showing AVX2 without BMI would fault)."""
+    mod = _backend.load("compiled")
+    feats = mod.cpu_features()
+    assert "bmi1" in feats and "bmi2" in feats
+    for kernel, info in mod.kernel_variants().items():
+        for name, ok in info["variants"].items():
+            if ok and name.startswith(("avx2", "avx512")):
+                assert feats["bmi1"] and feats["bmi2"], (kernel, name)
 
 
 @pytest.mark.skipif(IN_NUMPY_ONLY_RUN, reason="numpy-only run")
@@ -143,3 +158,17 @@ def test_parallel_run_orders_results_and_propagates_errors():
 
     with pytest.raises(RuntimeError, match="worker failed"):
         _parallel.run(boom, 10, 2)
+
+
+def test_tokenizer_fast_path_is_reported_only_where_it_runs(monkeypatch):
+    from fastembed_core import _backend as backend
+
+    caps = fe.capabilities()["tokenizer_fast_path"]
+    assert caps["wordpiece"] == (fe.BACKEND == "compiled")
+    monkeypatch.setenv("FASTEMBED_CORE_FAST_TOKENIZER", "0")
+    caps = fe.capabilities()["tokenizer_fast_path"]
+    assert caps == {"wordpiece": False, "unigram": False, "enabled": False}
+    monkeypatch.delenv("FASTEMBED_CORE_FAST_TOKENIZER")
+    with backend.using("numpy"):
+        caps = fe.capabilities()["tokenizer_fast_path"]
+    assert caps["wordpiece"] is False and caps["unigram"] is False and caps["enabled"] is True

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fastembed_core import cli
-from fastembed_core.distill import save_model_dir
+from fastembed_core import StaticModel
 
 WORDS = ["the", "a", "of", "package", "library", "file", "files", "python", "data", "tool", "server",
          "client", "support", "for", "and", "to", "compress", "network", "font", "game", "##s"]
@@ -29,7 +29,7 @@ def tiny_model(tmp_path_factory) -> Path:
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     table = np.random.default_rng(0).standard_normal((len(vocab), 16)).astype(np.float32)
     path = tmp_path_factory.mktemp("models") / "tiny"
-    save_model_dir(path, table, tok.to_str(), {"model_type": "model2vec", "normalize": True, "hidden_dim": 16})
+    StaticModel(table, tok, normalize=True).save_pretrained(path)
     return path
 
 
@@ -92,7 +92,7 @@ def test_encode_stdin(tiny_model, tmp_path):
     (None, [], "no such file"),
     ("", [], "no input texts"),
     ('{"text": "a"}\n{broken\n', ["--format", "jsonl"], "in.txt:2: malformed JSON"),
-    ('{"other": "a"}\n', ["--field", "text"], "no string field 'text'"),
+    ('{"other": "a"}\n', ["--field", "text"], "in.txt:1: field 'text' missing or not a string (use --field)"),
     (b"\xff\xfe bad", [], "not UTF-8"),
 ])
 def test_encode_bad_input_is_one_line_exit_1(tiny_model, tmp_path, capsys, content, fmt, message):
@@ -128,17 +128,12 @@ def test_missing_model_dir(tmp_path, capsys):
 
 
 def test_index_and_search(tiny_model, tmp_path, capsys):
-    pytest.importorskip("fastembed_core.index")
-    from fastembed_core import index as index_mod
-
-    if not hasattr(index_mod, "BinaryIndex"):
-        pytest.skip("BinaryIndex not in this build")
     docs = tmp_path / "docs.txt"
     docs.write_text("the python library\ncompress files\na network server\nfont game\nthe data tool\n")
     idx = tmp_path / "docs.idx"
     code, _, err = run(["index", docs, "-o", idx, "--model", tiny_model, "-q"], capsys)
     assert code == 0, err
-    assert sorted(p.name for p in idx.iterdir()) == ["index.bin", "meta.json", "texts.jsonl"]
+    assert idx.is_file()  # one file, the format of BinaryIndex.save
     code, out, err = run(["search", idx, "compress files", "-k", "2", "--model", tiny_model, "--json"], capsys)
     assert code == 0, err
     res = json.loads(out.splitlines()[0])
@@ -220,13 +215,172 @@ def test_bench_small(tiny_model, capsys):
     assert "encode 50 texts" in out and "x" in out
 
 
-def test_default_model_is_used_when_present(tmp_path, capsys):
-    from fastembed_core.models import DEFAULT_MODEL_DIR
-
-    if not (DEFAULT_MODEL_DIR / "model.safetensors").exists():
-        pytest.skip("the default model is not built in this checkout")
+def test_default_model_is_used_without_model(tmp_path, capsys):
     src = tmp_path / "in.txt"
     src.write_text("a python library for images\n")
     code, _, err = run(["encode", src, "-o", tmp_path / "o.npy", "-q"], capsys)
     assert code == 0, err
     assert np.load(tmp_path / "o.npy").shape[0] == 1
+
+
+# ------------------------------------------------------------------ issue #14's CLI items, #12's front-end rules
+
+
+def _docs(tmp_path):
+    docs = tmp_path / "docs.txt"
+    docs.write_text("the python library\ncompress files\na network server\nfont game\nthe data tool\n")
+    return docs
+
+
+def test_version(capsys):
+    from fastembed_core import __version__
+
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"fastembed-core {__version__}"
+
+
+def test_search_takes_options_after_the_query(tiny_model, tmp_path, capsys):
+    idx = tmp_path / "d.idx"
+    assert run(["index", _docs(tmp_path), "-o", idx, "--model", tiny_model, "-q"], capsys)[0] == 0
+    before = run(["search", idx, "-k", "1", "--json", "--model", tiny_model, "font game", "compress"], capsys)
+    after = run(["search", idx, "font game", "--model", tiny_model, "compress", "-k", "1", "--json"], capsys)
+    assert before[0] == after[0] == 0 and before[1] == after[1]
+    lines = [json.loads(line) for line in after[1].splitlines()]
+    assert [r["query"] for r in lines] == ["font game", "compress"] and all(len(r["results"]) == 1 for r in lines)
+
+
+def test_cli_index_is_the_binary_index_format(tiny_model, tmp_path, capsys):
+    from fastembed_core import BinaryIndex
+
+    idx = tmp_path / "d.idx"
+    assert run(["index", _docs(tmp_path), "-o", idx, "--model", tiny_model, "-q", "--dims", "12"], capsys)[0] == 0
+    index = BinaryIndex.load(idx)  # the CLI's index loads in Python ...
+    assert index.dim == 12 and index.texts[1] == "compress files" and index.metadata["dims"] == 12
+    # ... and an index saved from Python (with texts) is searched by the CLI
+    model = StaticModel.from_pretrained(tiny_model)
+    own = BinaryIndex(16)
+    own.add(model.encode(["compress files", "font game"]))
+    own.set_texts(["compress files", "font game"])
+    own.save(tmp_path / "own.idx")
+    code, out, err = run(["search", tmp_path / "own.idx", "font game", "-k", "1", "--model", tiny_model], capsys)
+    assert code == 0 and "font game" in out.splitlines()[1], err
+    plain = BinaryIndex(16)
+    plain.add(model.encode(["x", "y"]))
+    plain.save(tmp_path / "plain.idx")
+    code, _, err = run(["search", tmp_path / "plain.idx", "x", "--model", tiny_model], capsys)
+    assert code == 1 and "holds no texts" in err
+
+
+def test_index_help_matches_what_dims_accepts(tiny_model, tmp_path, capsys):
+    code, out, _ = run(["index", "--help"], capsys)
+    assert code == 0 and "multiple of 8" not in out and "ceil(DIMS / 8)" in out
+    code, _, err = run(["index", _docs(tmp_path), "-o", tmp_path / "i", "--dims", "5", "--model", tiny_model, "-q"],
+                       capsys)
+    assert code == 0, err
+    code, _, err = run(["index", _docs(tmp_path), "-o", tmp_path / "j", "--dims", "17", "--model", tiny_model,
+                        "-q"], capsys)
+    assert code == 1 and "--dims 17" in err
+
+
+def test_index_force_interrupted_keeps_the_old_index(tiny_model, tmp_path, capsys, monkeypatch):
+    from fastembed_core import BinaryIndex
+    from fastembed_core import index as index_mod
+
+    idx = tmp_path / "d.idx"
+    assert run(["index", _docs(tmp_path), "-o", idx, "--model", tiny_model, "-q"], capsys)[0] == 0
+    other = tmp_path / "other.txt"
+    other.write_text("one\ntwo\nthree\n")
+
+    class DiskFull:
+        def __init__(self, path, mode):
+            self.fh = open(path, mode)
+            self.writes = 0
+
+        def write(self, data):
+            self.writes += 1
+            if self.writes == 3:  # header and codes are out: fail in the middle of the arrays
+                raise OSError(28, "No space left on device")
+            return self.fh.write(data)
+
+        def tell(self):
+            return self.fh.tell()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    monkeypatch.setattr(index_mod, "open", DiskFull, raising=False)
+    code, _, err = run(["index", other, "-o", idx, "--model", tiny_model, "-q", "--force"], capsys)
+    assert code == 1 and "No space left" in err
+    monkeypatch.undo()
+    assert BinaryIndex.load(idx).texts[0] == "the python library"  # the old index, complete
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.idx", "docs.txt", "other.txt"]  # no temp files
+    assert run(["index", other, "-o", idx, "--model", tiny_model, "-q", "--force"], capsys)[0] == 0
+    assert BinaryIndex.load(idx).texts == ["one", "two", "three"]
+
+
+def test_search_warns_when_the_model_differs(tiny_model, tmp_path, capsys):
+    idx = tmp_path / "d.idx"
+    assert run(["index", _docs(tmp_path), "-o", idx, "--model", tiny_model, "-q"], capsys)[0] == 0
+    code, _, err = run(["search", idx, "font", "--model", tiny_model], capsys)
+    assert code == 0 and "warning" not in err
+    model = StaticModel.from_pretrained(tiny_model)
+    StaticModel(model.table[:, ::-1], model.tokenizer, normalize=True).save_pretrained(tmp_path / "other")
+    code, _, err = run(["search", idx, "font", "--model", tmp_path / "other"], capsys)
+    assert code == 0 and "warning: the model" in err and "differs" in err
+
+
+def test_eval_ternary_precision_on_a_ternary_model(tiny_model, tmp_path, capsys):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps({"query": f"{w} files", "doc": f"the {w} data"}) for w in WORDS[:8]) + "\n")
+    StaticModel.from_pretrained(tiny_model).quantize("ternary").save_pretrained(tmp_path / "tern")
+    code, out, err = run(["eval", data, "--model", tmp_path / "tern", "--precision", "float32,ternary", "--json",
+                          "-q"], capsys)
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["ternary"] == res["float32"]  # already ternary: measured as it is
+    code, _, err = run(["eval", "--model", tiny_model], capsys)
+    assert code == 2  # DATA is required: no data file is looked for in a development checkout
+
+
+def test_info_json_into_a_closed_pipe(tiny_model):
+    env = dict(os.environ, PYTHONPATH=str(Path(cli.__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-m", "fastembed_core.cli", "info", "--json", "--model", str(tiny_model)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0 and "BrokenPipe" not in err and "Traceback" not in err, err
+
+
+def test_bench_progress_source_and_missing_data(tiny_model, tmp_path, capsys):
+    argv = ["bench", "--model", tiny_model, "--texts", "20", "--codes", "2000", "--repeats", "1"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert "synthetic texts" in out and "timing encode 20 texts: fastembed_core 1 thread" in err
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps({"query": f"{w} files", "doc": f"the {w}"}) for w in WORDS[:5]) + "\n")
+    code, out, err = run([*argv, "--data", data, "-q"], capsys)
+    assert code == 0 and f"real texts from {data}" in out and err == ""
+    code, _, err = run([*argv, "--data", tmp_path / "missing.jsonl"], capsys)
+    assert code == 1 and "missing.jsonl: no such file" in err
+
+
+def test_bugs_keep_their_traceback(monkeypatch, capsys):
+    def broken(args):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_info", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        cli.main(["info"])
+
+
+def test_shipped_code_has_no_development_checkout_paths():
+    import fastembed_core
+
+    root = Path(fastembed_core.__file__).parent
+    for f in root.rglob("*.py"):
+        text = f.read_text(encoding="utf-8")
+        assert "shared/data" not in text.replace('" / "', "/") and "FASTEMBED_CORE_DEV_DATA" not in text, f

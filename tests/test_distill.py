@@ -3,8 +3,10 @@ computation, against model2vec.distill on the same teacher, and for loading in m
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from fastembed_core import distill as D  # noqa: E402
+D = importlib.import_module("fastembed_core.distill")  # the module (fastembed_core.distill is the function)
 
 WORDS = ["the", "a", "of", "package", "library", "file", "files", "python", "data", "tool", "server",
          "client", "support", "for", "and", "to", "is", "with", "image", "audio", "video", "text",
@@ -101,26 +103,20 @@ def test_output_loads_in_model2vec_and_static_model(teacher, tmp_path):
     m2v = pytest.importorskip("model2vec")
     out = tmp_path / "student"
     table, tok, config = D.distill_arrays(teacher, pca_dims=16)
-    D.save_model_dir(out, table, tok, config)
-    assert sorted(os.listdir(out)) == ["config.json", "model.safetensors", "tokenizer.json"]
+    D.distill(teacher, pca_dims=16, output_dir=out)  # written by StaticModel.save_pretrained
+    assert sorted(os.listdir(out)) == ["config.json", "model.safetensors", "modules.json", "tokenizer.json"]
     ref = m2v.StaticModel.from_pretrained(str(out))
     texts = ["the python library", "compress files for the network", "", "unknown ZZZ words"]
     a = ref.encode(texts)
     np.testing.assert_allclose(ref.embedding, table)
     from fastembed_core import model as fm
 
-    if not hasattr(fm, "StaticModel"):
-        pytest.skip("fastembed_core.StaticModel not in this build")
     ours = fm.StaticModel.from_pretrained(out)
     np.testing.assert_allclose(ours.encode(texts), a, atol=1e-6)
 
 
 def test_distill_returns_static_model_and_int8_is_model2vec_compatible(teacher, tmp_path):
     m2v = pytest.importorskip("model2vec")
-    from fastembed_core import model as fm
-
-    if not hasattr(fm, "StaticModel"):
-        pytest.skip("fastembed_core.StaticModel not in this build")
     out = tmp_path / "int8"
     model = D.distill(teacher, pca_dims=16, dtype="int8", output_dir=out)
     texts = ["a test of the audio tool", "font manager"]
@@ -197,14 +193,14 @@ def test_argument_errors(teacher, tmp_path):
         D.distill(teacher, dtype="float8")
 
 
-def test_save_model_dir_is_atomic_and_refuses_overwrite(tmp_path):
-    tok = {"model": {"type": "WordPiece", "vocab": {"a": 0}}}
+def test_distill_output_dir_is_atomic_and_refuses_overwrite(teacher, tmp_path):
     out = tmp_path / "m"
-    D.save_model_dir(out, np.ones((1, 2), np.float32), tok, {"normalize": True})
+    D.distill(teacher, pca_dims=4, output_dir=out)
     with pytest.raises(FileExistsError):
-        D.save_model_dir(out, np.zeros((1, 2), np.float32), tok, {})
-    D.save_model_dir(out, np.zeros((1, 2), np.float32), tok, {}, force=True)
-    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temp dirs left behind
+        D.distill(teacher, pca_dims=4, output_dir=out)
+    D.distill(teacher, pca_dims=6, output_dir=out, force=True)
+    assert [p.name for p in tmp_path.iterdir() if p.name != "teacher"] == ["m"]  # no temp dirs left behind
+    assert json.loads((out / "config.json").read_text())["hidden_dim"] == 6
 
 
 def test_sif_and_pca_helpers():
@@ -225,9 +221,13 @@ def test_full_teacher_distill(tmp_path):
     assert table.shape == (29525, 256)
 
 
-def test_package_level_distill_is_callable(teacher):
+def test_package_level_distill_is_a_plain_function(teacher):
+    import types
+
     import fastembed_core
 
+    assert isinstance(fastembed_core.distill, types.FunctionType) and fastembed_core.distill is D.distill
+    assert type(sys.modules["fastembed_core.distill"]) is types.ModuleType  # no module class swap
     model = fastembed_core.distill(teacher, pca_dims=8)
     assert type(model).__name__ == "StaticModel" and model.dim == 8
     assert model.encode("the python library").shape == (8,)

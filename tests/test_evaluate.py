@@ -1,4 +1,4 @@
-"""Retrieval metrics (DESIGN §9) on synthetic data whose answers are computed by hand."""
+"""Retrieval metrics (docs/retrieval-protocol.md) on synthetic data whose answers are computed by hand."""
 
 from __future__ import annotations
 

@@ -189,27 +189,55 @@ def test_bad_input(backend, kwargs, exc, msg):
         fe.gather_mean(table, ids, offsets, **args)
 
 
-class _FakeTable:
-    """A table object using the extension point (what a ternary table implements)."""
+def test_ternary_and_float_tables_share_one_validator_and_one_kernel_entry(backend, monkeypatch):
+    """A TernaryMatrix is one more table dtype of gather_mean: same checks, same kernel function."""
+    from fastembed_core import _backend, _validate
 
-    def __init__(self, dense):
-        self.dense = dense
-        self.shape = dense.shape
-        self.calls = []
+    dense = np.random.default_rng(0).standard_normal((6, 130)).astype(np.float32)
+    tern = fe.ternarize(dense)
+    bag_checks, kernel_calls = [], []
+    real_check, real_kernel = _validate.check_bags, _backend.kernels.gather_mean
 
-    def _fastembed_gather_mean(self, ids, offsets, *, mapping, weights, normalize, num_threads):
-        self.calls.append((ids.dtype, offsets.dtype))
-        return fe.gather_mean(self.dense, ids, offsets, mapping=mapping, weights=weights, normalize=normalize)
+    def check(*args, **kwargs):
+        bag_checks.append(1)
+        return real_check(*args, **kwargs)
+
+    def kernel(table, *args, **kwargs):
+        kernel_calls.append(table.dtype)
+        return real_kernel(table, *args, **kwargs)
+
+    monkeypatch.setattr(_validate, "check_bags", check)
+    monkeypatch.setattr(_backend.kernels, "gather_mean", kernel)
+    ids, offsets = np.array([1, 2, 3, 5], np.int64), [0, 1, 4]
+    got_t = fe.gather_mean(tern, ids, offsets, weights=np.ones(6))
+    got_f = fe.gather_mean(tern.to_dense(), ids, offsets, weights=np.ones(6))
+    assert bag_checks == [1, 1] and kernel_calls == [np.uint8, np.float32]
+    np.testing.assert_array_equal(got_t, got_f)  # exact: products of -1/0/1 with a float32 scale
+    for bad in (dict(ids=[0, 6]), dict(offsets=[0, 5]), dict(weights=[1.0])):
+        args = {"ids": ids, "offsets": offsets, **bad}
+        with pytest.raises(ValueError) as e_t:
+            fe.gather_mean(tern, args["ids"], args["offsets"], weights=args.get("weights"))
+        with pytest.raises(ValueError) as e_f:
+            fe.gather_mean(dense, args["ids"], args["offsets"], weights=args.get("weights"))
+        assert str(e_t.value) == str(e_f.value)
 
 
-def test_table_object_extension_point(backend):
-    dense = np.random.default_rng(0).standard_normal((6, 5)).astype(np.float32)
-    fake = _FakeTable(dense)
-    got = fe.gather_mean(fake, np.array([1, 2, 3], np.int64), [0, 1, 3], weights=np.ones(6), normalize=True)
-    np.testing.assert_array_equal(got, fe.gather_mean(dense, [1, 2, 3], [0, 1, 3], weights=np.ones(6), normalize=True))
-    assert fake.calls == [(np.int32, np.int64)]
-    with pytest.raises(ValueError, match="ids out of range"):
-        fe.gather_mean(fake, [7], [0, 1])
+def test_model_validates_mapping_once_not_per_batch(backend, monkeypatch):
+    """StaticModel checks mapping/weights at construction; encode's batches reuse them as they are."""
+    from fastembed_core import gather
+    import _models
+
+    tok = _models.tiny_tokenizer()
+    v = tok.get_vocab_size()
+    rng = np.random.default_rng(1)
+    for table in (rng.standard_normal((7, 130)).astype(np.float32), fe.ternarize(rng.standard_normal((7, 130)))):
+        model = fe.StaticModel(table, tok, mapping=rng.integers(0, 7, v), weights=rng.random(v))
+        assert model.mapping.dtype == np.int32 and model.weights.dtype == np.float32
+        before = model.encode(["a b", "c"], batch_size=1)
+        monkeypatch.setattr(gather, "check_mapping", lambda *a: pytest.fail("mapping re-validated"))
+        monkeypatch.setattr(gather, "check_weights", lambda *a: pytest.fail("weights re-validated"))
+        np.testing.assert_array_equal(model.encode(["a b", "c"], batch_size=1), before)
+        monkeypatch.undo()
 
 
 @settings(max_examples=60, deadline=None)

@@ -169,7 +169,7 @@ def test_load_rejects_corrupt_files(tmp_path):
 
 def test_bad_input(backend):
     d, q = data(n=20, dim=16)
-    with pytest.raises(ValueError, match="dim must be positive"):
+    with pytest.raises(ValueError, match="dim must be a positive integer"):
         fe.BinaryIndex(0)
     with pytest.raises(ValueError, match="keep must be"):
         fe.BinaryIndex(16, keep="float16")
@@ -191,7 +191,7 @@ def test_bad_input(backend):
     index.add(d)
     with pytest.raises(ValueError, match="k=21 is larger than the index"):
         index.search(q, 21)
-    with pytest.raises(ValueError, match="k must be positive"):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
         index.search(q, 0)
     with pytest.raises(ValueError, match="queries must have 16 dimensions"):
         index.search(np.zeros((2, 17), np.float32), 1)
@@ -203,7 +203,7 @@ def test_bad_input(backend):
         index.search(q, 1, dims=12)
     with pytest.raises(ValueError, match="dims must be a multiple of 8"):
         index.search(q, 1, dims=24)
-    with pytest.raises(ValueError, match="rescore_multiplier must be positive"):
+    with pytest.raises(ValueError, match="rescore_multiplier must be a positive integer"):
         index.search(q, 1, rescore_multiplier=0)
     with pytest.raises(ValueError, match="num_threads"):
         index.search(q, 1, num_threads=0)

@@ -224,7 +224,7 @@ def test_bad_input(data, tmp_path):
     ix.add(x, ids=np.arange(len(x)))
     with pytest.raises(ValueError, match="nprobe=25 is larger than nlist=24"):
         ix.search(q, 5, nprobe=25)
-    with pytest.raises(ValueError, match="nprobe must be positive"):
+    with pytest.raises(ValueError, match="nprobe must be a positive integer"):
         ix.search(q, 5, nprobe=0)
     with pytest.raises(ValueError, match="64 dimensions"):
         ix.search(q[:, :32], 5)

@@ -4,12 +4,14 @@
 pools bags ``start <= b < stop`` into ``out[b]``:
 
 - ``table``: [rows, dim] float32, float16 or int8; the elements of a row are contiguous
-  (``table.strides[1] == table.itemsize``); any positive row stride.
+  (``table.strides[1] == table.itemsize``); any positive row stride. Or uint8 [rows, kp // 4]: a
+  ternary table packed as in ``fastembed_core.ternary`` (weights -1, 0, 1), of ``dim = out.shape[1]``
+  columns, whose row scales come in ``scales``.
 - ``ids``: int32 [T], C-contiguous; bag b is ``ids[offsets[b]:offsets[b + 1]]``.
 - ``offsets``: int64 [n + 1], C-contiguous, non-decreasing, ``offsets[-1] <= T``.
 - ``mapping``: int32 [V] or None: token id -> table row (model2vec's vocabulary quantization).
 - ``weights``: float32 [V] or None: per-token multiplier (indexed by the id, not the row).
-- ``scales``: float32 [rows] or None: per-row multiplier (int8 tables).
+- ``scales``: float32 [rows] or None: per-row multiplier (int8 tables; required for ternary ones).
 - ``out``: float32 [n, dim], C-contiguous; rows ``start:stop`` are overwritten.
 
 For token t: ``row = mapping[t] if mapping else t`` and ``factor = weights[t] * scales[row]``
@@ -21,13 +23,15 @@ each mean is rounded to float16 (model2vec's mean of a float16 table is float16)
 float32. With ``normalize`` each row is then divided by ``np.linalg.norm(row) + float32(1e-32)``:
 numpy sums the float32 squares pairwise (blocks of up to 128, 8 accumulators), and csrc/gather.c
 reproduces that order, so every step is bit-identical between backends and to model2vec 0.10.
-Inputs are trusted: the public wrapper ``fastembed_core.pooling.gather_mean`` validates every
+Inputs are trusted: the public wrapper ``fastembed_core.gather.gather_mean`` validates every
 index before calling this.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .ternary import _unpack_codes
 
 __all__ = ["gather_mean"]
 
@@ -48,7 +52,12 @@ def gather_mean(table, ids, offsets, mapping, weights, scales, normalize, out, s
         factor = factor * weights[sel]
     if scales is not None:
         factor = factor * scales[rows]
-    vals = table[rows].astype(np.float32) * factor[:, None]
+    dim = out.shape[1]
+    if table.dtype == np.uint8:  # ternary codes w + 1 -> w, exact in float32
+        gathered = _unpack_codes(table[rows])[:, :dim].astype(np.float32) - np.float32(1)
+    else:
+        gathered = table[rows].astype(np.float32)
+    vals = gathered * factor[:, None]
     lengths = lengths[nonempty]
     starts = (offs[:-1] - offs[0])[nonempty]
     # Sequential float32 sum, vectorised across bags: step k adds token k of every bag longer than k.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ternary_quantize", "ternary_matmul_q", "ternary_matmul_acc", "ternary_gather_mean"]
+__all__ = ["ternary_quantize", "ternary_matmul_q", "ternary_matmul_acc"]
 
 BLOCK = 128
 _SHIFTS = np.array([0, 2, 4, 6], dtype=np.uint8).reshape(1, 1, 4, 1)
@@ -79,48 +79,3 @@ def ternary_matmul_q(
     ternary_matmul_acc(q, qsum, packed, acc)
     out[:] = acc.astype(np.float32) * wscale[None, :] / qscale[:, None]
 
-
-def ternary_gather_mean(
-    packed: np.ndarray,
-    scales: np.ndarray,
-    dim: int,
-    ids: np.ndarray,
-    offsets: np.ndarray,
-    weights: np.ndarray | None,
-    mapping: np.ndarray | None,
-    normalize: bool,
-    out: np.ndarray,
-) -> None:
-    """Mean of ternary rows over bags, straight from the packed table.
-
-    packed: uint8 [R, kp // 4]; scales: float32 [R]; dim: the row length (<= kp); ids: int32 or
-    int64 [T] (all in range); offsets: int64 [n + 1], bag b = ids[offsets[b]:offsets[b + 1]];
-    weights: float32 [V] or None; mapping: int64 [V] (values in [0, R)) or None; out: float32 [n, dim].
-    Row r = mapping[id] (or id); coefficient c = scales[r] * weights[id] (or scales[r]) in float32;
-    the float32 accumulator adds c * w[r] (exact products, as w is in {-1, 0, 1}) in id order; the
-    mean divides by float32(len); an empty bag gives zeros; normalize divides by
-    float32(sqrt(sum of squares in float64)) + 1e-32 (float32).
-    """
-    n = offsets.shape[0] - 1
-    out[:] = 0
-    if n == 0 or dim == 0:
-        return
-    a0, e0 = int(offsets[0]), int(offsets[-1])
-    sel = ids[a0:e0].astype(np.int64)
-    rows = mapping[sel] if mapping is not None else sel
-    coef = scales[rows] * weights[sel] if weights is not None else scales[rows]
-    t = _unpack_codes(packed[rows])[:, :dim].astype(np.float32) - np.float32(1)
-    contrib = t * coef[:, None].astype(np.float32)
-    for b in range(n):
-        a, e = int(offsets[b]) - a0, int(offsets[b + 1]) - a0
-        if e <= a:
-            continue
-        acc = contrib[a].copy()
-        for r in range(a + 1, e):  # sequential, as the C kernels
-            acc += contrib[r]
-        o = acc / np.float32(e - a)
-        if normalize:
-            o64 = o.astype(np.float64)
-            nrm = np.float32(np.sqrt(np.dot(o64, o64))) + np.float32(1e-32)
-            o = o / nrm
-        out[b] = o

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import positive_int
 from ..model import StaticModel
 
 
@@ -37,8 +38,7 @@ class Encoder:
         else:
             raise TypeError(f"model must be a model directory path or a fastembed_core.StaticModel, "
                             f"not {type(model).__name__}")
-        if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= self.model.dim):
-            raise ValueError(f"dims must be an integer in [1, {self.model.dim}], not {dims!r}")
+        dims = positive_int(dims, "dims", upper=self.model.dim, optional=True)
         self.dims, self.num_threads, self.normalize = dims, num_threads, normalize
         self.encode([])  # checks num_threads and normalize now, not at the first call
 

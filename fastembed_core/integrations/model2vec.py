@@ -31,7 +31,8 @@ import numpy as np
 
 from .._ref.gather import normalize_rows
 from ..model import StaticModel
-from ..pooling import _run, check_bags
+from .._validate import check_bags
+from ..gather import run
 from ..ternary import TernaryMatrix
 from ..tokenize import NO_LIMIT, TextTokenizer, check_texts
 
@@ -261,8 +262,8 @@ class _Encode:
                                          and len(ids) and np.diff(offsets).max() >= _INT8_EXACT_TOKENS):
                 core = cache.core
                 ids, offsets = check_bags(ids, offsets, core.vocab_size)
-                _run(core.table, ids, offsets, core.mapping, core.weights, None, normalize, threads,
-                     out[s : s + len(batch)], round_f16=round_f16)
+                run(core._kernel_table, ids, offsets, core.mapping, core.weights, normalize, threads,
+                    out[s : s + len(batch)], round_f16=round_f16)
             else:
                 out[s : s + len(batch)] = _numpy_pool(model, ids, offsets, normalize)
         if out.dtype != out_dtype:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import positive_int
 from ..model import PRECISIONS, StaticModel
 
 __all__ = ["Embedder", "embed_dataset"]
@@ -121,10 +122,8 @@ def embed_dataset(ds: Any, model: Any, *, text_column: str = "text", output_colu
     """
     ray = _ray()
     _check_options(model, precision, ranges)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
+    batch_size = positive_int(batch_size, "batch_size")
+    num_threads = positive_int(num_threads, "num_threads")
     model = os.fspath(model) if isinstance(model, os.PathLike) else _portable(model)
     kwargs = dict(text_column=text_column, output_column=output_column, precision=precision, normalize=normalize,
                   dims=dims, max_length=max_length, ranges=ranges, num_threads=num_threads)

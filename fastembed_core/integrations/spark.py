@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import positive_int
 from ..model import StaticModel
 from ._embedder import Encoder, require
 from .ray import _load, _portable
@@ -41,8 +42,7 @@ def embed_udf(model: Any, *, dims: int | None = None, num_threads: int | None = 
     """
     functions = require("pyspark.ml.functions", "spark", "spark")
     types = require("pyspark.sql.types", "spark", "spark")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+    batch_size = positive_int(batch_size, "batch_size")
     options = dict(dims=dims, num_threads=num_threads, normalize=normalize)
     Encoder(model, **options)  # the model and options are checked on the driver, not in a failed task
     if isinstance(model, StaticModel) and not isinstance(model.table, np.ndarray):

@@ -1,8 +1,10 @@
 """The small default model shipped with the package (built by scripts/build_default_model.py).
 
-It is a static model distilled from all-MiniLM-L6-v2 (Apache-2.0; see models/default/NOTICE) and
-stored in model2vec format, so ``model2vec.StaticModel.from_pretrained(default_model_path())`` loads
-it too.
+It is a static model distilled from all-MiniLM-L6-v2 (Apache-2.0; see models/default/NOTICE), stored
+in the model2vec directory layout but with a 2-bit ternary table (``ternary_packed`` /
+``ternary_scales``, ``"embedding_dtype": "ternary"``), which model2vec itself cannot load:
+``fastembed_core.integrations.model2vec.to_model2vec(StaticModel.default())`` gives an equivalent
+``model2vec.StaticModel`` in memory, with the same vectors.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def test_pack_unpack_bad_input():
         fe.pack_bits(np.ones((2, 3)), threshold=np.zeros(4))
     with pytest.raises(ValueError, match="dim=30 does not match"):
         fe.unpack_bits(np.zeros((2, 3), np.uint8), 30)
-    with pytest.raises(ValueError, match="dim must be positive"):
+    with pytest.raises(ValueError, match="dim must be a positive integer"):
         fe.unpack_bits(np.zeros((2, 3), np.uint8), 0)
     with pytest.raises(TypeError, match="codes must be packed codes"):
         fe.unpack_bits(np.zeros((2, 3), np.float32), 20)
@@ -325,9 +325,9 @@ def test_bad_input(backend):
         fe.hamming_topk(np.zeros((2, 5), np.uint8), db, 1)
     with pytest.raises(ValueError, match="different code widths"):
         fe.hamming_distance(q, np.zeros((3, 3), np.uint8))
-    with pytest.raises(ValueError, match="k must be positive"):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
         fe.hamming_topk(q, db, 0)
-    with pytest.raises(ValueError, match="k must be positive"):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
         fe.hamming_topk(q, db, -3)
     with pytest.raises(ValueError, match="k=11 is larger than the database"):
         fe.hamming_topk(q, db, 11)

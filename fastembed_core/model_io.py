@@ -1,0 +1,207 @@
+"""Model directories on disk: layout detection, loading and saving (for :class:`StaticModel`).
+
+Read: a model2vec directory (``model.safetensors`` with ``embeddings`` [V|K, dim]
+float32/float16/int8/float64, optional ``weights`` [V] and ``mapping`` [V]; ``tokenizer.json``;
+``config.json``) or a sentence-transformers StaticEmbedding layout (``embedding.weight``, possibly
+under ``0_StaticEmbedding/``, named by ``modules.json``). Only safetensors are read (nothing is
+unpickled); tensors are memory-mapped (``fastembed_core._io.read_safetensors``) and the table is
+used in place when its dtype is a kernel dtype.
+
+Written (:func:`save_pretrained`, the one writer: ``StaticModel.save_pretrained`` and ``distill``):
+``model.safetensors``, ``tokenizer.json``, ``config.json`` and ``modules.json``, as one atomic
+directory (``fastembed_core._io.atomic_write``; into an existing directory, file by file). A ternary table is stored as ``ternary_packed``
+(uint8, layout in ``fastembed_core.ternary``) and ``ternary_scales`` (float32 per row) with
+``"embedding_dtype": "ternary"`` and ``"ternary_shape"`` in config.json; fastembed_core loads it,
+model2vec does not (``fastembed_core.integrations.model2vec.to_model2vec`` exports it exactly).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._io import atomic_write, read_json, read_safetensors, write_safetensors
+from .quantization import model2vec_quantize
+from .ternary import TernaryMatrix, ternarize
+from .tokenize import TextTokenizer
+
+if TYPE_CHECKING:
+    from .model import StaticModel
+
+__all__ = ["find_layout", "load_pretrained", "save_pretrained"]
+
+DEFAULT_MAX_LENGTH = 512
+UNSET: Any = object()
+TERNARY_PACKED, TERNARY_SCALES = "ternary_packed", "ternary_scales"
+
+
+def check_finite(table: np.ndarray, name: str) -> None:
+    """ValueError if a float table holds NaN or inf (checked in slices: the table may be mapped)."""
+    if table.dtype.kind != "f":
+        return
+    step = max(1, (1 << 22) // max(1, table.shape[1]))
+    for i in range(0, table.shape[0], step):
+        if not np.isfinite(table[i : i + step]).all():
+            raise ValueError(f"tensor {name!r} contains NaN or inf (rows {i}..{i + step})")
+
+
+def find_layout(root: Path) -> tuple[Path, Path, dict, bool | None]:
+    """(tensor file, tokenizer file, config, normalize from modules.json or None)."""
+    if not root.exists():
+        raise FileNotFoundError(f"model directory {root} does not exist")
+    if not root.is_dir():
+        raise NotADirectoryError(f"model path {root} is not a directory")
+    modules = read_json(root / "modules.json", "modules.json") if (root / "modules.json").exists() else []
+    sub = "."
+    normalize_module = None
+    if isinstance(modules, list):
+        types = [str(m.get("type", "")) for m in modules if isinstance(m, dict)]
+        normalize_module = any(t.endswith("Normalize") for t in types)
+        for m in modules:
+            if isinstance(m, dict) and str(m.get("type", "")).endswith("StaticEmbedding"):
+                sub = str(m.get("path", "."))
+    for d in (root / sub, root, root / "0_StaticEmbedding"):
+        if (d / "model.safetensors").exists() and (d / "tokenizer.json").exists():
+            break
+    else:
+        missing = [f for f in ("model.safetensors", "tokenizer.json") if not (root / f).exists()]
+        raise FileNotFoundError(f"{root} is not a model2vec or StaticEmbedding directory: missing {', '.join(missing)}"
+                                " (looked in . and 0_StaticEmbedding/)")
+    config: dict = {}
+    for name in ("config.json", "config_sentence_transformers.json"):
+        if (root / name).exists():
+            config = read_json(root / name, name)
+            if not isinstance(config, dict):
+                raise ValueError(f"{root / name} must hold a JSON object")
+            break
+    return d / "model.safetensors", d / "tokenizer.json", config, normalize_module
+
+
+def load_pretrained(cls: type, path: str | os.PathLike, *, normalize: bool | None = None, dims: Any = None,
+                    quantize_to: str | None = None, max_length: Any = UNSET, fast_tokenizer: bool = True) -> Any:
+    """``cls`` (a StaticModel class) loaded from a local directory; see ``StaticModel.from_pretrained``."""
+    from . import _validate
+
+    root = Path(path)
+    tensor_file, tokenizer_file, config, normalize_module = find_layout(root)
+    tensors = read_safetensors(tensor_file)
+    weights, mapping = tensors.get("weights"), tensors.get("mapping")
+    if TERNARY_PACKED in tensors:
+        table = _ternary_table(root, tensor_file, tensors, config)
+        if dims is not None:
+            raise ValueError("dims cannot be applied to a ternary table at load time; pass dims to encode()")
+        normalize_module = None
+    else:
+        table = _dense_table(tensor_file, tensors)
+        for tname, t in (("weights", weights), ("mapping", mapping)):
+            if t is not None and t.ndim != 1:
+                raise ValueError(f"{tensor_file}: tensor {tname!r} must be 1-D, got shape {list(t.shape)}")
+        if weights is not None and weights.dtype.kind != "f":
+            raise ValueError(f"{tensor_file}: tensor 'weights' must be float, not {weights.dtype}")
+        if mapping is not None and mapping.dtype.kind not in "iu":
+            raise ValueError(f"{tensor_file}: tensor 'mapping' must be integer, not {mapping.dtype}")
+        if quantize_to == "ternary":
+            table = ternarize(np.asarray(table, dtype=np.float32))
+        elif quantize_to is not None:
+            table = model2vec_quantize(table, quantize_to)
+        if dims is not None:
+            dims = _validate.positive_int(dims, "dims", upper=table.shape[1])
+            if isinstance(table, TernaryMatrix):
+                raise ValueError("dims cannot be combined with quantize_to='ternary'; pass dims to encode()")
+            table = table[:, :dims]
+    if normalize is None:
+        normalize = config.get("normalize", normalize_module or False)
+    if max_length is UNSET:
+        max_length = config.get("max_length", DEFAULT_MAX_LENGTH)
+    tokenizer = TextTokenizer.from_file(tokenizer_file, fast="auto" if fast_tokenizer else None)
+    try:
+        return cls(table, tokenizer, weights=weights, mapping=mapping, normalize=bool(normalize),
+                   max_length=max_length, config=config)
+    except ValueError as exc:
+        raise ValueError(f"{root}: {exc}") from None
+
+
+def _dense_table(tensor_file: Path, tensors: dict[str, np.ndarray]) -> np.ndarray:
+    name = "embeddings" if "embeddings" in tensors else "embedding.weight" if "embedding.weight" in tensors else None
+    if name is None:
+        raise ValueError(f"{tensor_file}: no 'embeddings' or 'embedding.weight' tensor (found {sorted(tensors)})")
+    table = tensors[name]
+    if table.ndim != 2:
+        raise ValueError(f"{tensor_file}: tensor {name!r} must be 2-D [vocab, dim], got shape {list(table.shape)}")
+    if table.dtype not in (np.float32, np.float16, np.int8, np.float64):
+        raise ValueError(f"{tensor_file}: tensor {name!r} has dtype {table.dtype}; expected float32, float16, int8 or float64")
+    check_finite(table, name)
+    return table
+
+
+def _ternary_table(root: Path, tensor_file: Path, tensors: dict[str, np.ndarray], config: dict) -> TernaryMatrix:
+    """The table of a directory written by save_pretrained from a ternary model."""
+    shape = config.get("ternary_shape")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(d, int) for d in shape)):
+        raise ValueError(f"{root}/config.json: a ternary model needs 'ternary_shape': [rows, dim], got {shape!r}")
+    scales = tensors.get(TERNARY_SCALES)
+    if scales is None or scales.dtype != np.float32:
+        raise ValueError(f"{tensor_file}: a ternary model needs a float32 {TERNARY_SCALES!r} tensor")
+    try:
+        return TernaryMatrix(tensors[TERNARY_PACKED], scales, (shape[0], shape[1]))  # verifies every code
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{tensor_file}: {exc}") from None
+
+
+def save_pretrained(model: "StaticModel", path: str | os.PathLike, *, force: bool = True) -> Path:
+    """Write ``model`` as a model2vec directory at ``path``, atomically (see the module docstring).
+
+    ``force=False``: FileExistsError if ``path`` exists. Returns the path.
+    """
+    table = model.table
+    ternary = isinstance(table, TernaryMatrix)
+    if not ternary and not isinstance(table, np.ndarray):
+        raise TypeError(f"cannot save a {type(table).__name__} table in model2vec format")
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists (pass force=True to replace it)")
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} exists and is not a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if ternary:
+        tensors = {TERNARY_PACKED: table.packed, TERNARY_SCALES: table.row_scales}
+    else:
+        tensors = {"embeddings": table}
+    if model.weights is not None:
+        tensors["weights"] = model.weights
+    if model.mapping is not None:
+        tensors["mapping"] = model.mapping.astype(np.int64)
+    cfg = dict(model.config)
+    cfg.update(normalize=model.normalize, max_length=model.max_length, hidden_dim=model.dim,
+               embedding_dtype="ternary" if ternary else table.dtype.name)
+    if ternary:
+        cfg["ternary_shape"] = list(table.shape)
+    else:
+        cfg.pop("ternary_shape", None)
+    cfg.setdefault("model_type", "model2vec")
+    if model.mapping is not None:
+        cfg["vocabulary_quantization"] = int(table.shape[0])
+    else:
+        cfg.pop("vocabulary_quantization", None)
+    modules = [{"idx": 0, "name": "0", "path": ".", "type": "sentence_transformers.models.StaticEmbedding"}]
+    if model.normalize:
+        modules.append({"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"})
+    files = {
+        "model.safetensors": lambda p: write_safetensors(p, tensors),
+        "tokenizer.json": lambda p: model.tokenizer.tokenizer.save(str(p), pretty=False),
+        "config.json": lambda p: p.write_text(json.dumps(cfg, indent=4), encoding="utf-8"),
+        "modules.json": lambda p: p.write_text(json.dumps(modules, indent=4), encoding="utf-8"),
+    }
+    if path.is_dir():  # other files of an existing directory stay; each of ours is replaced atomically
+        for name, write in files.items():
+            with atomic_write(path / name) as tmp:
+                write(tmp)
+    else:
+        with atomic_write(path, directory=True) as tmp:
+            for name, write in files.items():
+                write(tmp / name)
+    return path

@@ -1,0 +1,145 @@
+"""The shared rules of _validate and _io: numpy integers everywhere, umask file modes, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import _models
+import numpy as np
+import pytest
+
+import fastembed_core as fe
+from fastembed_core import _io, _validate, cli
+
+INT_TYPES = [int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.intp]
+
+
+@pytest.fixture(scope="module")
+def model():
+    tok = _models.tiny_tokenizer()
+    table = np.random.default_rng(0).standard_normal((tok.get_vocab_size(), 24)).astype(np.float32)
+    return fe.StaticModel(table, tok, normalize=True)
+
+
+@pytest.mark.parametrize("t", INT_TYPES, ids=lambda t: t.__name__)
+def test_numpy_integers_are_accepted_everywhere(t, model):
+    texts = ["the python library", "compress files", "a network server"]
+    ref = model.encode(texts, dims=16, num_threads=2, batch_size=2, max_length=8)
+    got = model.encode(texts, dims=t(16), num_threads=t(2), batch_size=t(2), max_length=t(8))
+    np.testing.assert_array_equal(got, ref)
+    codes = fe.pack_bits(ref)
+    assert np.array_equal(fe.hamming_topk(codes, codes, t(2), num_threads=t(2))[1], fe.hamming_topk(codes, codes, 2)[1])
+    assert fe.unpack_bits(codes, t(16)).shape == (3, 16)
+    index = fe.BinaryIndex(t(16))
+    index.add(ref)
+    assert index.search(ref, t(2), rescore_multiplier=t(2), dims=t(8), num_threads=t(1))[1].shape == (3, 2)
+    assert fe.gather_mean(model.table, [1, 2], [0, 2], num_threads=t(2)).shape == (1, 24)
+    assert fe.ternary_matmul(np.ones((1, 24), np.float32), fe.ternarize(np.ones((4, 24))), num_threads=t(2)).shape == (1, 4)
+
+
+@pytest.mark.parametrize("where, bad", [(w, b) for w in ("k", "dims", "batch_size", "dim")
+                                        for b in (1.0, "2", True, np.bool_(True), None) if (w, b) != ("dims", None)])
+def test_non_integers_are_refused_everywhere_alike(bad, where, model):
+    codes = np.zeros((2, 2), np.uint8)
+    calls = {
+        "k": lambda: fe.hamming_topk(codes, codes, bad),
+        "dims": lambda: model.encode(["a"], dims=bad),  # (None is valid: all dims)
+        "batch_size": lambda: model.encode(["a"], batch_size=bad),
+        "dim": lambda: fe.BinaryIndex(bad),
+    }
+    with pytest.raises(TypeError, match=where) as info:
+        calls[where]()
+    assert isinstance(info.value, ValueError)  # ArgumentTypeError: both, so older callers keep working
+
+
+@pytest.fixture(params=[0o022, 0o077, 0o002])
+def umask(request):
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_everything_written_follows_the_umask(umask, model, tmp_path):
+    want_file, want_dir = 0o666 & ~umask, 0o777 & ~umask
+    model.save_pretrained(tmp_path / "model")
+    assert _mode(tmp_path / "model") == want_dir
+    assert {f.name: _mode(f) for f in (tmp_path / "model").iterdir()} == dict.fromkeys(
+        ["config.json", "model.safetensors", "modules.json", "tokenizer.json"], want_file)
+    fe.ternarize(np.ones((3, 5))).save(tmp_path / "t.st")
+    index = fe.BinaryIndex(24)
+    index.add(model.encode(["a b"]))
+    index.save(tmp_path / "i.idx")
+    src = tmp_path / "in.txt"
+    src.write_text("the python library\n")
+    os.chmod(src, 0o644)
+    assert cli.main(["encode", str(src), "-o", str(tmp_path / "v.npy"), "--model", str(tmp_path / "model"), "-q"]) == 0
+    assert cli.main(["index", str(src), "-o", str(tmp_path / "c.idx"), "--model", str(tmp_path / "model"), "-q"]) == 0
+    for name in ("t.st", "i.idx", "v.npy", "c.idx"):
+        assert _mode(tmp_path / name) == want_file, name
+
+
+def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
+    target = tmp_path / "f"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with _io.atomic_write(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f"]
+    with _io.atomic_write(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_atomic_write_replaces_a_directory_only_when_the_new_one_is_complete(tmp_path):
+    target = tmp_path / "d"
+    target.mkdir()
+    (target / "a").write_text("old")
+    with pytest.raises(RuntimeError):
+        with _io.atomic_write(target, directory=True) as tmp:
+            (tmp / "a").write_text("half")
+            raise RuntimeError("interrupted")
+    assert (target / "a").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["d"]
+    with _io.atomic_write(target, directory=True) as tmp:
+        (tmp / "b").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["b"] and [p.name for p in tmp_path.iterdir()] == ["d"]
+    with _io.atomic_write(target) as tmp:  # a file may replace a directory (an old CLI index) too
+        tmp.write_text("file")
+    assert target.read_text() == "file" and [p.name for p in tmp_path.iterdir()] == ["d"]
+
+
+def test_safetensors_round_trip_and_metadata(tmp_path):
+    tensors = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "s": np.float32(2.5) * np.ones(()),
+               "e": np.zeros((0, 4), np.int8), "u": np.arange(3, dtype=np.uint64)}
+    _io.write_safetensors(tmp_path / "x.st", tensors, metadata={"k": "v"})
+    back, meta = _io.read_safetensors(tmp_path / "x.st", metadata=True)
+    assert meta == {"k": "v"} and set(back) == set(tensors)
+    for name, a in tensors.items():
+        assert back[name].shape == a.shape and back[name].dtype == a.dtype and np.array_equal(back[name], a)
+    from safetensors.numpy import load_file  # the reference implementation reads our file
+
+    assert np.array_equal(load_file(str(tmp_path / "x.st"))["a"], tensors["a"])
+
+
+def test_one_jsonl_reader_for_the_cli_and_evaluate(tmp_path):
+    from fastembed_core import evaluate
+
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"query": "q", "doc": "d"}\n[1]\n')
+    with pytest.raises(ValueError, match="p.jsonl:2: expected a JSON object") as e_eval:
+        evaluate.load_pairs(bad)
+    with pytest.raises(cli.CLIError) as e_cli:
+        cli.read_texts(str(bad), field="query")
+    assert str(e_eval.value) in str(e_cli.value)
+
+
+def test_csr_from_lengths_matches_the_bag_rule():
+    offsets = _validate.csr_from_lengths([2, 0, 3])
+    assert offsets.tolist() == [0, 2, 2, 5] and offsets.dtype == np.int64
+    ids, off = _validate.check_bags(np.arange(5), offsets, 5)
+    assert ids.dtype == np.int32 and off is not None

@@ -48,7 +48,9 @@ class OptionalBuildExt(build_ext):
             if msvc:
                 ext.extra_compile_args += ["/Od", "/Zi"] if DEBUG else ["/O2"]
                 continue
-            args = ["-fno-strict-aliasing", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"]
+            # -ffp-contract=off: no mul+add fused into an FMA behind our back (also under -march=native), so
+            # every variant rounds as numpy does; explicit FMA intrinsics are unaffected.
+            args = ["-fno-strict-aliasing", "-ffp-contract=off", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"]
             args += ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
             if NATIVE:
                 args.append("-march=native")

@@ -55,9 +55,12 @@ struct fe_ug {
     ug_op *norm, *pre;
     int n_norm, n_pre;
     char *added;
-    int64_t *added_offs, n_added;
+    int64_t *added_offs, n_added, n_raw;
+    uint8_t *added_flags;
+    int32_t *added_ids;
     uint8_t risky_bmp[0x10000 / 8]; /* BMP part of the risky set, as bits */
-    uint8_t first_byte_added[256];  /* first bytes of added tokens */
+    uint8_t first_byte[2][256]; /* first bytes of the raw [0] / normalized [1] added tokens */
+    int first_scheme;           /* a Metaspace(prepend_scheme="first") runs */
 };
 
 typedef struct {
@@ -74,18 +77,37 @@ struct fe_ug_state {
     int64_t vcap;
     int64_t *path;
     int64_t path_cap;
-    int lead_removed; /* the normalizers removed the text's first code point(s): its offset is not 0 */
+    int lead_removed; /* UG_LEAD_* bits: did the normalizers move the text's start off offset 0? */
+    int seg_at_zero;  /* the segment being tokenized starts the text (no added token before it) */
+    /* word -> ids cache (words repeat: Zipf), cleared when half full */
+    struct ug_centry *cache;
+    uint32_t cache_count;
+    ug_buf ckeys;
+    int32_t *cids;
+    int64_t cids_len, cids_cap;
 };
+
+typedef struct ug_centry {
+    uint32_t hash, key_off, key_len, ids_off, n_ids; /* key_len == 0: empty */
+} ug_centry;
+
+#define UG_CACHE_SLOTS (1u << 15)
+#define UG_CACHE_MAX_WORD 48
 
 /* ---------------------------------------------------------------- small helpers */
 
-static uint32_t ug_hash(const char *s, int64_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
+/* FNV-1a over the key (extendable one byte at a time: Viterbi grows keys), then a final mix. */
+#define UG_FNV0 0xcbf29ce484222325ull
+static inline uint64_t ug_fnv(uint64_t h, const char *s, int64_t n) {
     for (int64_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+    return h;
+}
+static inline uint32_t ug_mix(uint64_t h) {
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ull;
     return (uint32_t)(h ^ (h >> 32));
 }
+static inline uint32_t ug_hash(const char *s, int64_t n) { return ug_mix(ug_fnv(UG_FNV0, s, n)); }
 
 /* Length of the valid UTF-8 code point at s (n bytes left), or 0. Sets *cp. */
 static int ug_utf8(const uint8_t *s, int64_t n, uint32_t *cp) {
@@ -153,9 +175,8 @@ static int ug_put(ug_buf *b, const char *s, int64_t n) {
 
 /* The piece id of key (-1: only a prefix of pieces), or -2 when no piece starts with it. Slots are
  * bounds-checked here (a blob is not scanned at open, so that only the pages used are read). */
-static int64_t ug_find(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
-                       const char *key, int64_t len) {
-    uint32_t h = ug_hash(key, len);
+static int64_t ug_find_h(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
+                         const char *key, int64_t len, uint32_t h) {
     uint16_t tag = (uint16_t)(h >> 16);
     uint64_t i = ug_home(h, n);
     for (uint64_t probes = 0; probes < n; probes++) {
@@ -167,6 +188,11 @@ static int64_t ug_find(const ug_slot *slots, uint64_t n, const char *pool, uint6
         if (++i == n) i = 0;
     }
     return -2;
+}
+
+static int64_t ug_find(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
+                       const char *key, int64_t len) {
+    return ug_find_h(slots, n, pool, pool_len, n_pieces, key, len, ug_hash(key, len));
 }
 
 /* Inserts pool[off:off+len] with id (-1: a prefix); 1 when new, 0 when present, -2 table full. */
@@ -369,7 +395,8 @@ static ug_op *ug_copy_ops(const fe_ug_op *src, int n) {
 }
 
 fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, int n_norm, const fe_ug_op *pre,
-                  int n_pre, const char *added_blob, const int64_t *added_offs, int64_t n_added) {
+                  int n_pre, const char *added_blob, const int64_t *added_offs, const uint8_t *added_flags,
+                  const int32_t *added_ids, int64_t n_added) {
     if (fe_ug_check(blob, blob_len) || n_norm < 0 || n_pre < 0 || n_added < 0) return NULL;
     for (int i = 0; i < n_pre; i++) /* Metaspace needs a replacement; First only as the first op */
         if (pre[i].kind == FE_UG_P_METASPACE && (pre[i].a_len <= 0 || (pre[i].flag1 == 1 && i > 0))) return NULL;
@@ -388,12 +415,15 @@ fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, i
     for (uint64_t r = 0; r < h->n_risky; r++)
         for (uint32_t c = ug->risky[2 * r]; c <= ug->risky[2 * r + 1] && c < 0x10000; c++)
             ug->risky_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
+    for (int i = 0; i < n_pre; i++) ug->first_scheme |= pre[i].kind == FE_UG_P_METASPACE && pre[i].flag1 == 1;
     ug->norm = ug_copy_ops(norm, n_norm);
     ug->pre = ug_copy_ops(pre, n_pre);
     int64_t alen = n_added ? added_offs[n_added] - added_offs[0] : 0;
     ug->added = (char *)malloc((size_t)alen + 1);
     ug->added_offs = (int64_t *)malloc((size_t)(n_added + 1) * sizeof(int64_t));
-    if (!ug->norm || !ug->pre || !ug->added || !ug->added_offs || alen < 0) {
+    ug->added_flags = (uint8_t *)malloc((size_t)n_added + 1);
+    ug->added_ids = (int32_t *)malloc((size_t)(n_added + 1) * sizeof(int32_t));
+    if (!ug->norm || !ug->pre || !ug->added || !ug->added_offs || !ug->added_flags || !ug->added_ids || alen < 0) {
         fe_ug_free(ug);
         return NULL;
     }
@@ -407,7 +437,10 @@ fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, i
             fe_ug_free(ug);
             return NULL;
         }
-        ug->first_byte_added[(uint8_t)ug->added[ug->added_offs[k]]] = 1;
+        ug->added_flags[k] = added_flags[k];
+        ug->added_ids[k] = added_ids[k];
+        ug->first_byte[added_flags[k] & FE_UG_ADDED_NORMALIZED][(uint8_t)ug->added[ug->added_offs[k]]] = 1;
+        ug->n_raw += !(added_flags[k] & FE_UG_ADDED_NORMALIZED);
     }
     return ug;
 }
@@ -418,6 +451,8 @@ void fe_ug_free(fe_ug *ug) {
     ug_free_ops(ug->pre, ug->n_pre);
     free(ug->added);
     free(ug->added_offs);
+    free(ug->added_flags);
+    free(ug->added_ids);
     free(ug);
 }
 
@@ -431,6 +466,9 @@ void fe_ug_state_free(fe_ug_state *st) {
     free(st->start);
     free(st->nid);
     free(st->path);
+    free(st->cache);
+    free(st->ckeys.p);
+    free(st->cids);
     free(st);
 }
 
@@ -468,9 +506,18 @@ static int ug_cm_lookup(const fe_ug *ug, const uint8_t *s, int64_t n, const char
     return 0;
 }
 
+/* Metaspace(prepend_scheme="first") prepends only when the normalized text still starts at original
+ * offset 0. Removing leading original characters (Replace with "", Strip) moves it (CUT); a
+ * replacement emitted at the start keeps it at 0 (TOUCHED), and what a later removal then does
+ * depends on alignments not tracked here (UNSURE: such texts go to tokenizers). */
+enum { UG_LEAD_CUT = 1, UG_LEAD_TOUCHED = 2, UG_LEAD_UNSURE = 4 };
+
+static void ug_lead_cut(int *lr) {
+    if (!(*lr & UG_LEAD_CUT)) *lr |= (*lr & UG_LEAD_TOUCHED) ? UG_LEAD_UNSURE : UG_LEAD_CUT;
+}
+
 /* Precompiled: returns 0, 1 fallback, -1 OOM. */
-/* (Removing the first code points keeps the text's offset at 0 here, unlike Replace and Strip.) */
-static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o) {
+static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o, int *lr) {
     const uint8_t *u = (const uint8_t *)s;
     for (int64_t i = 0; i < n;) {
         uint32_t cp;
@@ -489,6 +536,7 @@ static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o) 
             i++;
             k = 1;
         }
+        if (r == 1 && o->len == 0) *lr |= UG_LEAD_TOUCHED;
         if (r == 1 ? ug_put(o, rep, rep_len) : ug_put(o, s + i, k)) return -1;
         i += k;
     }
@@ -499,8 +547,8 @@ static int ug_replace(const char *s, int64_t n, const ug_op *op, ug_buf *o, int 
     int64_t i = 0;
     while (i < n) {
         if (i + op->a_len <= n && memcmp(s + i, op->a, (size_t)op->a_len) == 0) {
+            if (o->len == 0) op->b_len ? (void)(*lead_removed |= UG_LEAD_TOUCHED) : ug_lead_cut(lead_removed);
             if (ug_put(o, op->b, op->b_len)) return -1;
-            if (o->len == 0) *lead_removed = 1;
             i += op->a_len;
         } else {
             if (ug_put(o, s + i, 1)) return -1;
@@ -515,8 +563,8 @@ static int ug_multispace(const char *s, int64_t n, const ug_op *op, ug_buf *o, i
         int64_t j = i;
         while (j < n && s[j] == ' ') j++;
         if (j - i >= 2) {
+            if (o->len == 0) op->b_len ? (void)(*lead_removed |= UG_LEAD_TOUCHED) : ug_lead_cut(lead_removed);
             if (ug_put(o, op->b, op->b_len)) return -1;
-            if (o->len == 0) *lead_removed = 1;
             i = j;
         } else {
             if (ug_put(o, s + i, 1)) return -1;
@@ -532,7 +580,7 @@ static int ug_edgespace(const char *s, int64_t n, const ug_op *op, ug_buf *o, in
     if (a == n) return n ? ug_put(o, op->b, op->b_len) : 0;
     while (z > a && s[z - 1] == ' ') z--;
     if (a && ug_put(o, op->b, op->b_len)) return -1;
-    if (a && !op->b_len) *lead_removed = 1;
+    if (a) op->b_len ? (void)(*lead_removed |= UG_LEAD_TOUCHED) : ug_lead_cut(lead_removed);
     if (ug_put(o, s + a, z - a)) return -1;
     if (z < n && ug_put(o, op->b, op->b_len)) return -1;
     return 0;
@@ -556,7 +604,7 @@ static int ug_strip(const char *s, int64_t n, const ug_op *op, ug_buf *o, int *l
         while (a < z && (k = ug_space_len(s + a, z - a))) a += k;
     if (op->flag2)
         while (z > a && (k = ug_space_len_back(s + a, z - a))) z -= k;
-    if (a) *lead_removed = 1;
+    if (a) ug_lead_cut(lead_removed);
     return ug_put(o, a ? s + a : s, z - a); /* s may be NULL when n == 0: no NULL + 0 (UB) */
 }
 
@@ -573,20 +621,21 @@ static int ug_normalize(const fe_ug *ug, fe_ug_state *st, const char *text, int6
         o->len = 0;
         int rc = 0;
         switch (op->kind) {
-        case FE_UG_N_PRECOMPILED: rc = ug_precompiled(ug, cur, cur_len, o); break;
+        case FE_UG_N_PRECOMPILED: rc = ug_precompiled(ug, cur, cur_len, o, lr); break;
         case FE_UG_N_REPLACE: rc = ug_replace(cur, cur_len, op, o, lr); break;
         case FE_UG_N_MULTISPACE: rc = ug_multispace(cur, cur_len, op, o, lr); break;
         case FE_UG_N_EDGESPACE: rc = ug_edgespace(cur, cur_len, op, o, lr); break;
         case FE_UG_N_START:
             if (cur_len >= op->a_len && memcmp(cur, op->a, (size_t)op->a_len) == 0) {
                 rc = ug_put(o, op->b, op->b_len) || ug_put(o, cur + op->a_len, cur_len - op->a_len) ? -1 : 0;
-                if (!op->b_len) *lr = 1;
+                op->b_len ? (void)(*lr |= UG_LEAD_TOUCHED) : ug_lead_cut(lr);
             }
             else rc = ug_put(o, cur, cur_len);
             break;
         case FE_UG_N_STRIP: rc = ug_strip(cur, cur_len, op, o, lr); break;
         case FE_UG_N_PREPEND:
             rc = cur_len ? (ug_put(o, op->a, op->a_len) || ug_put(o, cur, cur_len) ? -1 : 0) : 0;
+            if (cur_len) *lr |= UG_LEAD_TOUCHED;
             break;
         default: return -2;
         }
@@ -678,7 +727,7 @@ static int ug_pretokenize(const fe_ug *ug, fe_ug_state *st, int src, int64_t n) 
         if (nspans) memcpy(old, st->spans, (size_t)nspans * sizeof(int64_t));
         st->spans_len = 0;
         for (int64_t k = 0; k < nspans; k += 2) {
-            int first = k == 0 && old[k] == 0 && !st->lead_removed;
+            int first = k == 0 && old[k] == 0 && !(st->lead_removed & UG_LEAD_CUT) && st->seg_at_zero;
             if (ug_pre_one(&ug->pre[i], st->b[cur].p + old[k], old[k + 1] - old[k], first, o, st)) {
                 free(old);
                 return -1;
@@ -754,8 +803,10 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
         if (!mblen) return 1;
         double base = score[s];
         int single = 0;
+        uint64_t fnv = ug_fnv(UG_FNV0, w + s, mblen);
         for (int64_t e = s + mblen; e - s <= h->maxlen;) {
-            int64_t found = ug_find(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, w + s, e - s);
+            int64_t found = ug_find_h(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, w + s, e - s,
+                                      ug_mix(fnv));
             if (found == -2) break;
             int32_t id = (int32_t)found;
             if (id >= 0) {
@@ -770,6 +821,7 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
             if (e >= n) break;
             int k = ug_utf8((const uint8_t *)w + e, n - e, &cp);
             if (!k) return 1;
+            fnv = ug_fnv(fnv, w + e, k);
             e += k;
         }
         if (!single) {
@@ -804,35 +856,141 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
     return 0;
 }
 
-/* ---------------------------------------------------------------- encode */
-
-static int ug_has_added(const fe_ug *ug, const char *s, int64_t n) {
-    if (!ug->n_added) return 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (!ug->first_byte_added[(uint8_t)s[i]]) continue;
-        for (int64_t k = 0; k < ug->n_added; k++) {
-            int64_t a = ug->added_offs[k], len = ug->added_offs[k + 1] - a;
-            if (len <= n - i && memcmp(s + i, ug->added + a, (size_t)len) == 0) return 1;
+static const int32_t *ug_cache_get(const fe_ug_state *st, const char *w, int64_t n, uint32_t h, int64_t *n_ids) {
+    if (!st->cache) return NULL;
+    for (uint32_t i = h & (UG_CACHE_SLOTS - 1);; i = (i + 1) & (UG_CACHE_SLOTS - 1)) {
+        const ug_centry *e = &st->cache[i];
+        if (e->key_len == 0) return NULL;
+        if (e->hash == h && e->key_len == (uint64_t)n && memcmp(st->ckeys.p + e->key_off, w, (size_t)n) == 0) {
+            *n_ids = e->n_ids;
+            return st->cids + e->ids_off;
         }
     }
+}
+
+static void ug_cache_put(fe_ug_state *st, const char *w, int64_t n, uint32_t h, const int32_t *ids, int64_t n_ids) {
+    if (!st->cache && !(st->cache = (ug_centry *)calloc(UG_CACHE_SLOTS, sizeof(ug_centry)))) return;
+    if (st->cache_count >= UG_CACHE_SLOTS / 2) {
+        memset(st->cache, 0, UG_CACHE_SLOTS * sizeof(ug_centry));
+        st->cache_count = 0;
+        st->ckeys.len = st->cids_len = 0;
+    }
+    if (st->cids_len + n_ids > st->cids_cap) {
+        int64_t cap = st->cids_cap ? st->cids_cap * 2 : 4096;
+        while (cap < st->cids_len + n_ids) cap *= 2;
+        int32_t *p = (int32_t *)realloc(st->cids, (size_t)cap * sizeof(int32_t));
+        if (!p) return; /* the cache is an optimization: skip it when out of memory */
+        st->cids = p;
+        st->cids_cap = cap;
+    }
+    int64_t key_off = st->ckeys.len;
+    if (ug_put(&st->ckeys, w, n)) return;
+    uint32_t i = h & (UG_CACHE_SLOTS - 1);
+    while (st->cache[i].key_len != 0) i = (i + 1) & (UG_CACHE_SLOTS - 1);
+    if (n_ids) memcpy(st->cids + st->cids_len, ids, (size_t)n_ids * sizeof(int32_t));
+    st->cache[i] = (ug_centry){h, (uint32_t)key_off, (uint32_t)n, (uint32_t)st->cids_len, (uint32_t)n_ids};
+    st->cids_len += n_ids;
+    st->cache_count++;
+}
+
+/* The ids of one word through the cache; 0, 1 fallback, -1 OOM. */
+static int ug_word(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n, fe_ug_ids *out) {
+    if (n == 0 || n > UG_CACHE_MAX_WORD) return ug_viterbi(ug, st, w, n, out);
+    uint32_t h = ug_hash(w, n);
+    int64_t n_ids;
+    const int32_t *ids = ug_cache_get(st, w, n, h, &n_ids);
+    if (ids) {
+        for (int64_t k = 0; k < n_ids; k++)
+            if (ug_emit(out, ids[k])) return -1;
+        return 0;
+    }
+    int64_t at = out->len;
+    int rc = ug_viterbi(ug, st, w, n, out);
+    if (rc == 0) ug_cache_put(st, w, n, h, out->data + at, out->len - at);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- encode */
+
+/* The longest added token of kind normalized (0/1) at s[i:], or -1. */
+static int64_t ug_added_at(const fe_ug *ug, const char *s, int64_t n, int64_t i, int normalized) {
+    int64_t best = -1, best_len = 0;
+    for (int64_t k = 0; k < ug->n_added; k++) {
+        if ((ug->added_flags[k] & FE_UG_ADDED_NORMALIZED) != (normalized ? FE_UG_ADDED_NORMALIZED : 0)) continue;
+        int64_t a = ug->added_offs[k], len = ug->added_offs[k + 1] - a;
+        if (len > best_len && len <= n - i && memcmp(s + i, ug->added + a, (size_t)len) == 0) {
+            best = k;
+            best_len = len;
+        }
+    }
+    return best;
+}
+
+static int ug_has_added(const fe_ug *ug, const char *s, int64_t n, int normalized) {
+    for (int64_t i = 0; i < n; i++)
+        if (ug->first_byte[normalized][(uint8_t)s[i]] && ug_added_at(ug, s, n, i, normalized) >= 0) return 1;
     return 0;
 }
 
-/* Ids of one text appended to out; 0, 1 fallback, -1 OOM. */
-static int ug_text(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, fe_ug_ids *out) {
-    if (ug_has_added(ug, text, len)) return 1;
+/* One segment between added tokens (at byte `at` of the text): normalize, pre-tokenize, Viterbi. */
+static int ug_segment(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, int64_t at, fe_ug_ids *out) {
     int nb = ug_normalize(ug, st, text, len);
     if (nb == -1) return -1;
     if (nb == -2) return 1;
     int64_t nlen = st->b[nb].len;
-    if (ug->n_norm && ug_has_added(ug, st->b[nb].p, nlen)) return 1;
+    if (ug_has_added(ug, st->b[nb].p, nlen, 1)) return 1; /* normalized added tokens: tokenizers */
+    if ((st->lead_removed & UG_LEAD_UNSURE) && ug->first_scheme) return 1;
+    st->seg_at_zero = at == 0;
     int wb = ug_pretokenize(ug, st, nb, nlen);
     if (wb < 0) return -1;
     for (int64_t k = 0; k < st->spans_len; k += 2) {
-        int rc = ug_viterbi(ug, st, st->b[wb].p + st->spans[k], st->spans[k + 1] - st->spans[k], out);
+        int rc = ug_word(ug, st, st->b[wb].p + st->spans[k], st->spans[k + 1] - st->spans[k], out);
         if (rc) return rc;
     }
     return 0;
+}
+
+/* 1 word character (ASCII alphanumeric), 0 not, -1 unknown here ('_' or non-ASCII: fallback). */
+static int ug_word_char(uint8_t c) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
+    return c == '_' || c >= 0x80 ? -1 : 0;
+}
+
+/* Ids of one text appended to out; 0, 1 fallback, -1 OOM. Raw (non-normalized) added tokens are
+ * split out first as tokenizers' AddedVocabulary does: leftmost-longest, single_word / lstrip / rstrip. */
+static int ug_text(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, fe_ug_ids *out) {
+    int64_t seg = 0, i = 0;
+    while (ug->n_raw && i < len) {
+        int64_t k = ug->first_byte[0][(uint8_t)text[i]] ? ug_added_at(ug, text, len, i, 0) : -1;
+        if (k < 0) {
+            i++;
+            continue;
+        }
+        int64_t start = i, stop = i + ug->added_offs[k + 1] - ug->added_offs[k], s2;
+        uint8_t f = ug->added_flags[k];
+        i = stop; /* the next match starts after this one, even when it is discarded */
+        if (f & FE_UG_ADDED_SINGLE_WORD) {
+            int before = start == 0 ? 0 : ug_word_char((uint8_t)text[start - 1]);
+            int after = stop == len ? 0 : ug_word_char((uint8_t)text[stop]);
+            if (before < 0 || after < 0) return 1;
+            if (before || after) continue;
+        }
+        if (start < seg) return 1;
+        if (f & FE_UG_ADDED_LSTRIP) {
+            int64_t ns = start;
+            while (ns > 0 && (s2 = ug_space_len_back(text, ns))) ns -= s2;
+            start = ns > seg ? ns : seg;
+        }
+        if (f & FE_UG_ADDED_RSTRIP)
+            while (stop < len && (s2 = ug_space_len(text + stop, len - stop))) stop += s2;
+        if (seg < start) {
+            int rc = ug_segment(ug, st, text + seg, start - seg, seg, out);
+            if (rc) return rc;
+        }
+        if (ug_emit(out, ug->added_ids[k])) return -1;
+        seg = stop;
+    }
+    return seg < len || len == 0 ? ug_segment(ug, st, text + seg, len - seg, seg, out) : 0;
 }
 
 int fe_ug_encode(const fe_ug *ug, fe_ug_state *st, const char *const *texts, const int64_t *lens, int64_t n,
@@ -889,7 +1047,9 @@ int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
                        {FE_UG_N_EDGESPACE, "", 0, "", 0, 0, 0}, {FE_UG_N_STRIP, "", 0, "", 0, 1, 1}};
     fe_ug_op pre[] = {{FE_UG_P_METASPACE, "\xe2\x96\x81", 3, "", 0, 0, 1}};
     int64_t aoffs[] = {0, 3};
-    fe_ug *ug = fe_ug_open(blob, blob_len, norm, 4, pre, 1, "<s>", aoffs, 1);
+    uint8_t aflags[] = {(uint8_t)(data[0] & 14)}; /* single_word / lstrip / rstrip from the input */
+    int32_t aids[] = {0};
+    fe_ug *ug = fe_ug_open(blob, blob_len, norm, 4, pre, 1, "<s>", aoffs, aflags, aids, 1);
     fe_ug_state *st = fe_ug_state_new();
     if (ug && st) {
         const char *text = (const char *)data + 2 + cm_len;

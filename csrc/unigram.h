@@ -57,10 +57,15 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
 /* 0 when blob[0:len] is a valid, self-consistent vocabulary blob; otherwise a negative code. */
 int fe_ug_check(const uint8_t *blob, int64_t len);
 
-/* A tokenizer over a checked blob plus the pipeline ops; added tokens (texts holding one go to
- * fallback). NULL when out of memory, the blob fails fe_ug_check, or an op is invalid. */
+enum { FE_UG_ADDED_NORMALIZED = 1, FE_UG_ADDED_SINGLE_WORD = 2, FE_UG_ADDED_LSTRIP = 4, FE_UG_ADDED_RSTRIP = 8 };
+
+/* A tokenizer over a checked blob plus the pipeline ops and the added tokens (k: content
+ * added_blob[added_offs[k]:added_offs[k+1]], flags FE_UG_ADDED_*, id). Non-normalized added tokens
+ * are split out of the text as tokenizers does; a text whose normalized form holds a normalized
+ * one goes to fallback. NULL when out of memory, the blob fails fe_ug_check, or an op is invalid. */
 fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, int n_norm, const fe_ug_op *pre,
-                  int n_pre, const char *added_blob, const int64_t *added_offs, int64_t n_added);
+                  int n_pre, const char *added_blob, const int64_t *added_offs, const uint8_t *added_flags,
+                  const int32_t *added_ids, int64_t n_added);
 void fe_ug_free(fe_ug *ug);
 
 fe_ug_state *fe_ug_state_new(void);

@@ -1,9 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled kernels: Cython bindings to the C in csrc/.
 
-This module only converts arguments and releases the GIL; validation happens in the public
-modules. Each kernel family's bindings live in ``_kernels_<family>.pxi``; the numpy module
-``_kernels_py`` has the same function names and contracts.
+This module only converts arguments and releases the GIL. Index values (ids, offsets, mapping) and
+argument types are validated once, in the public modules (``fastembed_core._validate``); the
+bindings keep only cheap shape asserts (array widths, output shapes, bag ranges), so they trust
+index values: call them through the public API. Each kernel family's bindings live in
+``_kernels_<family>.pxi``; the numpy module ``_kernels_py`` has the same function names and contracts.
 """
 from libc.stdint cimport uint32_t
 

@@ -24,7 +24,8 @@ cdef extern from "unigram.h" nogil:
                     int64_t n_risky, uint8_t **blob, int64_t *blob_len)
     int fe_ug_check(const uint8_t *blob, int64_t len)
     fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, int n_norm, const fe_ug_op *pre,
-                      int n_pre, const char *added_blob, const int64_t *added_offs, int64_t n_added)
+                      int n_pre, const char *added_blob, const int64_t *added_offs, const uint8_t *added_flags,
+                      const int32_t *added_ids, int64_t n_added)
     void fe_ug_free(fe_ug *ug)
     fe_ug_state *fe_ug_state_new()
     void fe_ug_state_free(fe_ug_state *st)
@@ -140,11 +141,20 @@ def unigram_new(dict spec, blob):
     keep = []
     _ug_ops(norm, nops, keep)
     _ug_ops(pre, pops, keep)
-    ablob, aoffs = _wp_blob(spec["added_tokens"])
+    added = spec["added_tokens"]  # dicts: content, id, normalized, single_word, lstrip, rstrip
+    ablob, aoffs = _wp_blob([t["content"] for t in added])
+    aflags = _np_wp.array([(1 if t["normalized"] else 0) | (2 if t["single_word"] else 0) |
+                           (4 if t["lstrip"] else 0) | (8 if t["rstrip"] else 0) for t in added] + [0], dtype=_np_wp.uint8)
+    aids = _np_wp.array([t["id"] for t in added] + [0], dtype=_np_wp.int64)
+    if aids.min() < 0 or aids.max() > 2**31 - 1:
+        raise ValueError("added token ids must fit in int32 and be >= 0")
+    aids32 = aids.astype(_np_wp.int32)
     cdef const int64_t[::1] aoffs_v = aoffs
+    cdef const uint8_t[::1] aflags_v = aflags
+    cdef const int32_t[::1] aids_v = aids32
     cdef const char *ablob_p = ablob
     h.ug = fe_ug_open(&h._view[0], len(h._view), nops, len(norm), pops, len(pre), ablob_p, &aoffs_v[0],
-                      len(spec["added_tokens"]))
+                      &aflags_v[0], &aids_v[0], len(added))
     if h.ug == NULL:
         rc = fe_ug_check(&h._view[0], len(h._view))
         if rc:

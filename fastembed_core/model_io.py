@@ -40,13 +40,36 @@ TERNARY_PACKED, TERNARY_SCALES = "ternary_packed", "ternary_scales"
 
 
 def check_finite(table: np.ndarray, name: str) -> None:
-    """ValueError if a float table holds NaN or inf (checked in slices: the table may be mapped)."""
+    """ValueError if a float table holds NaN or inf, checked in slices.
+
+    A memory-mapped table is read through the file, not through the mapping: the check then leaves
+    none of the table's pages in this process (they stay in the shared page cache), so a process
+    holding a large model keeps only the rows it gathers.
+    """
     if table.dtype.kind != "f":
         return
     step = max(1, (1 << 22) // max(1, table.shape[1]))
-    for i in range(0, table.shape[0], step):
-        if not np.isfinite(table[i : i + step]).all():
+    for i, rows in _row_slices(table, step):
+        if not np.isfinite(rows).all():
             raise ValueError(f"tensor {name!r} contains NaN or inf (rows {i}..{i + step})")
+
+
+def _row_slices(table: np.ndarray, step: int):
+    """(first row, rows) slices of ``table``: read from its file when it is a whole mapped tensor."""
+    filename, offset = getattr(table, "filename", None), getattr(table, "offset", None)
+    if filename is None or offset is None or not table.flags.c_contiguous or table.base is None:
+        for i in range(0, table.shape[0], step):
+            yield i, table[i : i + step]
+        return
+    row_bytes = table.shape[1] * table.itemsize
+    with open(filename, "rb") as fh:
+        for i in range(0, table.shape[0], step):
+            n = min(step, table.shape[0] - i)
+            fh.seek(offset + i * row_bytes)
+            rows = np.frombuffer(fh.read(n * row_bytes), dtype=table.dtype)
+            if rows.size != n * table.shape[1]:
+                raise ValueError(f"{filename}: shorter than its header says")
+            yield i, rows
 
 
 def find_layout(root: Path) -> tuple[Path, Path, dict, bool | None]:

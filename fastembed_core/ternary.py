@@ -230,7 +230,7 @@ def _check_matrix(w: Any, name: str = "w") -> TernaryMatrix:
     return w
 
 
-def _quantize(x: np.ndarray, kp: int, num_threads: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _quantize_activations(x: np.ndarray, kp: int, num_threads: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m = x.shape[0]
     q = np.empty((m, kp), np.int8)
     s = np.empty(m, np.float32)
@@ -265,7 +265,7 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
     kp = w.packed.shape[1] * 4
     out = np.empty((m, n), np.float32)
     if m and n:
-        q, s, qsum = _quantize(xa, kp, nt)
+        q, s, qsum = _quantize_activations(xa, kp, nt)
         wscale = w.row_scales
         kern = _backend.kernels
         if m >= 8 * nt:

@@ -17,13 +17,11 @@ memory-maps read-only.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import mmap
 import os
 import re
 import sys
-import tempfile
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import _backend
+from ._io import atomic_write
 from .wordpiece import FastWordPiece
 
 __all__ = ["FastUnigram", "unsupported_reason", "cached", "cache_dir"]
@@ -133,8 +132,10 @@ def _pre_ops(pre: Any) -> list | str:
     return f"pre-tokenizer {kind}"
 
 
-def parse(d: dict) -> tuple[dict, dict] | str:
-    """(spec, build arguments) of a tokenizer JSON dict, or the reason it is unsupported."""
+def parse(d: dict, tok: Any = None) -> tuple[dict, dict] | str:
+    """(spec, build arguments) of a tokenizer JSON dict (``tok``: the same as a tokenizers.Tokenizer,
+    whose normalizer gives the normalized form of ``normalized`` added tokens), or the reason it is
+    unsupported."""
     model = d.get("model") or {}
     if model.get("type") != "Unigram":
         return f"model {model.get('type')} is not Unigram"
@@ -153,9 +154,22 @@ def parse(d: dict) -> tuple[dict, dict] | str:
         return pre
     if any(op["kind"] == "metaspace" and op["flag1"] == 1 for op in pre[1:]):
         return "Metaspace(prepend_scheme='first') after another pre-tokenizer"
-    added = [t.get("content") for t in d.get("added_tokens") or []]
-    if not all(isinstance(c, str) and c for c in added):
+    added = [dict(content=t.get("content"), id=t.get("id"),
+                  **{k: bool(t.get(k, False)) for k in ("normalized", "single_word", "lstrip", "rstrip")})
+             for t in d.get("added_tokens") or []]
+    if not all(isinstance(t["content"], str) and t["content"] for t in added):
         return "an empty added token"
+    if not all(isinstance(t["id"], int) and 0 <= t["id"] < 2**31 for t in added):
+        return "an added token id out of range"
+    for t in added:  # tokenizers matches a normalized added token by its normalized form
+        if t["normalized"] and d.get("normalizer") is not None:
+            if tok is None:
+                from tokenizers import Tokenizer
+
+                tok = Tokenizer.from_str(json.dumps(d))
+            t["content"] = tok.normalizer.normalize_str(t["content"])
+            if not t["content"]:
+                return "a normalized added token whose normalized form is empty"
     pieces = [p for p, _ in vocab]
     scores = [s for _, s in vocab]
     if not all(isinstance(p, str) and p for p in pieces):
@@ -171,7 +185,7 @@ def parse(d: dict) -> tuple[dict, dict] | str:
 
 def unsupported_reason(tok: Any) -> str | None:
     """Why ``tok`` (a tokenizers.Tokenizer) cannot run on the Unigram fast path, or None."""
-    got = parse(json.loads(tok.to_str()))
+    got = parse(json.loads(tok.to_str()), tok)
     return got if isinstance(got, str) else None
 
 
@@ -199,7 +213,7 @@ class FastUnigram(FastWordPiece):
         to_str = getattr(tok, "to_str", None)
         if to_str is None:
             raise TypeError(f"tok must be a tokenizers.Tokenizer, not {type(tok).__name__}")
-        got = parse(json.loads(to_str()))
+        got = parse(json.loads(to_str()), tok)
         if isinstance(got, str):
             return None
         spec, build = got
@@ -233,7 +247,7 @@ def _rebuild(spec: dict, blob: bytes | None) -> FastUnigram:
 
 CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
 _CACHE_MAGIC = b"FEUGCACH"
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 def cache_dir() -> Path:
@@ -257,21 +271,9 @@ def _write_cache(path: Path, meta: dict, blob: bytes) -> None:
     pre = _CACHE_MAGIC + len(head).to_bytes(8, "little") + head
     pre += b"\0" * (-len(pre) % 8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o644 & ~umask)  # readable by every process that may map it, like a normal file
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pre)
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(pre)
+        fh.write(blob)
 
 
 def _open_cache(path: Path, tokenizer_file: str) -> tuple[FastUnigram, dict]:
@@ -330,7 +332,7 @@ def cached(tokenizer_file: Any, meta_of: Any) -> tuple[FastUnigram, dict] | None
             tok = Tokenizer.from_str(data.decode("utf-8"))
         except Exception:  # noqa: BLE001  (the caller reports it when it loads the file itself)
             return None
-        got = parse(json.loads(tok.to_str()))
+        got = parse(json.loads(tok.to_str()), tok)
         if isinstance(got, str):
             return None
         spec, build = got

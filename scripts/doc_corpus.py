@@ -27,8 +27,8 @@ import gzip
 import random
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 _TROFF_ESC = [(re.compile(r"\\f(\(..|\[[^]]*\]|.)"), ""), (re.compile(r"\\\(aq"), "'"),
@@ -157,8 +157,8 @@ def man_pairs(limit: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
                 text = fh.read()
         except (OSError, EOFError):
             continue
-        m = re.search(r"^\.SH\s+\"?NAME\"?\s*\n(.*?)^\.SH", text, re.M | re.S)
-        d = re.search(r"^\.SH\s+\"?DESCRIPTION\"?\s*\n(.*?)(?=^\.SH|\Z)", text, re.M | re.S)
+        m = re.search(r"^\.SH\s+\"?NAME\"?\s*\n(.*?)^\.SH", text, re.MULTILINE | re.DOTALL)
+        d = re.search(r"^\.SH\s+\"?DESCRIPTION\"?\s*\n(.*?)(?=^\.SH|\Z)", text, re.MULTILINE | re.DOTALL)
         if not m or not d:
             continue
         name = " ".join(_untroff(x) for x in m.group(1).splitlines() if not x.startswith((".", "'")))

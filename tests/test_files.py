@@ -215,7 +215,7 @@ def test_model_tensor_shapes_are_verified(saved_model, tmp_path):
         fe.StaticModel.from_pretrained(d)
 
 
-@pytest.mark.parametrize("target", ["model_dir", "index", "tokenizer", "ternary"])
+@pytest.mark.parametrize("target", ["model_dir", "index", "tokenizer", "ternary", "unigram"])
 def test_fuzz_seed_corpus_replays_clean(target):
     """The fuzz harnesses' seeds (fuzz/corpus/<target>/) run through their checks without a finding."""
     import subprocess

@@ -25,7 +25,10 @@ def _import(cwd: Path, backend: str | None = None) -> subprocess.CompletedProces
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FASTEMBED_CORE_BACKEND")}
     if backend:
         env["FASTEMBED_CORE_BACKEND"] = backend
-    code = "import fastembed_core as f, fastembed_core.pooling; print(f.BACKEND, f.__file__)"
+    # An editable install (pip install -e) maps fastembed_core._kernels to its own tree whatever the package's
+    # __path__: drop its finder so that the copy in `cwd` is what gets imported, as in a plain checkout.
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in type(f).__module__]\n"
+            "import fastembed_core as f, fastembed_core.pooling; print(f.BACKEND, f.__file__)")
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
 
 

@@ -11,9 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sentence_transformers")
 
-from fastembed_core import evaluate as ev  # noqa: E402
-from fastembed_core import train  # noqa: E402
-from test_distill import WORDS, make_teacher  # noqa: E402
+from test_distill import WORDS, make_teacher
+
+from fastembed_core import evaluate as ev
+from fastembed_core import train
 
 CONTENT = [w for w in WORDS if w.isalpha()]
 
@@ -70,7 +71,7 @@ def test_fit_lowers_loss_and_raises_dev_ndcg(teacher, corpus, dev, cache):
 
 
 def test_matryoshka_weighting_helps_truncated_dims(teacher, corpus, dev, cache):
-    kw = dict(epochs=4, lr=0.02, batch_size=64)
+    kw = {"epochs": 4, "lr": 0.02, "batch_size": 64}
     mrl = _fit(teacher, corpus, cache, dims=(4, 8, 32), **kw)
     flat = _fit(teacher, corpus, cache, dims=(32,), **kw)
     assert _fidelity(mrl, teacher, dev, dims=4) > _fidelity(flat, teacher, dev, dims=4) + 0.02
@@ -86,8 +87,8 @@ def test_fit_is_deterministic_per_seed(teacher, corpus, cache):
 
 
 def test_fit_ternary_table_and_cache_resume(teacher, corpus, tmp_path):
-    r = train.fit_arrays(teacher, corpus, dims=(16, 32), epochs=1, ternary=True, cache_dir=tmp_path,
-                         show_progress_bar=False)
+    r = train.fit_arrays(teacher, corpus, dims=(16, 32), epochs=1, ternary=True, ternary_epochs=1,
+                         cache_dir=tmp_path, show_progress_bar=False)
     assert r["table"].dtype == np.int8 and set(np.unique(r["table"])) <= {-1, 0, 1}
     chunks = sorted(tmp_path.glob("*.npy"))
     assert chunks

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("sentencepiece")
+pytest.importorskip("transformers")  # SpmConverter, for the "spm" style
 import _unigram_models as U  # noqa: E402
 from conftest import DATA  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
@@ -27,7 +28,7 @@ from fastembed_core import TextTokenizer, _backend  # noqa: E402
 from fastembed_core.unigram import FastUnigram, unsupported_reason  # noqa: E402
 
 STYLES = ["xlmr", "spm", "hf"]
-EDGE = ["", " ", "  x", "x  ", "\x1f0", "x y", "xx", "\x1f x", "Hello  world ", "\u2581a", " \u2581", "\u2581\u2581", "a\tb\nc", "a\r\nb", "a\rb",
+EDGE = ["", " ", "  x", "x  ", "\x1f0", "x y", "xx", "\x1f x", "Hello  world ", "\u2581a", " \u2581", "\u2581\u2581", "a\tb\nc", "a\r\nb", "a\rb", "¸", " ¸x", "\u3000x",
         "ｅ\u0301 e\u0301 ＡＢＣ", "日本語のテキスト", "한국어 텍스트", "Привет, мир!", "zzz\x00\x01qq", "🙂🙂 ok",
         "<s> hi </s>", "<unk>x<unk>", "\u200b\u200bx", "\ufeffabc", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "a" * 3000, "ab " * 2000,
         "\u00a0\u3000x\u2028y", "ﬁ ﬂ Ⅻ ㈱ ½", "\U0010ffff\U000e0001x"]
@@ -366,3 +367,39 @@ def test_unigram_pickles(tmp_path, cache_env):
     TextTokenizer.from_file(path)
     mapped = TextTokenizer.from_file(path).fast
     assert fast_lists(pickle.loads(pickle.dumps(mapped)), texts) == fast_lists(fast, texts)
+
+
+# ------------------------------------------------------------------ added tokens on the fast path
+
+
+def test_added_tokens_split_like_tokenizers():
+    from tokenizers import AddedToken
+
+    tok = Tokenizer.from_str(U.spm_tokenizer("xlmr").to_str())
+    raw = dict(normalized=False)  # add_tokens defaults to normalized=True (those texts go to tokenizers)
+    tok.add_tokens([AddedToken("debian", single_word=True, **raw), AddedToken("[X]", lstrip=True, rstrip=True, **raw),
+                    AddedToken("paket", lstrip=True, **raw), AddedToken("[X]y", **raw),
+                    AddedToken("Ⅻ", normalized=True)])
+    tok.add_special_tokens([AddedToken("<sep>", rstrip=True)])
+    texts = EDGE + ["debian tools", "xdebian debian_x debian1 (debian)", "a [X] b[X]c  [X]  d", "[X]y[X]", "<s>",
+                    "  <sep>  start", "<s>x</s>", "paket paket  paket", "<mask><mask>", "Ⅻ ok", "日本 debian"]
+    texts += [t + " <s> " + u for t, u in zip(i18n_texts(30), reversed(i18n_texts(30)))]
+    fast = FastUnigram.from_tokenizer(tok)
+    with _backend.using("compiled"):
+        assert fast_lists(fast, texts) == reference(tok, texts)
+        plain = styled("xlmr")[1]  # texts with grapheme-joining code points fall back in any case
+        plain.encode_flat(texts[len(EDGE):])
+        fast.encode_flat(texts[len(EDGE):])  # beyond those: "debian_x" (single_word beside '_') and "Ⅻ ok"
+        assert fast.last_fallback_count == plain.last_fallback_count + 2
+
+
+@pytest.mark.parametrize("scheme", ["first", "always", "never"])
+def test_added_tokens_with_each_prepend_scheme(scheme):
+    d = json.loads(U.spm_tokenizer("xlmr").to_str())
+    d["pre_tokenizer"]["prepend_scheme"] = scheme
+    tok = Tokenizer.from_str(json.dumps(d))
+    texts = ["<s>hello", "<s> hello", "a<s>b", " <s>", "<s>", "x </s>  y<mask>z"] + i18n_texts(10)
+    with _backend.using("compiled"):
+        fast = FastUnigram.from_tokenizer(tok)
+        assert fast_lists(fast, texts) == reference(tok, texts)
+        assert fast.last_fallback_count == 0

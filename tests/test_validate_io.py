@@ -143,3 +143,25 @@ def test_csr_from_lengths_matches_the_bag_rule():
     assert offsets.tolist() == [0, 2, 2, 5] and offsets.dtype == np.int64
     ids, off = _validate.check_bags(np.arange(5), offsets, 5)
     assert ids.dtype == np.int32 and off is not None
+
+
+def test_finite_check_of_a_mapped_table_reads_the_file(tmp_path):
+    """check_finite reads a memory-mapped table through its file (no table page stays in the process):
+    the slices it checks equal the mapping, and a NaN anywhere is still found."""
+    from fastembed_core import _io
+    from fastembed_core.model_io import _row_slices, check_finite
+
+    table = np.random.default_rng(0).standard_normal((1000, 24)).astype(np.float32)
+    path = tmp_path / "t.safetensors"
+    _io.write_safetensors(path, {"a": np.zeros(3, np.float32), "embeddings": table})
+    mapped = _io.read_safetensors(path)["embeddings"]
+    seen = 0
+    for i, rows in _row_slices(mapped, 64):
+        np.testing.assert_array_equal(rows.reshape(-1, 24), table[i : i + 64])
+        seen += len(rows) // 24
+    assert seen == len(table)
+    check_finite(mapped, "embeddings")
+    table[999, 23] = np.inf
+    _io.write_safetensors(path, {"a": np.zeros(3, np.float32), "embeddings": table})
+    with pytest.raises(ValueError, match="NaN or inf"):
+        check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")

@@ -5,7 +5,12 @@ the oracle in tests) these functions run the tokenizer the spec was read from th
 The compiled versions (csrc/unigram.c) must give the same ids for every text they do not flag as
 fallback. The pipeline reproduced (``encode(text, add_special_tokens=False)``):
 
-1. Added tokens found in the text: the compiled path sends such texts to tokenizers.
+1. Added tokens: the non-normalized ones are split out of the raw text (leftmost, longest match;
+   ``single_word`` drops a match touching a word character, ``lstrip`` / ``rstrip`` take the
+   whitespace beside it; a match consumes its span even when dropped); each remaining segment
+   goes through 2-4 on its own (Metaspace ``first`` prepends only to a segment at offset 0). The
+   compiled path sends a text to tokenizers when a normalized added token occurs in a segment's
+   normalized form, or when ``single_word`` meets ``_`` / a non-ASCII neighbour.
 2. The normalizers in order: Precompiled (SentencePiece's charsmap: per grapheme cluster shorter
    than 6 bytes the replacement of the shortest charsmap key that is a prefix of the cluster, else
    per code point), Replace (a literal, or the regexes ``" {2,}"``, ``"\\A +| +\\z"``, ``"\\A<lit>"``),
@@ -21,7 +26,8 @@ fallback. The pipeline reproduced (``encode(text, add_special_tokens=False)``):
 5. Keep the first ``max_tokens`` ids (if >= 0), then remove ``drop_id`` (if >= 0).
 
 Spec dict (built by ``fastembed_core.unigram``): normalizers / pre_tokenizers (lists of op dicts:
-kind, a, b, flag1, flag2), added_tokens (list of str), tokenizer_json (the tokenizer, truncation and
+kind, a, b, flag1, flag2), added_tokens (dicts: content, id, normalized, single_word, lstrip,
+rstrip), tokenizer_json (the tokenizer, truncation and
 padding removed; only for this module and for fallback).
 """
 

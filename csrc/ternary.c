@@ -130,7 +130,8 @@ static inline FE_TARGET_AVX2 __m128i hsum4_epi32(__m256i a0, __m256i a1, __m256i
 #define GEMV_RUN 8
 
 static inline FE_TARGET_AVX2 __attribute__((always_inline)) void
-gemv_rows_avx2(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb, const size_t nr, int32_t *res) {
+gemv_rows_avx2(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb, const size_t nr, int32_t *res,
+               const uint8_t *pf) {
     const __m256i m3 = _mm256_set1_epi8(3), mc = _mm256_set1_epi8(0x0c), ones = _mm256_set1_epi16(1);
     __m256i t[4], e[4], o[4];
     for (size_t r = 0; r < nr; r++) t[r] = _mm256_setzero_si256();
@@ -140,9 +141,9 @@ gemv_rows_avx2(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb, const s
         for (size_t b = b0; b < b1; b++) {
             const __m256i *x = (const __m256i *)(qi + BLOCK * b);
             for (size_t r = 0; r < nr; r++) {
-                /* rows j + 8.., same offset: when the weights are out of L2 (a large float matmul in between)
-                 * the 4 row streams stall the ALU-bound loop; measured best 8 rows ahead */
-                if (nr == 4) _mm_prefetch((const char *)(w + (r + 8) * rb + 32 * b), _MM_HINT_T0);
+                /* pf: rows j + 8.. (or w itself near the end), same offset: when the weights are out of
+                 * L2 (a large float matmul in between) the row streams stall the ALU-bound loop */
+                if (nr == 4) _mm_prefetch((const char *)(pf + r * rb + 32 * b), _MM_HINT_T0);
                 __m256i v = _mm256_loadu_si256((const __m256i *)(w + r * rb + 32 * b));
                 __m256i v4 = _mm256_srli_epi16(v, 4);
                 e[r] = _mm256_add_epi16(e[r], _mm256_add_epi16(
@@ -168,8 +169,11 @@ static FE_TARGET_AVX2 void gemv_row_avx2(const int8_t *qi, const uint8_t *packed
                                          int32_t *res) {
     const size_t rb = kp / 4, nb = kp / BLOCK;
     size_t j = 0;
-    for (; j + 4 <= n; j += 4) gemv_rows_avx2(qi, packed + j * rb, rb, nb, 4, res + j);
-    for (; j < n; j++) gemv_rows_avx2(qi, packed + j * rb, rb, nb, 1, res + j);
+    for (; j + 4 <= n; j += 4) {
+        const uint8_t *w = packed + j * rb;
+        gemv_rows_avx2(qi, w, rb, nb, 4, res + j, j + 12 <= n ? w + 8 * rb : w);
+    }
+    for (; j < n; j++) gemv_rows_avx2(qi, packed + j * rb, rb, nb, 1, res + j, NULL);
 }
 
 /* Decodes weight rows [j0, j0 + ncols) into panel (u8 codes): panel[g * 64 + c * 4 + e] is the code

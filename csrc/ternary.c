@@ -278,9 +278,10 @@ static FE_TARGET_AVX2 void store_tile_avx2(const int32_t *res, size_t width, siz
 /* The GEMM / GEMV driver shared by the SIMD variants. Weight rows are decoded once per call, a
  * group of panels (<= PANEL_GROUP_BYTES, in L2) at a time; each full group of mr activation rows
  * then goes through `kernel` against every panel of the group, left to right (two panels at once
- * when `wide` is given and two remain, else `narrow`), so the output rows are written in order:
- * tiles of many rows at a large stride (the order before) thrashed the cache and TLB on the
- * output and cost 2-3x at 4096 x 1536. The remaining m % mr rows go through the GEMV routine. */
+ * when `wide` is given and two remain, else `narrow`), so the output rows are written in order.
+ * (The order before, column tiles of 256 rows at a large stride, made the AVX2 4x16 kernel 2x
+ * slower at 4096 x 384 x 1536 and cost VNNI ~10%.) The remaining m % mr rows go through the GEMV
+ * routine. */
 static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                          const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                          int32_t *acc, size_t ldo, size_t mr, kernel_fn narrow, kernel_fn wide,

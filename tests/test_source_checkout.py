@@ -27,7 +27,9 @@ def _import(cwd: Path, backend: str | None = None) -> subprocess.CompletedProces
         env["FASTEMBED_CORE_BACKEND"] = backend
     # An editable install (pip install -e) maps fastembed_core._kernels to its own tree whatever the package's
     # __path__: drop its finder so that the copy in `cwd` is what gets imported, as in a plain checkout.
-    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in type(f).__module__]\n"
+    # (setuptools installs the finder class itself, not an instance: look at its own __module__.)
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path\n"
+            "    if '__editable__' not in str(getattr(f, '__module__', '')) + type(f).__module__]\n"
             "import fastembed_core as f, fastembed_core.pooling; print(f.BACKEND, f.__file__)")
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
 

@@ -223,16 +223,9 @@ class FastUnigram(FastWordPiece):
             return cls(spec)
         return cls(spec, vocab_blob(build))
 
-    def _handle(self):
-        name = _backend.BACKEND
-        h = self._handles.get(name)
-        if h is None:
-            with self._lock:
-                h = self._handles.get(name)
-                if h is None:
-                    blob = self.blob if name == "compiled" else None
-                    h = self._handles[name] = _backend.kernels.unigram_new(self.spec, blob)
-        return h
+    def _new_handle(self, backend: str):
+        # The mapped vocabulary structure is the compiled handle's; the numpy one wraps tokenizers.
+        return _backend.kernels.unigram_new(self.spec, self.blob if backend == "compiled" else None)
 
     def __reduce__(self):
         """Pickles as (spec, vocabulary bytes): the handles (and any mmap) are rebuilt on load."""

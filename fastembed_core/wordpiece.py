@@ -154,8 +154,12 @@ class FastWordPiece:
             with self._lock:
                 h = self._handles.get(name)
                 if h is None:
-                    h = self._handles[name] = _backend.kernels.wordpiece_new(self.spec)
+                    h = self._handles[name] = self._new_handle(name)
         return h
+
+    def _new_handle(self, backend: str):
+        """A tokenizer handle of ``backend`` ("compiled" or "numpy") built from the spec."""
+        return _backend.kernels.wordpiece_new(self.spec)
 
     def _reference(self):
         """The tokenizers pipeline (no truncation/padding), for fallback texts."""

@@ -4,8 +4,8 @@
  * is a darts-clone double-array trie over UTF-8 plus NUL-terminated replacement strings, applied
  * per code point as tokenizers applies it per grapheme cluster: texts with code points that could
  * form a multi-code-point cluster go to fallback, except CR LF which is handled); (2) pre-tokenize
- * (Metaspace, WhitespaceSplit) into word spans; (3) Viterbi per word over a hash table holding
- * every piece and every code-point prefix of a piece (so the scan of ends stops early).
+ * (Metaspace, WhitespaceSplit) into word spans; (3) Viterbi per word over a double-array trie of
+ * the pieces' bytes (one walk per start position finds every piece that starts there).
  */
 #include "unigram.h"
 
@@ -13,28 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UG_MAGIC "FEUGRAM1"
+#define UG_MAGIC "FEUGRAM2"
 #define UG_MAXLEN 4096 /* longest piece in bytes */
 #define UG_UNK_PENALTY 10.0
+#define UG_MAX_UNITS ((uint64_t)1 << 30)
+#define UG_FREE UINT32_MAX /* check of an unused unit */
 
 typedef struct {
-    uint32_t off;    /* key = pool[off:off+len] */
-    uint16_t len;    /* 0: empty slot */
-    uint16_t tag;    /* high bits of the key's hash */
-    int32_t id;      /* piece id, or -1 when the key is only a prefix of pieces */
-} ug_slot;
-
-/* Slot of hash h in a table of n slots (any n, not only powers of two). */
-static inline uint64_t ug_home(uint32_t h, uint64_t n) { return ((uint64_t)h * n) >> 32; }
+    uint32_t base;  /* children at base + byte */
+    uint32_t check; /* the parent unit (UG_FREE: unused) */
+    int32_t id;     /* the piece ending here, or -1 */
+} ug_node;
 
 typedef struct {
     char magic[8];
-    uint64_t total, n_slots, pool_len, cm_units, cm_norm_len, n_risky;
+    uint64_t total, n_units, cm_units, cm_norm_len, n_risky;
     int64_t n_pieces;
     int32_t unk_id, byte_fallback, maxlen, endian;
     double min_score;
     int32_t byte_ids[256];
-    uint64_t off_slots, off_scores, off_pool, off_cm, off_cmnorm, off_risky;
+    uint64_t off_da, off_scores, off_cm, off_cmnorm, off_risky;
 } ug_header;
 
 typedef struct {
@@ -46,9 +44,8 @@ typedef struct {
 
 struct fe_ug {
     const ug_header *h;
-    const ug_slot *slots;
+    const ug_node *da;
     const double *scores;
-    const char *pool;
     const uint32_t *cm;
     const char *cmnorm;
     const uint32_t *risky;
@@ -173,61 +170,162 @@ static int ug_put(ug_buf *b, const char *s, int64_t n) {
 
 /* ---------------------------------------------------------------- the piece table */
 
-/* The piece id of key (-1: only a prefix of pieces), or -2 when no piece starts with it. Slots are
- * bounds-checked here (a blob is not scanned at open, so that only the pages used are read). */
-static int64_t ug_find_h(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
-                         const char *key, int64_t len, uint32_t h) {
-    uint16_t tag = (uint16_t)(h >> 16);
-    uint64_t i = ug_home(h, n);
-    for (uint64_t probes = 0; probes < n; probes++) {
-        const ug_slot *s = &slots[i];
-        if (s->len == 0) return -2;
-        if (s->tag == tag && s->len == (uint64_t)len && (uint64_t)s->off + s->len <= pool_len &&
-            memcmp(pool + s->off, key, (size_t)len) == 0)
-            return s->id >= -1 && s->id < n_pieces ? s->id : -2;
-        if (++i == n) i = 0;
+/* A double-array trie over the pieces' UTF-8 bytes: the child of node x by byte c is unit
+ * p = base(x) + c when check(p) == x; the root is unit 0; a unit's id is the piece ending there.
+ * Nothing read from a blob is trusted: every unit index is checked against n_units and every id
+ * against n_pieces where it is used (a blob is not scanned at open, so only the pages used are read). */
+
+/* The piece id of s[0:n], or -1. */
+static int64_t ug_lookup(const ug_node *da, uint64_t n_units, int64_t n_pieces, const char *s, int64_t n) {
+    uint64_t x = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t p = (uint64_t)da[x].base + (uint8_t)s[i];
+        if (p >= n_units || da[p].check != x) return -1;
+        x = p;
     }
-    return -2;
+    int32_t id = da[x].id;
+    return id >= 0 && id < n_pieces ? id : -1;
 }
 
-static int64_t ug_find(const ug_slot *slots, uint64_t n, const char *pool, uint64_t pool_len, int64_t n_pieces,
-                       const char *key, int64_t len) {
-    return ug_find_h(slots, n, pool, pool_len, n_pieces, key, len, ug_hash(key, len));
+typedef struct {
+    const uint8_t *p;
+    uint32_t len;
+    int32_t id;
+} ug_key;
+
+static int ug_key_cmp(const void *a, const void *b) { /* bytes, then shorter first, then id */
+    const ug_key *x = (const ug_key *)a, *y = (const ug_key *)b;
+    int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
-/* Inserts pool[off:off+len] with id (-1: a prefix); 1 when new, 0 when present, -2 table full. */
-static int ug_insert(ug_slot *slots, uint64_t n, const char *pool, uint32_t off, uint32_t len, int32_t id) {
-    uint32_t h = ug_hash(pool + off, len);
-    uint16_t tag = (uint16_t)(h >> 16);
-    uint64_t i = ug_home(h, n);
-    for (uint64_t probes = 0; probes < n; probes++) {
-        ug_slot *s = &slots[i];
-        if (s->len == 0) {
-            *s = (ug_slot){off, (uint16_t)len, tag, id};
-            return 1;
-        }
-        if (s->tag == tag && s->len == len && memcmp(pool + s->off, pool + off, len) == 0) {
-            if (id >= 0) s->id = id; /* tokenizers: the last duplicate piece wins */
-            return 0;
-        }
-        if (++i == n) i = 0;
-    }
-    return -2;
+/* The trie under construction: units, and the free ones (check UG_FREE) in a doubly linked list
+ * in index order (UG_END terminates it). A free unit that failed too many placements leaves the
+ * list (it stays unused), which bounds the search. */
+#define UG_END UINT32_MAX
+#define UG_GAVE_UP 255
+typedef struct {
+    ug_node *da;
+    uint32_t *next, *prev;
+    uint8_t *fails;
+    uint64_t cap, head, tail, top; /* top: 1 + the highest unit in use */
+} ug_dab;
+
+static void ug_dab_unlink(ug_dab *b, uint64_t p) {
+    uint32_t nx = b->next[p], pv = b->prev[p];
+    if (pv == UG_END) b->head = nx;
+    else b->next[pv] = nx;
+    if (nx == UG_END) b->tail = pv;
+    else b->prev[nx] = pv;
 }
 
-/* Inserts every piece and each of its code-point prefixes; returns the number of distinct keys or -1. */
-static int64_t ug_fill(ug_slot *slots, uint64_t n_slots, const char *pool, const int64_t *offs, int64_t n) {
-    int64_t distinct = 0;
-    for (int64_t k = 0; k < n; k++) {
-        uint32_t off = (uint32_t)(offs[k] - offs[0]), len = (uint32_t)(offs[k + 1] - offs[k]), cp;
-        for (uint32_t i = 0; i < len;) {
-            i += (uint32_t)ug_utf8((const uint8_t *)pool + off + i, len - i, &cp);
-            int rc = ug_insert(slots, n_slots, pool, off, i, i == len ? (int32_t)k : -1);
-            if (rc < 0) return -1;
-            distinct += rc;
-        }
+static int ug_dab_grow(ug_dab *b, uint64_t need) {
+    if (need <= b->cap) return 0;
+    uint64_t cap = b->cap ? b->cap : 1024;
+    while (cap < need) cap *= 2;
+    if (cap > UG_MAX_UNITS) return -1;
+    ug_node *da = (ug_node *)realloc(b->da, cap * sizeof(ug_node));
+    if (da) b->da = da;
+    uint32_t *nx = (uint32_t *)realloc(b->next, cap * 4);
+    if (nx) b->next = nx;
+    uint32_t *pv = (uint32_t *)realloc(b->prev, cap * 4);
+    if (pv) b->prev = pv;
+    uint8_t *f = (uint8_t *)realloc(b->fails, cap);
+    if (f) b->fails = f;
+    if (!da || !nx || !pv || !f) return -1;
+    for (uint64_t p = b->cap; p < cap; p++) { /* append [old cap, cap) to the free list */
+        b->da[p] = (ug_node){0, UG_FREE, -1};
+        b->next[p] = p + 1 < cap ? (uint32_t)(p + 1) : UG_END;
+        b->prev[p] = p > b->cap ? (uint32_t)(p - 1) : (uint32_t)b->tail;
+        b->fails[p] = 0;
     }
-    return distinct;
+    if (b->tail == UG_END) b->head = b->cap;
+    else b->next[b->tail] = (uint32_t)b->cap;
+    b->tail = cap - 1;
+    b->cap = cap;
+    return 0;
+}
+
+static int ug_dab_take(ug_dab *b, uint64_t p, uint32_t parent) {
+    if (ug_dab_grow(b, p + 1)) return -1;
+    if (b->fails[p] != UG_GAVE_UP) ug_dab_unlink(b, p);
+    b->da[p] = (ug_node){0, parent, -1};
+    if (p + 1 > b->top) b->top = p + 1;
+    return 0;
+}
+
+/* The lowest base (from the free list) at which every label's unit is free; -1 out of memory. */
+static int64_t ug_dab_base(ug_dab *b, const uint8_t *labels, int k) {
+    for (;;) {
+        if (b->head == UG_END && ug_dab_grow(b, b->cap + 1)) return -1;
+        for (uint64_t p = b->head; p != UG_END;) {
+            uint64_t nx = b->next[p];
+            if (p >= labels[0]) {
+                uint64_t base = p - labels[0];
+                int ok = 1;
+                for (int j = 1; j < k && ok; j++)
+                    ok = base + labels[j] >= b->cap || b->da[base + labels[j]].check == UG_FREE;
+                if (ok) return (int64_t)base;
+                if (++b->fails[p] >= 32) { /* give up on this unit: it leaves the list, unused */
+                    ug_dab_unlink(b, p);
+                    b->fails[p] = UG_GAVE_UP;
+                }
+            }
+            p = nx;
+        }
+        if (ug_dab_grow(b, b->cap * 2)) return -1; /* no room: a free tail always fits */
+    }
+}
+
+/* Builds the trie of keys[0:n] (sorted, distinct) into b; 0 or -1 (out of memory / too large). */
+static int ug_dab_build(ug_dab *b, const ug_key *keys, int64_t n) {
+    typedef struct {
+        uint32_t unit, lo, hi, depth;
+    } item;
+    int64_t cap = 256, sp = 0;
+    item *stack = (item *)malloc((size_t)cap * sizeof(item));
+    if (!stack || ug_dab_grow(b, 1024)) {
+        free(stack);
+        return -1;
+    }
+    ug_dab_unlink(b, 0); /* the root */
+    b->da[0] = (ug_node){0, UG_FREE - 1, -1};
+    b->top = 1;
+    stack[sp++] = (item){0, 0, (uint32_t)n, 0};
+    uint8_t labels[256];
+    uint32_t from[257];
+    while (sp > 0) {
+        item it = stack[--sp];
+        uint32_t lo = it.lo;
+        if (lo < it.hi && keys[lo].len == it.depth) b->da[it.unit].id = keys[lo++].id;
+        if (lo == it.hi) continue;
+        int k = 0;
+        for (uint32_t i = lo; i < it.hi; i++) {
+            uint8_t c = keys[i].p[it.depth];
+            if (k == 0 || labels[k - 1] != c) {
+                labels[k] = c;
+                from[k++] = i;
+            }
+        }
+        from[k] = it.hi;
+        int64_t base = ug_dab_base(b, labels, k);
+        if (base < 0) break;
+        if (sp + k > cap) {
+            item *s2 = (item *)realloc(stack, (size_t)(cap = 2 * cap + k) * sizeof(item));
+            if (!s2) break;
+            stack = s2;
+        }
+        int fail = 0;
+        for (int j = 0; j < k; j++) fail |= ug_dab_take(b, (uint64_t)base + labels[j], it.unit);
+        if (fail) break;
+        b->da[it.unit].base = (uint32_t)base;
+        for (int j = k - 1; j >= 0; j--) /* depth first, lowest label first: a subtree stays close */
+            stack[sp++] = (item){(uint32_t)base + labels[j], from[j], from[j + 1], it.depth + 1};
+    }
+    free(stack);
+    return sp == 0 ? 0 : -1;
 }
 
 static int64_t ug_align(int64_t x) { return (x + 7) & ~(int64_t)7; }
@@ -238,14 +336,11 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
     *blob = NULL;
     *blob_len = 0;
     if (n < 0 || n > INT32_MAX || unk_id >= n || n_risky < 0 || charsmap_len < 0) return -2;
-    int64_t pool_len = offs[n] - offs[0], n_keys = 0, maxlen = 0;
-    if (pool_len < 0 || pool_len > UINT32_MAX) return -2;
+    int64_t maxlen = 0;
     for (int64_t k = 0; k < n; k++) {
         int64_t len = offs[k + 1] - offs[k];
         if (len <= 0 || len > UG_MAXLEN || !ug_valid_utf8(pieces + offs[k], len)) return -2;
         if (len > maxlen) maxlen = len;
-        uint32_t cp;
-        for (int64_t i = 0; i < len; n_keys++) i += ug_utf8((const uint8_t *)pieces + offs[k] + i, len - i, &cp);
     }
     uint64_t cm_units = 0, cm_norm_len = 0;
     if (charsmap_len) {
@@ -256,33 +351,45 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
         cm_units = trie_bytes / 4;
         cm_norm_len = (uint64_t)(charsmap_len - 4 - trie_bytes);
     }
-    /* Count the distinct keys in a scratch table, then size the real one at a load of ~0.7. */
-    uint64_t n_slots = (uint64_t)n_keys * 2 + 16;
-    ug_slot *scratch = (ug_slot *)calloc((size_t)n_slots, sizeof(ug_slot));
-    if (!scratch) return -1;
-    int64_t distinct = ug_fill(scratch, n_slots, pieces + offs[0], offs, n);
-    free(scratch);
-    if (distinct < 0) return -1;
-    n_slots = (uint64_t)distinct + (uint64_t)distinct * 3 / 7 + 16;
+    /* Sort the pieces; of duplicates the last wins (tokenizers' token_to_ids map). */
+    ug_key *keys = (ug_key *)malloc((size_t)(n > 0 ? n : 1) * sizeof(ug_key));
+    if (!keys) return -1;
+    for (int64_t k = 0; k < n; k++)
+        keys[k] = (ug_key){(const uint8_t *)pieces + offs[k], (uint32_t)(offs[k + 1] - offs[k]), (int32_t)k};
+    qsort(keys, (size_t)n, sizeof(ug_key), ug_key_cmp);
+    int64_t m = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (k + 1 < n && keys[k].len == keys[k + 1].len && memcmp(keys[k].p, keys[k + 1].p, keys[k].len) == 0)
+            continue;
+        keys[m++] = keys[k];
+    }
+    ug_dab dab = {NULL, NULL, NULL, NULL, 0, UG_END, UG_END, 0};
+    int rc = ug_dab_build(&dab, keys, m);
+    free(keys);
+    free(dab.next);
+    free(dab.prev);
+    free(dab.fails);
+    if (rc) {
+        free(dab.da);
+        return -1;
+    }
+    uint64_t n_units = dab.top;
     ug_header hd;
     memset(&hd, 0, sizeof hd);
     memcpy(hd.magic, UG_MAGIC, 8);
     int64_t at = ug_align((int64_t)sizeof hd);
-    hd.off_slots = (uint64_t)at;
-    at = ug_align(at + (int64_t)(n_slots * sizeof(ug_slot)));
+    hd.off_da = (uint64_t)at;
+    at = ug_align(at + (int64_t)(n_units * sizeof(ug_node)));
     hd.off_scores = (uint64_t)at;
     at = ug_align(at + n * (int64_t)sizeof(double));
     hd.off_cm = (uint64_t)at;
     at = ug_align(at + (int64_t)cm_units * 4);
     hd.off_risky = (uint64_t)at;
     at = ug_align(at + n_risky * 8);
-    hd.off_pool = (uint64_t)at;
-    at = ug_align(at + pool_len);
     hd.off_cmnorm = (uint64_t)at;
     at = ug_align(at + (int64_t)cm_norm_len + 1);
     hd.total = (uint64_t)at;
-    hd.n_slots = n_slots;
-    hd.pool_len = (uint64_t)pool_len;
+    hd.n_units = n_units;
     hd.cm_units = cm_units;
     hd.cm_norm_len = cm_norm_len;
     hd.n_risky = (uint64_t)n_risky;
@@ -292,26 +399,24 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
     hd.maxlen = (int32_t)maxlen;
     hd.endian = 0x01020304;
     uint8_t *b = (uint8_t *)calloc(1, (size_t)at);
-    if (!b) return -1;
-    ug_slot *slots = (ug_slot *)(b + hd.off_slots);
-    char *pool = (char *)(b + hd.off_pool);
-    memcpy(pool, pieces + offs[0], (size_t)pool_len);
+    if (!b) {
+        free(dab.da);
+        return -1;
+    }
+    ug_node *da = (ug_node *)(b + hd.off_da);
+    memcpy(da, dab.da, n_units * sizeof(ug_node));
+    free(dab.da);
     double *sc = (double *)(b + hd.off_scores);
     double min_score = INFINITY;
     for (int64_t k = 0; k < n; k++) {
         sc[k] = scores[k];
         if (scores[k] < min_score) min_score = scores[k];
     }
-    if (ug_fill(slots, n_slots, pool, offs, n) < 0) {
-        free(b);
-        return -1;
-    }
     hd.min_score = min_score;
     for (int c = 0; c < 256; c++) {
         static const char hex[] = "0123456789ABCDEF";
         char key[6] = {'<', '0', 'x', hex[c >> 4], hex[c & 15], '>'};
-        int64_t id = ug_find(slots, n_slots, pool, (uint64_t)pool_len, n, key, 6);
-        hd.byte_ids[c] = id < 0 ? -1 : (int32_t)id;
+        hd.byte_ids[c] = (int32_t)ug_lookup(da, n_units, n, key, 6);
     }
     uint32_t *cm = (uint32_t *)(b + hd.off_cm);
     for (uint64_t i = 0; i < cm_units; i++) {
@@ -334,15 +439,13 @@ int fe_ug_check(const uint8_t *blob, int64_t len) {
     if (!blob || len < (int64_t)sizeof(ug_header) || ((uintptr_t)blob & 7)) return -1;
     const ug_header *h = (const ug_header *)blob;
     if (memcmp(h->magic, UG_MAGIC, 8) || h->endian != 0x01020304 || h->total != (uint64_t)len) return -2;
-    if (h->n_pieces < 0 || h->n_pieces > INT32_MAX || h->n_slots < 16 ||
-        h->n_slots > ((uint64_t)1 << 40) || h->maxlen < 0 || h->maxlen > UG_MAXLEN || h->pool_len > UINT32_MAX ||
-        h->unk_id < -1 || h->unk_id >= h->n_pieces || h->cm_units > ((uint64_t)1 << 40) ||
-        h->n_risky > ((uint64_t)1 << 40) || h->cm_norm_len > ((uint64_t)1 << 40))
+    if (h->n_pieces < 0 || h->n_pieces > INT32_MAX || h->n_units < 1 || h->n_units > UG_MAX_UNITS ||
+        h->maxlen < 0 || h->maxlen > UG_MAXLEN || h->unk_id < -1 || h->unk_id >= h->n_pieces ||
+        h->cm_units > ((uint64_t)1 << 40) || h->n_risky > ((uint64_t)1 << 40) || h->cm_norm_len > ((uint64_t)1 << 40))
         return -3;
-    if (!ug_section_ok(h, h->off_slots, h->n_slots * sizeof(ug_slot)) ||
+    if (!ug_section_ok(h, h->off_da, h->n_units * sizeof(ug_node)) ||
         !ug_section_ok(h, h->off_scores, (uint64_t)h->n_pieces * 8) || !ug_section_ok(h, h->off_cm, h->cm_units * 4) ||
-        !ug_section_ok(h, h->off_risky, h->n_risky * 8) || !ug_section_ok(h, h->off_pool, h->pool_len) ||
-        !ug_section_ok(h, h->off_cmnorm, h->cm_norm_len + 1))
+        !ug_section_ok(h, h->off_risky, h->n_risky * 8) || !ug_section_ok(h, h->off_cmnorm, h->cm_norm_len + 1))
         return -4;
     for (int c = 0; c < 256; c++)
         if (h->byte_ids[c] < -1 || h->byte_ids[c] >= h->n_pieces) return -5;
@@ -406,9 +509,8 @@ fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, i
     if (!ug) return NULL;
     const ug_header *h = (const ug_header *)blob;
     ug->h = h;
-    ug->slots = (const ug_slot *)(blob + h->off_slots);
+    ug->da = (const ug_node *)(blob + h->off_da);
     ug->scores = (const double *)(blob + h->off_scores);
-    ug->pool = (const char *)(blob + h->off_pool);
     ug->cm = (const uint32_t *)(blob + h->off_cm);
     ug->cmnorm = (const char *)(blob + h->off_cmnorm);
     ug->risky = (const uint32_t *)(blob + h->off_risky);
@@ -773,7 +875,7 @@ static int ug_emit(fe_ug_ids *out, int32_t id) {
 /* The ids of one token string (as tokenizers' Unigram::tokenize maps it). */
 static int ug_token_ids(const fe_ug *ug, const char *s, int64_t n, fe_ug_ids *out) {
     const ug_header *h = ug->h;
-    int64_t id = n <= h->maxlen ? ug_find(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, s, n) : -2;
+    int64_t id = ug_lookup(ug->da, h->n_units, h->n_pieces, s, n);
     if (id >= 0) return ug_emit(out, (int32_t)id);
     if (h->byte_fallback) {
         int ok = 1;
@@ -796,21 +898,26 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
     int32_t *nid = st->nid;
     for (int64_t i = 0; i <= n; i++) start[i] = -1;
     score[0] = 0.0;
-    const double unk_score = h->min_score - UG_UNK_PENALTY;
+    const double unk_score = h->min_score - UG_UNK_PENALTY, *scores = ug->scores;
+    const ug_node *da = ug->da;
+    const uint64_t n_units = h->n_units;
+    const int64_t n_pieces = h->n_pieces;
     for (int64_t s = 0; s < n;) {
         uint32_t cp;
         int mblen = ug_utf8((const uint8_t *)w + s, n - s, &cp);
         if (!mblen) return 1;
         double base = score[s];
         int single = 0;
-        uint64_t fnv = ug_fnv(UG_FNV0, w + s, mblen);
-        for (int64_t e = s + mblen; e - s <= h->maxlen;) {
-            int64_t found = ug_find_h(ug->slots, h->n_slots, ug->pool, h->pool_len, h->n_pieces, w + s, e - s,
-                                      ug_mix(fnv));
-            if (found == -2) break;
-            int32_t id = (int32_t)found;
-            if (id >= 0) {
-                double cand = ug->scores[id] + base;
+        /* One walk down the trie from s gives every piece starting at s, shortest first. */
+        uint64_t x = 0;
+        for (int64_t e = s; e < n;) {
+            uint64_t p = (uint64_t)da[x].base + (uint8_t)w[e];
+            if (p >= n_units || da[p].check != x) break;
+            x = p;
+            e++;
+            int32_t id = da[x].id;
+            if (id >= 0 && id < n_pieces) {
+                double cand = scores[id] + base;
                 if (start[e] < 0 || cand > score[e]) {
                     score[e] = cand;
                     start[e] = s;
@@ -818,11 +925,6 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
                 }
                 if (e - s == mblen) single = 1;
             }
-            if (e >= n) break;
-            int k = ug_utf8((const uint8_t *)w + e, n - e, &cp);
-            if (!k) return 1;
-            fnv = ug_fnv(fnv, w + e, k);
-            e += k;
         }
         if (!single) {
             if (h->unk_id < 0) return 1; /* tokenizers: MissingUnkId error */

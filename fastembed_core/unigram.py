@@ -9,9 +9,8 @@ added token, a code point that may join a multi-code-point grapheme cluster, ...
 ``tokenizers`` and is spliced back in order, so the ids never differ. ``unsupported_reason(tok)``
 says why a tokenizer is not taken. Under the numpy backend everything goes through ``tokenizers``.
 
-The vocabulary structure (a hash table of pieces and their prefixes, scores, the charsmap) is one
-flat blob (``vocab_blob``) that ``fastembed_core.unigram_cache`` writes once per tokenizer file and
-memory-maps read-only.
+The vocabulary structure (a double-array trie of the pieces, scores, the charsmap) is one flat
+blob (``vocab_blob``) that ``cached()`` writes once per tokenizer file and memory-maps read-only.
 """
 
 from __future__ import annotations
@@ -240,7 +239,7 @@ def _rebuild(spec: dict, blob: bytes | None) -> FastUnigram:
 
 CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
 _CACHE_MAGIC = b"FEUGCACH"
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 
 
 def cache_dir() -> Path:

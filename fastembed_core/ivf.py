@@ -42,13 +42,12 @@ import json
 import math
 import mmap
 import os
-import struct
 import threading
 
 import numpy as np
 
 from . import _backend, _parallel
-from ._io import atomic_write, write_safetensors
+from ._io import atomic_write, read_safetensors, write_safetensors
 from .binary import _as_codes, _positive_int, _topk, pack_bits
 from .index import _cosine_scores, _kept_vectors, _query_codes, _rescore_choice
 
@@ -57,7 +56,6 @@ __all__ = ["IVFBinaryIndex"]
 _FORMAT = "fastembed_core.IVFBinaryIndex"
 _VERSION = "1"
 _KEEP = ("float32", "int8", None)
-_ST_DTYPES = {"<i8": "I64", "<f4": "F32", "|i1": "I8", "|u1": "U8"}
 _INT32_MAX = np.iinfo(np.int32).max
 
 
@@ -371,8 +369,7 @@ class IVFBinaryIndex:
         ValueError naming the file if it is not such an index, is truncated, or fails a check.
         """
         path = os.fspath(path)
-        header, data_start, size = _read_header(path)
-        meta = header.pop("__metadata__", None)
+        tensors, meta = read_safetensors(path, metadata=True)
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             raise ValueError(f"{path}: not an {_FORMAT} file")
         if meta.get("version") != _VERSION:
@@ -393,7 +390,7 @@ class IVFBinaryIndex:
             expected["vectors"] = ("<f4" if keep == "float32" else "|i1", [n, dim])
         expected["centroids"] = ("|u1", [nlist, width])
         expected["codes"] = ("|u1", [n, width])
-        arrays = _map_tensors(path, header, expected, data_start, size, mmap, small=("offsets", "threshold", "centroids"))
+        arrays = _check_tensors(path, tensors, expected, mmap, small=("offsets", "threshold", "centroids"))
         if verify:
             for name, a in arrays.items():
                 if sums.get(name) != _sha256(a):
@@ -554,50 +551,28 @@ def _advise_random(a: np.memmap) -> None:
             pass
 
 
-def _read_header(path: str) -> tuple[dict, int, int]:
-    """(JSON header, byte offset of the data, file size) of a safetensors file; ValueError naming it."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8:
-            raise ValueError(f"{path}: truncated (no header)")
-        (hlen,) = struct.unpack("<Q", head)
-        if hlen > min(size - 8, 1 << 24):
-            raise ValueError(f"{path}: header length {hlen} does not fit the file (truncated or not an index)")
-        try:
-            header = json.loads(fh.read(hlen).decode())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: unreadable header ({exc})") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path}: unreadable header")  # noqa: TRY004 (a bad file, not a bad argument)
-    return header, 8 + hlen, size
-
-
-def _map_tensors(path: str, header: dict, expected: dict, data_start: int, size: int, mmap: bool, small=()):
-    """Check the tensors of a safetensors header against ``expected`` {name: (dtype str, shape)}, in that
-    order, contiguous and covering the data exactly; return them (memory-mapped unless small or not mmap)."""
-    if sorted(header) != sorted(expected):
-        raise ValueError(f"{path}: tensors must be {list(expected)}, file has {list(header)}")
-    arrays, pos = {}, 0
+def _check_tensors(path: str, tensors: dict, expected: dict, mmap: bool, small=()) -> dict:
+    """Check the tensors ``read_safetensors`` mapped against ``expected`` {name: (dtype str, shape)}: the
+    names, dtypes and shapes, stored in that order, back to back, up to the end of the file. Returns them
+    memory-mapped (read-only, random access advised) or, when small or not ``mmap``, read into memory."""
+    if sorted(tensors) != sorted(expected):
+        raise ValueError(f"{path}: tensors must be {list(expected)}, file has {list(tensors)}")
+    arrays, end = {}, None
     for name, (dtype, shape) in expected.items():
-        e = header[name]
-        if not isinstance(e, dict) or e.get("dtype") != _ST_DTYPES[dtype] or e.get("shape") != shape:
-            raise ValueError(f"{path}: tensor {name!r} must be {_ST_DTYPES[dtype]} {shape}, "
-                             f"header says {e.get('dtype') if isinstance(e, dict) else e} "
-                             f"{e.get('shape') if isinstance(e, dict) else ''}")
-        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-        if e.get("data_offsets") != [pos, pos + nbytes]:
-            raise ValueError(f"{path}: tensor {name!r} has bad data_offsets {e.get('data_offsets')}")
-        off = data_start + pos
-        if off + nbytes > size:
-            raise ValueError(f"{path}: tensor {name!r} runs past the end of the file (truncated)")
-        if mmap and nbytes and name not in small:
-            arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=off, shape=tuple(shape))
-            _advise_random(arrays[name])
+        a = tensors[name]
+        if a.dtype != np.dtype(dtype) or list(a.shape) != shape:
+            raise ValueError(f"{path}: tensor {name!r} must be {np.dtype(dtype).name} {shape}, "
+                             f"file has {a.dtype.name} {list(a.shape)}")
+        if a.nbytes:
+            if end is not None and a.offset != end:
+                raise ValueError(f"{path}: tensor {name!r} is not stored right after the one before it")
+            end = a.offset + a.nbytes
+        if mmap and a.nbytes and name not in small:
+            _advise_random(a)
+            arrays[name] = a
         else:
-            count = nbytes // np.dtype(dtype).itemsize
-            arrays[name] = np.fromfile(path, dtype=dtype, count=count, offset=off).reshape(shape)
-        pos += nbytes
-    if data_start + pos != size:
-        raise ValueError(f"{path}: file size {size} does not match the header (expected {data_start + pos})")
+            arrays[name] = np.array(a)
+    size = os.path.getsize(path)
+    if end != size:
+        raise ValueError(f"{path}: file size {size} does not match the header (expected {end})")
     return arrays

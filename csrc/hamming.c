@@ -412,16 +412,18 @@ static FE_TARGET_AVX2 void select_avx2(const int32_t *dist, size_t n, int64_t fi
  * the fused top-k's step, without its heap. */
 #define DEFINE_BELOW32(NAME, TARGET, STEP, QTYPE, QLOAD, STEP_FN)                                         \
     static TARGET size_t NAME(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, int32_t thr, \
-                              uint32_t *out_j, int32_t *out_d) {                                          \
+                              size_t readable, uint32_t *out_j, int32_t *out_d) {                         \
         const QTYPE qv = QLOAD(q);                                                                        \
         int32_t d[STEP];                                                                                  \
         size_t c = 0, s = 0;                                                                              \
-        for (; s + (STEP) <= n; s += (STEP))                                                              \
+        for (; s + (STEP) <= n; s += (STEP)) {                                                            \
+            if ((s + (STEP)) * stride + PREFETCH_BYTES <= readable) prefetch_rows(codes + s * stride, (STEP) * stride); \
             for (uint32_t m = STEP_FN(qv, codes + s * stride, stride, thr, d); m; m &= m - 1) {           \
                 unsigned j = ctz32(m);                                                                    \
                 out_j[c] = (uint32_t)(s + j);                                                             \
                 out_d[c++] = d[j];                                                                        \
             }                                                                                             \
+        }                                                                                                 \
         for (; s < n; s++) {                                                                              \
             int dd;                                                                                       \
             CODE_DIST(HW_POPCOUNT, q, codes + s * stride, 4, 0, dd);                                      \
@@ -701,7 +703,7 @@ void fe_hamming_topk(const uint8_t *queries, size_t nq, size_t q_stride, const u
 }
 
 size_t fe_hamming_below(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width, int32_t thr,
-                        uint32_t *out_j, int32_t *out_d) {
+                        size_t readable, uint32_t *out_j, int32_t *out_d) {
     int32_t buf[BATCH];
     size_t c = 0;
     if (thr > (int32_t)(8 * width) + 1) thr = (int32_t)(8 * width) + 1; /* every row passes: no overflow */
@@ -709,8 +711,8 @@ size_t fe_hamming_below(const uint8_t *q, const uint8_t *codes, size_t n, size_t
     if (width == 32 && stride >= 32) {
         /* the fused SIMD step of the active hamming_topk variant, when it has one */
         fe_fn active = topk_kernel.variants[topk_kernel.active].fn;
-        if (active == (fe_fn)topk_avx512) return below32_avx512(q, codes, n, stride, thr, out_j, out_d);
-        if (active == (fe_fn)topk_avx2) return below32_avx2(q, codes, n, stride, thr, out_j, out_d);
+        if (active == (fe_fn)topk_avx512) return below32_avx512(q, codes, n, stride, thr, readable, out_j, out_d);
+        if (active == (fe_fn)topk_avx2) return below32_avx2(q, codes, n, stride, thr, readable, out_j, out_d);
     }
 #endif
     for (size_t s = 0; s < n; s += BATCH) {

@@ -54,11 +54,11 @@ static void ivf_reset(ivf_heap *h) {
 /* Offers rows [s, s + m) of the codes to the heap: fe_hamming_below keeps the rows at most as far as the
  * heap's worst (the fused SIMD filter of the exact scan), then their (distance, id) keys decide. */
 static inline void ivf_offer(ivf_heap *h, const uint8_t *q, const uint8_t *codes, size_t stride, size_t width,
-                             size_t s, size_t m, const int64_t *ids) {
+                             size_t s, size_t m, size_t e, const int64_t *ids) {
     uint32_t cj[IVF_BATCH];
     int32_t cd[IVF_BATCH];
     size_t nc = fe_hamming_below(q, codes + s * stride, m, stride, width,
-                                 h->d[0] == INT32_MAX ? INT32_MAX : h->d[0] + 1, cj, cd);
+                                 h->d[0] == INT32_MAX ? INT32_MAX : h->d[0] + 1, (e - s) * stride, cj, cd);
     for (size_t c = 0; c < nc; c++) {
         int32_t dv = cd[c];
         if (dv > h->d[0]) continue; /* the heap tightened since the filter ran */
@@ -100,7 +100,7 @@ void fe_ivf_topk(const uint8_t *queries, size_t nq, size_t q_stride, const uint8
             if (p + 1 < nranges) ivf_prefetch_range(codes, code_stride, st[p + 1], en[p + 1]);
             for (size_t s = (size_t)st[p], e = (size_t)en[p]; s < e; s += IVF_BATCH) {
                 size_t m = e - s < IVF_BATCH ? e - s : IVF_BATCH;
-                ivf_offer(&h, q, codes, code_stride, width, s, m, ids);
+                ivf_offer(&h, q, codes, code_stride, width, s, m, e, ids);
             }
         }
         ivf_sort(&h);
@@ -124,7 +124,7 @@ void fe_ivf_topk_grouped(const uint8_t *queries, size_t nq, size_t q_stride, con
             for (int64_t t = group_offsets[g]; t < group_offsets[g + 1]; t++) {
                 size_t i = (size_t)group_queries[t];
                 ivf_heap h = {out_d + i * k, out_r + i * k, work + i * k, k};
-                ivf_offer(&h, queries + i * q_stride, codes, code_stride, width, s, m, ids);
+                ivf_offer(&h, queries + i * q_stride, codes, code_stride, width, s, m, e, ids);
             }
         }
     }

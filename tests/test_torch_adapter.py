@@ -98,3 +98,28 @@ def test_minilm_ternary_layers():
     assert tern.shape == base.shape and np.isfinite(tern).all()
     assert np.allclose(np.linalg.norm(tern, axis=1), 1, atol=1e-5)
     assert ((tern * base).sum(1) > 0.2).all()  # post-training ternarization keeps some signal
+
+
+def test_fake_ternary_layers_compute_as_the_kernels_and_train_straight_through():
+    from fastembed_core.integrations.torch import fake_ternarize_linear_layers, unfake_linear_layers
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(48, 40), torch.nn.ReLU(), torch.nn.Linear(40, 24))
+    x = torch.randn(6, 48)
+    ref = TernaryLinearModule.from_linear(net[2], num_threads=1)(
+        TernaryLinearModule.from_linear(net[0], num_threads=1)(x).relu())
+    params = [p for p in net.parameters()]
+    assert fake_ternarize_linear_layers(net) == 2
+    assert not any(isinstance(m, torch.nn.Linear) for m in net.modules())
+    y = net(x)
+    np.testing.assert_allclose(y.detach().numpy(), ref.numpy(), rtol=1e-3, atol=1e-3)
+    float_y = torch.nn.functional.linear(torch.relu(torch.nn.functional.linear(x, params[0], params[1])),
+                                         params[2], params[3])
+    assert not torch.allclose(y, float_y, atol=1e-3)  # it really computes with ternary weights
+    y.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in params)  # straight-through
+    assert unfake_linear_layers(net) == 2
+    assert [type(m) for m in net] == [torch.nn.Linear, torch.nn.ReLU, torch.nn.Linear]
+    assert all(a is b for a, b in zip(net.parameters(), params))
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        fake_ternarize_linear_layers(object())

@@ -13,19 +13,17 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+from .._extras import require
 from ..ternary import TernaryLinear
 
-__all__ = ["TernaryLinearModule", "ternarize_linear_layers", "require_torch"]  # noqa: F822 (TernaryLinearModule: module __getattr__, torch imported lazily)
+__all__ = [  # noqa: F822 (TernaryLinearModule: module __getattr__, torch imported lazily)
+    "TernaryLinearModule", "ternarize_linear_layers", "require_torch", "fake_ternarize_linear_layers",
+    "unfake_linear_layers",
+]
 
 
 def require_torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError(
-            "fastembed_core.integrations.torch needs torch: pip install 'fastembed-core[torch]'"
-        ) from exc
-    return torch
+    return require("torch", "fastembed_core.integrations.torch", "torch")[0]
 
 
 @functools.lru_cache(maxsize=None)
@@ -113,3 +111,64 @@ def ternarize_linear_layers(
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, attr, cls.from_linear(mod, num_threads=num_threads, **ternarize_kwargs))
     return len(targets)
+
+
+@functools.lru_cache(maxsize=None)
+def _fake_class() -> type:
+    torch = require_torch()
+
+    class FakeTernaryLinear(torch.nn.Module):
+        """Training-time stand-in for an ``nn.Linear`` (quantization-aware training): the forward pass
+        computes with the per-row ternary weight (threshold ``mean|row|``, scale = mean |w| of the kept
+        entries: ``ternarize``'s default, ``scale="row"``) and int8 per-token activations (absmax),
+        as the kernels do; gradients pass straight through to the float weight."""
+
+        def __init__(self, linear: Any) -> None:
+            super().__init__()
+            self.weight, self.bias = linear.weight, linear.bias
+
+        def forward(self, x: Any) -> Any:
+            w = self.weight
+            a = w.abs().mean(dim=1, keepdim=True).clamp_min(1e-12)
+            t = torch.clamp(torch.round(w / a), -1, 1)
+            nz = (t != 0).to(w.dtype)
+            s = (w.abs() * nz).sum(1, keepdim=True) / nz.sum(1, keepdim=True).clamp_min(1)
+            wq = w + (s * t - w).detach()
+            xs = 127 / x.abs().amax(dim=-1, keepdim=True).clamp_min(1e-30)
+            xq = x + (torch.clamp(torch.round(x * xs), -128, 127) / xs - x).detach()
+            return torch.nn.functional.linear(xq, wq, self.bias)
+
+    return FakeTernaryLinear
+
+
+def _swap(model: Any, match: Callable[[Any], bool], make: Callable[[Any], Any]) -> int:
+    targets = [(name, mod) for name, mod in model.named_modules() if match(mod)]
+    for name, mod in targets:
+        parent_name, _, attr = name.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, attr, make(mod))
+    return len(targets)
+
+
+def fake_ternarize_linear_layers(model: Any) -> int:
+    """Replace every ``nn.Linear`` of ``model`` in place by a trainable straight-through ternary
+    stand-in sharing its parameters (for self-distillation); :func:`unfake_linear_layers` undoes it.
+    Returns the number of layers replaced."""
+    torch = require_torch()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
+    cls = _fake_class()
+    return _swap(model, lambda m: isinstance(m, torch.nn.Linear), cls)
+
+
+def unfake_linear_layers(model: Any) -> int:
+    """Put plain ``nn.Linear`` modules (holding the trained float weights) back in place of the
+    stand-ins of :func:`fake_ternarize_linear_layers`; returns how many."""
+    torch = require_torch()
+    cls = _fake_class()
+
+    def make(m: Any) -> Any:
+        lin = torch.nn.Linear(m.weight.shape[1], m.weight.shape[0], bias=m.bias is not None)
+        lin.weight, lin.bias = m.weight, m.bias
+        return lin
+
+    return _swap(model, lambda m: isinstance(m, cls), make)

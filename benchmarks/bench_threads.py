@@ -3,7 +3,8 @@
     python benchmarks/bench_threads.py [--rounds 7] [--threads 1,2]
 
 Prints, per case, the active kernel variant, the median time at each thread count and the speed-up
-over one thread. The cases are interleaved round by round so machine noise hits them alike. Scaling
+over one thread, then the same from per-thread CPU times (the CPU critical path: robust to other
+jobs on the machine, an upper bound of the real scaling; see CpuPath). The cases are interleaved round by round so machine noise hits them alike. Scaling
 is only meaningful on a quiet machine: a fixed single-threaded loop is timed before and after, and
 the load average is read; the script says NOT QUIET (and still prints its figures) when the loop
 slowed down by more than 10% or the load average exceeds half the cores. BLAS and OpenMP are pinned
@@ -21,6 +22,7 @@ import argparse  # noqa: E402
 import gzip  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -46,6 +48,71 @@ def spin_seconds() -> float:
             a.sum()
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts)
+
+
+class CpuPath:
+    """Load-robust estimate of the scaling: per-thread CPU times of the work ranges.
+
+    While active it wraps ``_parallel.run`` and ``_parallel.run_tasks`` and records, per dispatch,
+    the CPU time (``time.thread_time``: user + system of that thread) each thread spent in its
+    ranges. A call's critical path is its serial CPU time (the caller's CPU outside its own ranges)
+    plus, per dispatch, the longest thread. On a loaded machine wall times mostly measure the
+    scheduler, these do not; they ignore thread wake-up latency, time waiting for the GIL and the
+    clock and memory-bandwidth effects of running both cores, so they bound the real scaling from
+    above.
+    """
+
+    def __init__(self) -> None:
+        self.dispatches: list[list[float]] = []  # per dispatch: CPU seconds per thread, caller first
+
+    def __enter__(self) -> "CpuPath":
+        self._run, self._tasks = _parallel.run, _parallel.run_tasks
+        run, tasks = self._run, self._tasks
+
+        def traced_run(fn, n, num_threads, min_chunk=1):
+            cpu: dict = {}
+
+            def timed(a, b):
+                t0 = time.thread_time()
+                try:
+                    return fn(a, b)
+                finally:
+                    cpu[a] = time.thread_time() - t0
+
+            out = run(timed, n, num_threads, min_chunk)
+            self.dispatches.append([cpu[a] for a in sorted(cpu)])  # range 0 runs on the caller
+            return out
+
+        def traced_tasks(fn, ntasks, num_threads):
+            cpu: dict = {}
+            caller = threading.get_ident()
+
+            def timed(i):
+                t0 = time.thread_time()
+                try:
+                    fn(i)
+                finally:
+                    k = threading.get_ident()
+                    cpu[k] = cpu.get(k, 0.0) + time.thread_time() - t0
+
+            mark = len(self.dispatches)
+            tasks(timed, ntasks, num_threads)
+            del self.dispatches[mark:]  # the one-thread runs inside the tasks are part of them
+            self.dispatches.append([cpu.pop(caller, 0.0), *cpu.values()])
+
+        _parallel.run, _parallel.run_tasks = traced_run, traced_tasks
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _parallel.run, _parallel.run_tasks = self._run, self._tasks
+
+    def critical_path(self, fn) -> float:
+        self.dispatches.clear()
+        t0 = time.thread_time()
+        fn()
+        caller = time.thread_time() - t0
+        serial = caller - sum(d[0] for d in self.dispatches)
+        return serial + sum(max(d) for d in self.dispatches)
 
 
 def load_texts(n: int) -> list[str]:
@@ -110,12 +177,27 @@ def main() -> None:
                 t0 = time.perf_counter()
                 fn(t)
                 times[(name, t)].append(time.perf_counter() - t0)
+    cpu_times: dict = {(name, t): [] for name in todo for t in threads}
+    with CpuPath() as path:
+        for _ in range(args.rounds):
+            for name, (_, fn) in todo.items():
+                for t in threads:
+                    cpu_times[(name, t)].append(path.critical_path(lambda: fn(t)))
     spin1, load1 = spin_seconds(), os.getloadavg()[0]
     header = " | ".join(f"{t} thr ms" for t in threads)
     print(f"\n| case | variant | {header} | " + " | ".join(f"{t} vs 1" for t in threads[1:]) + " |")
     print("|---" * (2 + 2 * len(threads) - 1) + "|")
     for name, (kernel, _) in todo.items():
         med = [statistics.median(times[(name, t)]) for t in threads]
+        variant = kernels.get(kernel, {}).get("active", "numpy")
+        print(f"| {name} | {variant} | " + " | ".join(f"{m * 1e3:.2f}" for m in med) + " | "
+              + " | ".join(f"{med[0] / m:.2f}x" for m in med[1:]) + " |")
+    print("\nCPU critical path (load-robust upper bound; see CpuPath): serial CPU + the longest thread per dispatch\n")
+    print(f"| case | variant | {' | '.join(f'{t} thr CPU ms' for t in threads)} | "
+          + " | ".join(f"{t} vs 1" for t in threads[1:]) + " |")
+    print("|---" * (2 + 2 * len(threads) - 1) + "|")
+    for name, (kernel, _) in todo.items():
+        med = [statistics.median(cpu_times[(name, t)]) for t in threads]
         variant = kernels.get(kernel, {}).get("active", "numpy")
         print(f"| {name} | {variant} | " + " | ".join(f"{m * 1e3:.2f}" for m in med) + " | "
               + " | ".join(f"{med[0] / m:.2f}x" for m in med[1:]) + " |")

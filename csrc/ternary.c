@@ -712,4 +712,28 @@ int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const fl
     return FE_ACTIVE(matmul_kernel, matmul_fn)(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo);
 }
 
+int fe_ternary_linear(const float *x, size_t ldx, size_t m, size_t k, const uint8_t *packed, size_t kp,
+                      const float *wscale, size_t n, float *out, size_t ldo) {
+    if (m == 0 || n == 0) return 0;
+    enum { STACK_ROWS = 4, STACK_BYTES = 4 * 4096 };
+    int8_t qbuf[STACK_BYTES];
+    float sbuf[STACK_ROWS];
+    int32_t sumbuf[STACK_ROWS];
+    int8_t *q = qbuf, *heap = NULL;
+    float *s = sbuf;
+    int32_t *qsum = sumbuf;
+    if (m > STACK_ROWS || kp > STACK_BYTES / STACK_ROWS) {
+        if (m > (SIZE_MAX / 2) / (kp + 8)) return -2;
+        heap = (int8_t *)malloc(m * (kp + 8));
+        if (!heap) return -2;
+        q = heap;
+        s = (float *)(heap + m * kp); /* kp is a multiple of 128: s and qsum stay aligned */
+        qsum = (int32_t *)(heap + m * kp + 4 * m);
+    }
+    int rc = fe_ternary_quantize(x, ldx, m, k, q, kp, kp, s, qsum) ? -1 : 0;
+    if (!rc && fe_ternary_matmul(q, kp, qsum, s, m, packed, kp, wscale, n, out, NULL, ldo)) rc = -2;
+    free(heap);
+    return rc;
+}
+
 fe_kernel *const fe_ternary_kernels[] = {&quantize_kernel, &matmul_kernel, NULL};

@@ -32,4 +32,11 @@ int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const fl
                       const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                       int32_t *acc, size_t ldo);
 
+/* fe_ternary_quantize then fe_ternary_matmul (out form) on a work buffer of its own (on the stack
+ * for a few short rows): y = x @ W.T for x float32 [m, k] (row stride ldx), out [m, n] (row stride
+ * ldo). Returns 0; -1 when x holds an inf or NaN (out unspecified); -2 when a work buffer cannot be
+ * allocated. */
+int fe_ternary_linear(const float *x, size_t ldx, size_t m, size_t k, const uint8_t *packed, size_t kp,
+                      const float *wscale, size_t n, float *out, size_t ldo);
+
 #endif

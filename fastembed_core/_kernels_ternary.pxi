@@ -9,6 +9,8 @@ cdef extern from "ternary.h" nogil:
     int fe_ternary_matmul(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                           const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                           int32_t *acc, size_t ldo)
+    int fe_ternary_linear(const float *x, size_t ldx, size_t m, size_t k, const uint8_t *packed, size_t kp,
+                          const float *wscale, size_t n, float *out, size_t ldo)
 
 
 def ternary_quantize(const float[:, ::1] x, int8_t[:, ::1] q, float[::1] s, int32_t[::1] qsum):
@@ -53,3 +55,16 @@ def ternary_matmul_acc(const int8_t[:, ::1] q, const int32_t[::1] qsum, const ui
                                &acc[0, 0], ldo)
     if rc:
         raise MemoryError("ternary_matmul: cannot allocate a work buffer")
+
+
+def ternary_linear(const float[:, ::1] x, const uint8_t[:, ::1] packed, const float[::1] wscale, float[:, :] out):
+    cdef size_t m = x.shape[0], k = x.shape[1], n = packed.shape[0], kp = packed.shape[1] * 4
+    if m == 0 or n == 0:
+        return True
+    cdef size_t ldo = _ternary_row_stride(out, 4)
+    cdef int rc
+    with nogil:
+        rc = fe_ternary_linear(&x[0, 0] if k else NULL, k, m, k, &packed[0, 0], kp, &wscale[0], n, &out[0, 0], ldo)
+    if rc == -2:
+        raise MemoryError("ternary_matmul: cannot allocate a work buffer")
+    return rc == 0

@@ -95,3 +95,42 @@ def run(fn: Callable[[int, int], object], n: int, num_threads: int | None, min_c
     finally:
         rest = [f.result() for f in futures]  # never return while a worker still writes
     return [first] + rest
+
+
+def run_tasks(fn: Callable[[int], object], ntasks: int, num_threads: int | None) -> None:
+    """Call ``fn(i)`` for every i in range(ntasks) on up to ``num_threads`` threads.
+
+    Each thread takes the next task in order as soon as it is free (so uneven tasks balance out);
+    ``fn`` must write its results to a place of its own and must not itself submit work to the pool
+    (call kernels with one thread inside it). If tasks raise, no further task starts and
+    the exception of the lowest-numbered failed task is raised, after every thread has stopped.
+    """
+    nthreads = min(resolve_threads(num_threads), ntasks)
+    if nthreads <= 1:
+        for i in range(ntasks):
+            fn(i)
+        return
+    tasks, take = iter(range(ntasks)), threading.Lock()
+    errors: list[tuple[int, BaseException]] = []
+
+    def worker() -> None:
+        while not errors:
+            with take:
+                i = next(tasks, None)
+            if i is None:
+                return
+            try:
+                fn(i)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, in the caller
+                errors.append((i, exc))
+
+    pool = _get_pool(nthreads - 1)
+    futures = [pool.submit(worker) for _ in range(nthreads - 1)]
+    try:
+        worker()  # the caller's thread works too
+    finally:
+        for f in futures:
+            f.result()
+    if errors:
+        raise min(errors, key=lambda e: e[0])[1]
+

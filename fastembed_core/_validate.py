@@ -91,7 +91,8 @@ def float_array(x: Any, name: str, ndim: int | tuple[int, ...] = 1, *, length: i
         raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, got shape {a.shape}")
     if length is not None and len(a) != length:
         raise ValueError(f"{name} has length {len(a)}, expected {length} ({length_of})")
-    a = np.require(a, np.float32, ["C", "A"])
+    if a.dtype != np.float32 or not (a.flags.c_contiguous and a.flags.aligned):
+        a = np.require(a, np.float32, ["C", "A"])
     # min and max propagate NaN and expose inf, without a boolean temporary
     if finite and a.size and not (np.isfinite(a.min()) and np.isfinite(a.max())):
         raise ValueError(f"{name} contains non-finite values (NaN or inf)")

@@ -13,21 +13,33 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import _validate, model_io
+from . import _parallel, _validate, model_io
 from ._io import read_safetensors, write_safetensors  # noqa: F401  (their old home; kept importable)
 from .gather import check_mapping, check_table, check_weights, kernel_table, run
 from .model_io import DEFAULT_MAX_LENGTH, UNSET as _UNSET
 from .quantization import EMBEDDING_PRECISIONS as PRECISIONS
 from .quantization import quantize_embeddings, symmetric_int8
 from .ternary import ternarize
-from .tokenize import TextTokenizer
+from .tokenize import TextTokenizer, check_texts
 
 __all__ = ["StaticModel"]
+
+_MIN_CHUNK_TEXTS = 256  # texts per thread task in encode: enough work to dwarf its Python part
+
+
+def _chunk_texts(total: int, batch_size: int, threads: int) -> int:
+    """Texts per task when encode splits a sequence across threads (0: one thread, or too few texts).
+
+    At most batch_size; about 8 tasks per thread so that uneven texts balance out."""
+    if threads <= 1 or total < 2 * _MIN_CHUNK_TEXTS:
+        return 0
+    return min(batch_size, max(_MIN_CHUNK_TEXTS, -(-total // (8 * threads))))
 
 
 class StaticModel:
@@ -240,11 +252,11 @@ class StaticModel:
                 while chunk := list(itertools.islice(it, batch_size)):
                     yield chunk
 
-        def embed(batch: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
-            ids, offsets = self.tokenizer.encode(batch, max_length=max_length, num_threads=threads)
+        def embed(batch: Sequence[str], out: np.ndarray | None = None, nt: int = threads) -> np.ndarray:
+            ids, offsets = self.tokenizer.encode(batch, max_length=max_length, num_threads=nt)
             if out is None:
                 out = np.empty((len(batch), d), dtype=np.float32)
-            self._pool(ids, offsets, normalize, dims, threads, out)
+            self._pool(ids, offsets, normalize, dims, nt, out)
             return out
 
         bar = None
@@ -255,10 +267,26 @@ class StaticModel:
         try:
             if total is not None and (precision == "float32" or (precision == "int8" and ranges is None)):
                 result = np.empty((total, d), dtype=np.float32)
-                for i, batch in enumerate(batches()):
-                    embed(batch, result[i * batch_size : i * batch_size + len(batch)])
-                    if bar is not None:
-                        bar.update(len(batch))
+                chunk = _chunk_texts(total, batch_size, threads)
+                if chunk:
+                    # Whole chunks per thread, each tokenized and pooled on one thread: one dispatch
+                    # per call, and the Python part of one chunk overlaps the kernels of another.
+                    check_texts(sentences)
+                    done = threading.Lock()
+
+                    def task(c: int) -> None:
+                        batch = sentences[c * chunk : (c + 1) * chunk]
+                        embed(batch, result[c * chunk : c * chunk + len(batch)], 1)
+                        if bar is not None:
+                            with done:
+                                bar.update(len(batch))
+
+                    _parallel.run_tasks(task, -(-total // chunk), threads)
+                else:
+                    for i, batch in enumerate(batches()):
+                        embed(batch, result[i * batch_size : i * batch_size + len(batch)])
+                        if bar is not None:
+                            bar.update(len(batch))
                 parts = [result]
             else:
                 parts = []

@@ -230,27 +230,13 @@ def _check_matrix(w: Any, name: str = "w") -> TernaryMatrix:
     return w
 
 
-def _quantize_activations(x: np.ndarray, kp: int, num_threads: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    m = x.shape[0]
-    q = np.empty((m, kp), np.int8)
-    s = np.empty(m, np.float32)
-    qsum = np.empty(m, np.int32)
-    kern = _backend.kernels
-
-    def part(a: int, b: int) -> bool:
-        return kern.ternary_quantize(x[a:b], q[a:b], s[a:b], qsum[a:b])
-
-    if not all(_parallel.run(part, m, num_threads, min_chunk=64)):
-        raise ValueError("x contains non-finite values (NaN or inf)")
-    return q, s, qsum
-
-
 def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) -> np.ndarray:
     """float32 [m, n] ~= x @ w.to_dense().T for x float32 [m, k] (a 1-D x gives [n]).
 
     Activations are quantised per row to int8 and multiplied with the ternary weights in int32
-    (see the module docstring for the exact arithmetic). Threads split the output columns when
-    there are few rows (GEMV) and the rows otherwise (GEMM); results do not depend on them.
+    (see the module docstring for the exact arithmetic). Threads split the rows (each thread
+    quantises and multiplies its own) unless there are few rows (GEMV), where the activations are
+    quantised once and threads split the output columns; results do not depend on them.
     """
     w = _check_matrix(w)
     nt = _validate.threads(num_threads)
@@ -262,24 +248,24 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
     if xa.shape[1] != k:
         raise ValueError(f"x has {xa.shape[1]} columns but w has k = {k} (w.shape = {w.shape}): shapes mismatch")
     m = xa.shape[0]
-    kp = w.packed.shape[1] * 4
     out = np.empty((m, n), np.float32)
     if m and n:
-        q, s, qsum = _quantize_activations(xa, kp, nt)
-        wscale = w.row_scales
-        kern = _backend.kernels
-        if m >= 8 * nt:
-
-            def rows(a: int, b: int) -> None:
-                kern.ternary_matmul_q(q[a:b], qsum[a:b], s[a:b], w.packed, wscale, out[a:b])
-
-            _parallel.run(rows, m, nt, min_chunk=8)
+        kern, packed, wscale = _backend.kernels, w.packed, w.row_scales
+        if nt == 1 or m >= 8 * nt or n < 128:
+            ok = kern.ternary_linear(xa, packed, wscale, out) if nt == 1 else all(_parallel.run(
+                lambda a, b: kern.ternary_linear(xa[a:b], packed, wscale, out[a:b]), m, nt, min_chunk=8))
         else:
+            kp = packed.shape[1] * 4
+            q, s, qsum = np.empty((m, kp), np.int8), np.empty(m, np.float32), np.empty(m, np.int32)
+            ok = kern.ternary_quantize(xa, q, s, qsum)
+            if ok:
 
-            def cols(a: int, b: int) -> None:
-                kern.ternary_matmul_q(q, qsum, s, w.packed[a:b], wscale[a:b], out[:, a:b])
+                def cols(a: int, b: int) -> None:
+                    kern.ternary_matmul_q(q, qsum, s, packed[a:b], wscale[a:b], out[:, a:b])
 
-            _parallel.run(cols, n, nt, min_chunk=64)
+                _parallel.run(cols, n, nt, min_chunk=64)
+        if not ok:
+            raise ValueError("x contains non-finite values (NaN or inf)")
     return out[0] if vec else out
 
 

@@ -350,6 +350,20 @@ def test_matmul_threads_identical(backend):
             assert np.array_equal(ternary_matmul(x, tm, num_threads=nt), base)
 
 
+@pytest.mark.parametrize("m", [1, 3, 4, 5, 9, 40])  # the stack buffer holds 4 short rows
+def test_linear_kernel_is_quantize_then_matmul(backend, m):
+    # the fused entry (quantise into its own buffer, then multiply) against the two-step reference
+    tm, x = random_ternary(70, 300, seed=m), rng(m).standard_normal((m, 300)).astype(np.float32)
+    q, s, qs = quantize_np(x, tm.packed.shape[1] * 4)
+    want = np.empty((m, 70), np.float32)
+    ref.ternary_matmul_q(q, qs, s, tm.packed, tm.row_scales, want)
+    out = np.full((m, 80), np.nan, np.float32)  # a strided output: only its first 70 columns written
+    assert _backend.kernels.ternary_linear(x, tm.packed, tm.row_scales, out[:, :70]) is True
+    assert np.array_equal(out[:, :70], want) and np.isnan(out[:, 70:]).all()
+    x[m - 1, 5] = np.inf
+    assert _backend.kernels.ternary_linear(x, tm.packed, tm.row_scales, out[:, :70]) is False
+
+
 def test_matmul_noncontiguous_and_dtypes(backend):
     r = rng(10)
     tm = random_ternary(30, 64)

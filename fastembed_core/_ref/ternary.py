@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ternary_quantize", "ternary_matmul_q", "ternary_matmul_acc"]
+__all__ = ["ternary_quantize", "ternary_matmul_q", "ternary_matmul_acc", "ternary_linear"]
 
 BLOCK = 128
 _SHIFTS = np.array([0, 2, 4, 6], dtype=np.uint8).reshape(1, 1, 4, 1)
@@ -79,3 +79,16 @@ def ternary_matmul_q(
     ternary_matmul_acc(q, qsum, packed, acc)
     out[:] = acc.astype(np.float32) * wscale[None, :] / qscale[:, None]
 
+
+
+def ternary_linear(x: np.ndarray, packed: np.ndarray, wscale: np.ndarray, out: np.ndarray) -> bool:
+    """ternary_quantize then ternary_matmul_q: out[m, n] for x float32 [m, k] against packed [n, kp // 4].
+
+    Returns False (out unspecified) if x holds an inf or NaN, else True.
+    """
+    m, kp = x.shape[0], packed.shape[1] * 4
+    q, s, qsum = np.empty((m, kp), np.int8), np.empty(m, np.float32), np.empty(m, np.int32)
+    if not ternary_quantize(x, q, s, qsum):
+        return False
+    ternary_matmul_q(q, qsum, s, packed, wscale, out)
+    return True

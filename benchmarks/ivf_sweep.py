@@ -134,7 +134,7 @@ def main(argv=None):
         faiss = None
     nprobes = [int(p) for p in args.nprobe.split(",")]
     res["ours"], res["faiss_ivf_our_lists"], res["faiss_ivf"] = [], [], []
-    for nlist in [int(x) for x in args.nlist.split(",")]:
+    for nlist in [int(x) for x in args.nlist.split(",") if x]:
         keep = "int8" if rescore else None
         ix = IVFBinaryIndex(dim, nlist=nlist, keep=keep, threshold=threshold, niter=args.niter,
                             max_points_per_list=max(1, min(64, args.max_train // nlist)))

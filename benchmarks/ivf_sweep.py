@@ -83,6 +83,8 @@ def main(argv=None):
     ap.add_argument("--synthetic", type=int, default=0, help="perturbed copies of each real vector to add")
     ap.add_argument("--noise", type=float, default=0.5)
     ap.add_argument("--no-rescore", action="store_true", help="codes only (no int8 rescoring, no rescored nDCG)")
+    ap.add_argument("--queries-10m", type=int, default=0, help="with --synthetic: use only this many queries")
+    ap.add_argument("--no-faiss-lists", action="store_true", help="skip faiss IVF on our lists (its add is slow at 10M)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
@@ -108,6 +110,10 @@ def main(argv=None):
     lat_q = qcodes[: args.latency_queries]
     res.update(n=n, n_real=n_real, dim=dim, nq=len(q), latency_queries=len(lat_q))
 
+    if args.queries_10m and args.synthetic:  # fewer queries: the exact reference at 10M is slow
+        q, qcodes, own = q[: args.queries_10m], qcodes[: args.queries_10m], own[: args.queries_10m]
+        lat_q = qcodes[: args.latency_queries]
+        res.update(nq=len(q), latency_queries=len(lat_q))
     t = time.perf_counter()
     exact_d, exact_i = hamming_topk(qcodes, codes, 10, num_threads=1)
     within = [int(np.count_nonzero(hamming_distance(qcodes[i], codes, num_threads=1)[0] <= exact_d[i, 9]))
@@ -134,7 +140,7 @@ def main(argv=None):
         faiss = None
     nprobes = [int(p) for p in args.nprobe.split(",")]
     res["ours"], res["faiss_ivf_our_lists"], res["faiss_ivf"] = [], [], []
-    for nlist in [int(x) for x in args.nlist.split(",")]:
+    for nlist in [int(x) for x in args.nlist.split(",") if x]:
         keep = "int8" if rescore else None
         ix = IVFBinaryIndex(dim, nlist=nlist, keep=keep, threshold=threshold, niter=args.niter,
                             max_points_per_list=max(1, min(64, args.max_train // nlist)))
@@ -152,7 +158,7 @@ def main(argv=None):
                 "bytes_per_vector": ix.nbytes / n, "runs": []}
         print("ours", json.dumps(info), flush=True)
         fx = None
-        if faiss is not None:
+        if faiss is not None and not args.no_faiss_lists:
             fq = faiss.IndexBinaryFlat(dim)
             fq.add(np.ascontiguousarray(ix.centroids))
             fx = faiss.IndexBinaryIVF(fq, dim, nlist)

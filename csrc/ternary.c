@@ -455,7 +455,7 @@ static inline FE_TARGET_AVX512_VNNI __m512i combine_scaled(__m512i a0, __m512i a
 
 /* res[r] = sum(q * code) of weight rows w + r * rb (r < nr, nr = 4 or 1) against xp. */
 static FE_TARGET_AVX512_VNNI void gemv_rows_vnni512(const int8_t *xp, const uint8_t *w, size_t rb, size_t nb,
-                                                    size_t nr, int32_t *res) {
+                                                    size_t nr, int32_t *res, const uint8_t *pf) {
     const __m512i k0 = _mm512_set1_epi8(0x03), k1 = _mm512_set1_epi8(0x0c), k2 = _mm512_set1_epi8(0x30),
                   k3 = _mm512_set1_epi8((char)0xc0);
     const size_t npairs = (nb + 1) / 2;
@@ -467,6 +467,8 @@ static FE_TARGET_AVX512_VNNI void gemv_rows_vnni512(const int8_t *xp, const uint
         if (nr == 4) {
             for (size_t t = u0; t < u1; t++) {
                 const int8_t *x = xp + t * PAIR_BYTES;
+                /* pf: the rows 8 ahead (or w itself near the end), same offset, as in the AVX2 GEMV */
+                for (size_t r = 0; r < 4; r++) _mm_prefetch((const char *)(pf + r * rb + 64 * t), _MM_HINT_T0);
                 __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64));
                 __m512i x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
                 VNNI_DOT4(a, load_pair(w, t, nb));
@@ -477,6 +479,8 @@ static FE_TARGET_AVX512_VNNI void gemv_rows_vnni512(const int8_t *xp, const uint
         } else {
             for (size_t t = u0; t < u1; t++) {
                 const int8_t *x = xp + t * PAIR_BYTES;
+                /* pf: the rows 8 ahead (or w itself near the end), same offset, as in the AVX2 GEMV */
+                for (size_t r = 0; r < 4; r++) _mm_prefetch((const char *)(pf + r * rb + 64 * t), _MM_HINT_T0);
                 __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64));
                 __m512i x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
                 VNNI_DOT4(a, load_pair(w, t, nb));
@@ -507,8 +511,11 @@ static FE_TARGET_AVX512_VNNI void gemv_row_vnni(const int8_t *qi, const uint8_t 
     }
     interleave_block_pairs(qi, nb, xp);
     size_t j = 0;
-    for (; j + 4 <= n; j += 4) gemv_rows_vnni512(xp, packed + j * rb, rb, nb, 4, res + j);
-    for (; j < n; j++) gemv_rows_vnni512(xp, packed + j * rb, rb, nb, 1, res + j);
+    for (; j + 4 <= n; j += 4) {
+        const uint8_t *w = packed + j * rb;
+        gemv_rows_vnni512(xp, w, rb, nb, 4, res + j, j + 12 <= n ? w + 8 * rb : w);
+    }
+    for (; j < n; j++) gemv_rows_vnni512(xp, packed + j * rb, rb, nb, 1, res + j, NULL);
     if (xp != stackbuf) free(xp);
 }
 

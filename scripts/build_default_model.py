@@ -9,9 +9,12 @@ Recipe (``fastembed_core.train.fit``; deterministic for a seed, CPU only, offlin
 3. ``--epochs`` (6) of SparseAdam (lr 0.01) on the table and the per-token weights (from SIF 1e-4),
    minimising the Matryoshka loss ``sum over d in 32/64/128/256 of (1 - cos(first d dims of the student,
    of the teacher))``.
-4. ``--pairs man`` (default): one epoch of contrastive fine-tuning (``train.finetune``: sentence-transformers'
-   StaticEmbedding + MultipleNegativesRankingLoss + MatryoshkaLoss, lr 0.005) on the (summary, description)
-   pairs of the English manual pages (``doc_corpus.man_pairs``, about 7,500).
+4. ``--pairs man,head`` (default): ``--finetune-epochs`` (2) of contrastive fine-tuning (``train.finetune``:
+   sentence-transformers' StaticEmbedding + MultipleNegativesRankingLoss + MatryoshkaLoss, lr 0.005) on
+   the (summary, description) pairs of the English manual pages (``doc_corpus.man_pairs``, about 7,500)
+   and the (section heading, its first paragraphs) pairs of the Python documentation
+   (``doc_corpus.heading_pairs``, about 2,900); ``para`` adds (first sentence, rest of the paragraph)
+   pairs of all three sources (``--para-pairs``; it lowered the truncated-dims scores on the dev pairs).
 5. Per-row ternarization (``t = clip(rint(w / mean|w|), -1, 1)``, row scale folded into the per-token
    weights). ``--format ternary`` (default) stores the 2-bit packed rows (about 2 MB; fastembed_core
    loads it); ``--format int8`` stores the same values model2vec-compatibly (int8 in {-1, 0, 1},
@@ -19,7 +22,9 @@ Recipe (``fastembed_core.train.fit``; deterministic for a seed, CPU only, offlin
 
 The learning rates, epochs and the choice of steps 4-5 were picked on the Debian dev pairs (DESIGN §9
 protocol; nothing is trained on them): lr 0.01 beat 0.02 / 0.005 / 0.0025; equal Matryoshka weights beat
-4/2/1/1; refitting the weights after ternarization lowered the fit loss but also the dev score.
+4/2/1/1; refitting the weights after ternarization lowered the fit loss but also the dev score; adding the
+heading pairs and a second fine-tuning epoch raised every row (README); a third epoch, lr 0.01, Matryoshka
+weights 4/4/2/1 in the fine-tuning and a PCA rotation of the finished table did not.
 
 Corpus (``--corpus``): ``docs`` (default) = the first ``--max-sentences`` sentences of
 ``scripts/doc_corpus.py`` (the Python documentation, the Debian Reference and the English manual pages
@@ -28,7 +33,8 @@ that Debian ships: ``apt-get install python3-doc debian-reference-en manpages``)
 file, one sentence per line. Never Debian package descriptions (the evaluation domain).
 
 Usage:
-    python scripts/build_default_model.py [--corpus docs|pseudo|FILE] [--max-sentences N] [--out DIR] [--force]
+    python scripts/build_default_model.py [--corpus docs|pseudo|FILE] [--max-sentences N] [--pairs man,head|none]
+        [--cache DIR] [--out DIR] [--force]
 """
 
 from __future__ import annotations
@@ -102,9 +108,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "fastembed_core" / "models" / "default"))
     ap.add_argument("--format", choices=("ternary", "int8", "float32"), default="ternary",
                     help="ternary: 2-bit packed rows (default); int8: model2vec-loadable {-1,0,1}; float32: no ternarization")
-    ap.add_argument("--pairs", choices=("man", "none"), default="man",
-                    help="man: contrastive finetune on the manual pages' (summary, description) pairs before ternarizing")
+    ap.add_argument("--pairs", default="man,head",
+                    help="comma list of pair sets for the contrastive finetune before ternarizing: man (manual pages' "
+                         "(summary, description)), head (Python docs' (section heading, its text)), para (docs' "
+                         "(first sentence, rest of the paragraph), --para-pairs of them); none: no finetune")
+    ap.add_argument("--para-pairs", type=int, default=30000)
     ap.add_argument("--finetune-lr", type=float, default=0.005)
+    ap.add_argument("--finetune-epochs", type=int, default=2)
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
 
@@ -123,17 +133,25 @@ def main(argv=None) -> int:
     corpus = load_corpus(args.corpus, args.max_sentences, args.teacher)
     dims = [int(d) for d in args.dims.split(",")]
     ternary = args.format != "float32"
+    pair_sets = [] if args.pairs == "none" else args.pairs.split(",")
+    if not set(pair_sets) <= {"man", "head", "para"}:
+        ap.error(f"--pairs: unknown set in {args.pairs!r} (man, head, para or none)")
     model = train.fit(args.teacher, corpus, dims=dims, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                      seed=args.seed, ternary=ternary and args.pairs == "none", cache_dir=args.cache,
+                      seed=args.seed, ternary=ternary and not pair_sets, cache_dir=args.cache,
                       max_seq_length=args.max_seq_length)
     print(f"fitted on {len(corpus)} sentences ({args.corpus}) in {time.perf_counter() - t0:.0f}s; "
           f"loss {model.config['fit_loss']}", file=sys.stderr)
-    if args.pairs == "man":
+    if pair_sets:
         import doc_corpus
 
-        pairs = doc_corpus.man_pairs()
-        model = train.finetune(model, pairs, dims=dims, lr=args.finetune_lr, seed=args.seed)
-        model.config["finetune_corpus"] = "man pages (summary, description)"
+        sets = {"man": (doc_corpus.man_pairs, "man pages (summary, description)"),
+                "head": (doc_corpus.heading_pairs, "Python docs (section heading, its first paragraphs)"),
+                "para": (lambda: doc_corpus.paragraph_pairs(limit=args.para_pairs),
+                         "docs (first sentence, rest of the paragraph)")}
+        pairs = [p for name in pair_sets for p in sets[name][0]()]
+        model = train.finetune(model, pairs, dims=dims, lr=args.finetune_lr, epochs=args.finetune_epochs,
+                               seed=args.seed)
+        model.config["finetune_corpus"] = "; ".join(sets[name][1] for name in pair_sets)
         print(f"fine-tuned on {len(pairs)} pairs at {time.perf_counter() - t0:.0f}s", file=sys.stderr)
         if ternary:
             values, scales = train.ternary_rows(np.asarray(model.table))

@@ -86,6 +86,8 @@ def rst_lines(text: str) -> Iterator[str | None]:
             yield None
             continue
         if stripped.endswith("::"):
+            # (a bare "::" line yields ":", which then drops the first sentence of the next paragraph:
+            # kept as it is so that the corpus, and the cached teacher targets keyed by it, stay the same)
             in_literal = True
             stripped = stripped[:-1]
         stripped = _RST_ROLE.sub(r"\1", stripped)
@@ -187,44 +189,57 @@ def _rst_heading(line: str, under: str) -> str | None:
     return None
 
 
+def rst_heading_pairs(text: str) -> Iterator[tuple[str, str]]:
+    """(section heading, its first prose paragraphs up to 120 words) of one reStructuredText source, for
+    headings of 2 to 16 words whose section has at least 8 words of prose (a module page's title is
+    the text after ``---``)."""
+    lines = text.splitlines()
+    heads = [(i, h) for i in range(len(lines) - 1) if (h := _rst_heading(lines[i], lines[i + 1]))]
+    for k, (i, head) in enumerate(heads):
+        end = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
+        words: list[str] = []
+        for p in _paragraphs(rst_lines("\n".join(lines[i + 2 : end]))):
+            if any(True for _ in sentences_of(p)):
+                words += p.split()
+            if len(words) >= 40:
+                break
+        if 2 <= len(head.split()) <= 16 and len(words) >= 8:
+            yield head, " ".join(words[:120])
+
+
 def heading_pairs(limit: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
-    """(section heading, its first paragraphs, up to 120 words) pairs of the Python documentation
-    sources (``python3-doc``; a module page's title is the text after ``---``); headings of 2 to 16
-    words whose section has at least 8 words of prose; deduplicated by heading, shuffled with
-    ``random.Random(seed)``, the first ``limit``."""
+    """:func:`rst_heading_pairs` of the Python documentation sources (``python3-doc``), deduplicated by
+    heading, shuffled with ``random.Random(seed)``, the first ``limit``."""
     out: dict[str, str] = {}
     for f in sorted(glob.glob("/usr/share/doc/python3*/html/_sources/**/*.rst.txt", recursive=True)):
-        lines = Path(f).read_text(encoding="utf-8", errors="replace").splitlines()
-        heads = [(i, h) for i in range(len(lines) - 1) if (h := _rst_heading(lines[i], lines[i + 1]))]
-        for k, (i, head) in enumerate(heads):
-            end = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
-            words: list[str] = []
-            for p in _paragraphs(rst_lines("\n".join(lines[i + 2 : end]))):
-                if any(True for _ in sentences_of(p)):
-                    words += p.split()
-                if len(words) >= 40:
-                    break
-            if 2 <= len(head.split()) <= 16 and len(words) >= 8 and head not in out:
-                out[head] = " ".join(words[:120])
+        for head, body in rst_heading_pairs(Path(f).read_text(encoding="utf-8", errors="replace")):
+            out.setdefault(head, body)
     pairs = sorted(out.items())
     random.Random(seed).shuffle(pairs)
     return pairs[:limit] if limit else pairs
 
 
+def first_sentence_pair(paragraph: str) -> tuple[str, str] | None:
+    """(first sentence, rest up to 120 words) of a prose paragraph, or None: the first sentence must
+    pass :func:`sentences_of` and the rest have at least 12 words, mostly letters."""
+    parts = _SPLIT.split(" ".join(paragraph.split()), maxsplit=1)
+    if len(parts) < 2 or not any(True for _ in sentences_of(parts[0])):
+        return None
+    rest = parts[1].split()
+    if len(rest) < 12 or sum(c.isalpha() for c in parts[1]) < 0.7 * len(parts[1].replace(" ", "")):
+        return None
+    return parts[0], " ".join(rest[:120])
+
+
 def paragraph_pairs(sources: Iterable[str] = ("python", "debref", "man"), *, limit: int | None = None,
                     seed: int = 0) -> list[tuple[str, str]]:
-    """(first sentence, rest of the paragraph up to 120 words) pairs of the prose paragraphs of
-    ``sources`` whose first sentence passes :func:`sentences_of` (4 to 64 words) and whose rest has at
-    least 12 words; deduplicated by first sentence, shuffled with ``random.Random(seed)``, first ``limit``."""
+    """:func:`first_sentence_pair` of every prose paragraph of ``sources``, deduplicated by first
+    sentence, shuffled with ``random.Random(seed)``, the first ``limit``."""
     out: dict[str, str] = {}
     for name in sources:
         for p in iter_paragraphs(name):
-            parts = _SPLIT.split(" ".join(p.split()), maxsplit=1)
-            if len(parts) < 2 or not any(True for _ in sentences_of(parts[0])):
-                continue
-            rest = parts[1].split()
-            if len(rest) >= 12 and sum(c.isalpha() for c in parts[1]) >= 0.7 * len(parts[1].replace(" ", "")):
-                out.setdefault(parts[0], " ".join(rest[:120]))
+            if (pair := first_sentence_pair(p)) is not None:
+                out.setdefault(*pair)
     pairs = sorted(out.items())
     random.Random(seed).shuffle(pairs)
     return pairs[:limit] if limit else pairs

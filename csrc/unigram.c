@@ -1201,7 +1201,8 @@ int fe_ug_normalize(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t 
 /* ---------------------------------------------------------------- fuzzing entry point */
 
 int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
-    /* data: [u16 charsmap length][charsmap][text]; a fixed small vocabulary; every stage runs. */
+    /* data: [u16 charsmap length][charsmap][text]; a fixed small vocabulary; every stage runs.
+     * Bit 0 of data[0]: the blob is corrupted with (u16 position, xor byte) triples from the text. */
     static const char pieces[] = "\xe2\x96\x81" "a" "ab" "b" "\xe2\x96\x81" "ab" "<0x61>" "<unk>" "c";
     static const int64_t offs[] = {0, 3, 4, 6, 7, 12, 18, 23, 24};
     static const double scores[] = {-1.0, -2.0, -1.5, -3.0, -0.5, -4.0, 0.0, -2.5};
@@ -1213,6 +1214,11 @@ int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
     int64_t blob_len = 0;
     if (fe_ug_build(pieces, offs, scores, 8, 6, 1, data + 2, cm_len, risky, 1, &blob, &blob_len)) {
         if (fe_ug_build(pieces, offs, scores, 8, 6, 1, NULL, 0, risky, 1, &blob, &blob_len)) return 0;
+    }
+    if (data[0] & 1) { /* a corrupted vocabulary blob (up to 8 bytes flipped): rejected at open, or safe */
+        const uint8_t *t = data + 2 + cm_len;
+        for (int64_t k = 0; k + 3 <= size - 2 - cm_len && k < 24; k += 3)
+            blob[((uint64_t)t[k] | (uint64_t)t[k + 1] << 8) % (uint64_t)blob_len] ^= t[k + 2];
     }
     fe_ug_op norm[] = {{FE_UG_N_PRECOMPILED, "", 0, "", 0, 0, 0}, {FE_UG_N_MULTISPACE, "", 0, " ", 1, 0, 0},
                        {FE_UG_N_EDGESPACE, "", 0, "", 0, 0, 0}, {FE_UG_N_STRIP, "", 0, "", 0, 1, 1}};

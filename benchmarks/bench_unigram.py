@@ -14,7 +14,11 @@ Private_Clean + Private_Dirty of /proc/self/smaps_rollup minus the same after ``
 (fastembed_core after its vocabulary cache exists, then model2vec), and a second fastembed_core
 process run while the first still holds the model. The file-backed pages of the memory-mapped
 table and vocabulary count as private in a lone process (nobody else maps them; they are clean and
-reclaimable), so they are printed apart; in the second process they are shared.
+reclaimable), so they are printed apart, with the anonymous part (heap, tokenizer state, Python
+objects: what the process really owns); in the second process the file pages are shared. How many
+file pages a few reads map is the kernel's business: recent kernels map a whole large page-cache
+folio (up to 2 MB) on a fault, so a handful of texts maps most of a file that sits in the page
+cache in large folios. load_s is from_pretrained alone (import_s: importing the package).
 """
 
 from __future__ import annotations
@@ -120,32 +124,37 @@ def private_by_file():
     for line in open('/proc/self/smaps'):
         f = line.split()
         if f and '-' in f[0] and not f[0].endswith(':'):
-            cur = f[5] if len(f) > 5 else '[anon]'
+            cur = f[5] if len(f) > 5 and f[5].startswith('/') else '[anon]'
         elif line.startswith(('Private_Clean:', 'Private_Dirty:')):
             out[cur] = out.get(cur, 0) + int(f[1]) / 1024
     return out
 import numpy as np
 base = private_mb()
+base_anon = private_by_file().get('[anon]', 0)
 which, path, texts_file, hold = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 texts = json.load(open(texts_file))
 t = time.perf_counter()
 if which == 'fastembed_core':
     sys.path.append(sys.argv[5])
     from fastembed_core import StaticModel
+    t_imported = time.perf_counter()
     model = StaticModel.from_pretrained(path)
-    load = time.perf_counter() - t
+    load = time.perf_counter() - t_imported
     model.encode(texts)
     extra = dict(path=model.tokenizer_path, tokenizer_loaded=model.tokenizer._tokenizer is not None)
 else:
     from model2vec import StaticModel
+    t_imported = time.perf_counter()
     model = StaticModel.from_pretrained(path)
-    load = time.perf_counter() - t
+    load = time.perf_counter() - t_imported
     model.encode(texts, use_multiprocessing=False)
     extra = {}
 files = private_by_file()
 table = sum(v for k, v in files.items() if k.endswith('.safetensors'))
 vocab = sum(v for k, v in files.items() if k.endswith('.vocab'))
-print(json.dumps(dict(which=which, private_mb=round(private_mb() - base, 1), load_s=round(load, 2),
+anon = files.get('[anon]', 0) - base_anon
+print(json.dumps(dict(which=which, private_mb=round(private_mb() - base, 1), import_s=round(t_imported - t, 2),
+                      load_s=round(load, 3), of_which_anonymous_mb=round(anon, 1),
                       of_which_table_mmap_mb=round(table, 1), of_which_vocab_mmap_mb=round(vocab, 1), **extra)),
       flush=True)
 time.sleep(hold)

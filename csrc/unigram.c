@@ -13,16 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UG_MAGIC "FEUGRAM2"
+#define UG_MAGIC "FEUGRAM3"
 #define UG_MAXLEN 4096 /* longest piece in bytes */
 #define UG_UNK_PENALTY 10.0
 #define UG_MAX_UNITS ((uint64_t)1 << 30)
 #define UG_FREE UINT32_MAX /* check of an unused unit */
 
+#define UG_TERM 0x80000000u /* base flag: a piece ends at this unit */
+
+/* One unit of the trie: what a lattice step reads, in 16 bytes (one cache line holds four). */
 typedef struct {
-    uint32_t base;  /* children at base + byte */
+    uint32_t base;  /* children at (base & ~UG_TERM) + byte */
     uint32_t check; /* the parent unit (UG_FREE: unused) */
-    int32_t id;     /* the piece ending here, or -1 */
+    double score;   /* the score of the piece ending here (UG_TERM) */
 } ug_node;
 
 typedef struct {
@@ -32,7 +35,7 @@ typedef struct {
     int32_t unk_id, byte_fallback, maxlen, endian;
     double min_score;
     int32_t byte_ids[256];
-    uint64_t off_da, off_scores, off_cm, off_cmnorm, off_risky;
+    uint64_t off_da, off_ids, off_cm, off_cmnorm, off_risky;
 } ug_header;
 
 typedef struct {
@@ -45,7 +48,7 @@ typedef struct {
 struct fe_ug {
     const ug_header *h;
     const ug_node *da;
-    const double *scores;
+    const int32_t *ids; /* per unit: the piece id ending there, or -1 */
     const uint32_t *cm;
     const char *cmnorm;
     const uint32_t *risky;
@@ -58,6 +61,7 @@ struct fe_ug {
     uint8_t risky_bmp[0x10000 / 8]; /* BMP part of the risky set, as bits */
     uint8_t first_byte[2][256]; /* first bytes of the raw [0] / normalized [1] added tokens */
     int first_scheme;           /* a Metaspace(prepend_scheme="first") runs */
+    uint8_t cm_plain[128];      /* ASCII bytes the charsmap maps to themselves (not CR) */
 };
 
 typedef struct {
@@ -70,7 +74,7 @@ struct fe_ug_state {
     int64_t *spans, spans_len, spans_cap;
     double *score;
     int64_t *start;
-    int32_t *nid;
+    uint32_t *nid; /* per lattice end: the unit of the best piece ending there, or UG_UNK_UNIT */
     int64_t vcap;
     int64_t *path;
     int64_t path_cap;
@@ -93,18 +97,21 @@ typedef struct ug_centry {
 
 /* ---------------------------------------------------------------- small helpers */
 
-/* FNV-1a over the key (extendable one byte at a time: Viterbi grows keys), then a final mix. */
-#define UG_FNV0 0xcbf29ce484222325ull
-static inline uint64_t ug_fnv(uint64_t h, const char *s, int64_t n) {
-    for (int64_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-    return h;
-}
-static inline uint32_t ug_mix(uint64_t h) {
+/* Hash of s[0:n] for the in-memory word cache: 8 bytes per multiply, then a final mix. */
+static inline uint32_t ug_hash(const char *s, int64_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n, v;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, s + i, 8);
+        h = (h ^ v) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    for (v = 0; i < n; i++) v = (v << 8) | (uint8_t)s[i];
+    h = (h ^ v) * 0x94d049bb133111ebull;
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ull;
     return (uint32_t)(h ^ (h >> 32));
 }
-static inline uint32_t ug_hash(const char *s, int64_t n) { return ug_mix(ug_fnv(UG_FNV0, s, n)); }
 
 /* Length of the valid UTF-8 code point at s (n bytes left), or 0. Sets *cp. */
 static int ug_utf8(const uint8_t *s, int64_t n, uint32_t *cp) {
@@ -175,16 +182,21 @@ static int ug_put(ug_buf *b, const char *s, int64_t n) {
  * Nothing read from a blob is trusted: every unit index is checked against n_units and every id
  * against n_pieces where it is used (a blob is not scanned at open, so only the pages used are read). */
 
-/* The piece id of s[0:n], or -1. */
-static int64_t ug_lookup(const ug_node *da, uint64_t n_units, int64_t n_pieces, const char *s, int64_t n) {
+/* The piece id at unit x (< n_units), or -1. */
+static inline int64_t ug_unit_id(const int32_t *ids, int64_t n_pieces, uint64_t x) {
+    int32_t id = ids[x];
+    return id >= 0 && id < n_pieces ? id : -1;
+}
+
+/* The unit of s[0:n], or -1 (no piece or prefix of a piece). */
+static int64_t ug_walk(const ug_node *da, uint64_t n_units, const char *s, int64_t n) {
     uint64_t x = 0;
     for (int64_t i = 0; i < n; i++) {
-        uint64_t p = (uint64_t)da[x].base + (uint8_t)s[i];
+        uint64_t p = (uint64_t)(da[x].base & ~UG_TERM) + (uint8_t)s[i];
         if (p >= n_units || da[p].check != x) return -1;
         x = p;
     }
-    int32_t id = da[x].id;
-    return id >= 0 && id < n_pieces ? id : -1;
+    return (int64_t)x;
 }
 
 typedef struct {
@@ -207,7 +219,12 @@ static int ug_key_cmp(const void *a, const void *b) { /* bytes, then shorter fir
 #define UG_END UINT32_MAX
 #define UG_GAVE_UP 255
 typedef struct {
-    ug_node *da;
+    uint32_t base, check;
+    int32_t id;
+} ug_bnode;
+
+typedef struct {
+    ug_bnode *da;
     uint32_t *next, *prev;
     uint8_t *fails;
     uint64_t cap, head, tail, top; /* top: 1 + the highest unit in use */
@@ -226,7 +243,7 @@ static int ug_dab_grow(ug_dab *b, uint64_t need) {
     uint64_t cap = b->cap ? b->cap : 1024;
     while (cap < need) cap *= 2;
     if (cap > UG_MAX_UNITS) return -1;
-    ug_node *da = (ug_node *)realloc(b->da, cap * sizeof(ug_node));
+    ug_bnode *da = (ug_bnode *)realloc(b->da, cap * sizeof(ug_bnode));
     if (da) b->da = da;
     uint32_t *nx = (uint32_t *)realloc(b->next, cap * 4);
     if (nx) b->next = nx;
@@ -236,7 +253,7 @@ static int ug_dab_grow(ug_dab *b, uint64_t need) {
     if (f) b->fails = f;
     if (!da || !nx || !pv || !f) return -1;
     for (uint64_t p = b->cap; p < cap; p++) { /* append [old cap, cap) to the free list */
-        b->da[p] = (ug_node){0, UG_FREE, -1};
+        b->da[p] = (ug_bnode){0, UG_FREE, -1};
         b->next[p] = p + 1 < cap ? (uint32_t)(p + 1) : UG_END;
         b->prev[p] = p > b->cap ? (uint32_t)(p - 1) : (uint32_t)b->tail;
         b->fails[p] = 0;
@@ -251,7 +268,7 @@ static int ug_dab_grow(ug_dab *b, uint64_t need) {
 static int ug_dab_take(ug_dab *b, uint64_t p, uint32_t parent) {
     if (ug_dab_grow(b, p + 1)) return -1;
     if (b->fails[p] != UG_GAVE_UP) ug_dab_unlink(b, p);
-    b->da[p] = (ug_node){0, parent, -1};
+    b->da[p] = (ug_bnode){0, parent, -1};
     if (p + 1 > b->top) b->top = p + 1;
     return 0;
 }
@@ -279,25 +296,29 @@ static int64_t ug_dab_base(ug_dab *b, const uint8_t *labels, int k) {
     }
 }
 
-/* Builds the trie of keys[0:n] (sorted, distinct) into b; 0 or -1 (out of memory / too large). */
+#ifndef UG_BFS_DEPTH
+#define UG_BFS_DEPTH 4
+#endif
+
+/* Builds the trie of keys[0:n] (sorted, distinct) into b; 0 or -1 (out of memory / too large).
+ * Layout: the nodes of depth < UG_BFS_DEPTH breadth first (the levels every walk reads stay
+ * together, in few cache lines), then each deeper subtree depth first (a walk's path stays close). */
 static int ug_dab_build(ug_dab *b, const ug_key *keys, int64_t n) {
     typedef struct {
         uint32_t unit, lo, hi, depth;
     } item;
-    int64_t cap = 256, sp = 0;
-    item *stack = (item *)malloc((size_t)cap * sizeof(item));
-    if (!stack || ug_dab_grow(b, 1024)) {
-        free(stack);
-        return -1;
-    }
+    int64_t cap = 256, qhead = 0, qtail = 0, scap = 256, sp = 0;
+    item *queue = (item *)malloc((size_t)cap * sizeof(item)), *stack = (item *)malloc((size_t)scap * sizeof(item));
+    int rc = -1;
+    if (!queue || !stack || ug_dab_grow(b, 1024)) goto done;
     ug_dab_unlink(b, 0); /* the root */
-    b->da[0] = (ug_node){0, UG_FREE - 1, -1};
+    b->da[0] = (ug_bnode){0, UG_FREE - 1, -1};
     b->top = 1;
-    stack[sp++] = (item){0, 0, (uint32_t)n, 0};
+    queue[qtail++] = (item){0, 0, (uint32_t)n, 0};
     uint8_t labels[256];
     uint32_t from[257];
-    while (sp > 0) {
-        item it = stack[--sp];
+    while (qhead < qtail || sp > 0) {
+        item it = qhead < qtail ? queue[qhead++] : stack[--sp];
         uint32_t lo = it.lo;
         if (lo < it.hi && keys[lo].len == it.depth) b->da[it.unit].id = keys[lo++].id;
         if (lo == it.hi) continue;
@@ -311,21 +332,34 @@ static int ug_dab_build(ug_dab *b, const ug_key *keys, int64_t n) {
         }
         from[k] = it.hi;
         int64_t base = ug_dab_base(b, labels, k);
-        if (base < 0) break;
-        if (sp + k > cap) {
-            item *s2 = (item *)realloc(stack, (size_t)(cap = 2 * cap + k) * sizeof(item));
-            if (!s2) break;
-            stack = s2;
-        }
+        if (base < 0) goto done;
         int fail = 0;
         for (int j = 0; j < k; j++) fail |= ug_dab_take(b, (uint64_t)base + labels[j], it.unit);
-        if (fail) break;
+        if (fail) goto done;
         b->da[it.unit].base = (uint32_t)base;
-        for (int j = k - 1; j >= 0; j--) /* depth first, lowest label first: a subtree stays close */
-            stack[sp++] = (item){(uint32_t)base + labels[j], from[j], from[j + 1], it.depth + 1};
+        if (it.depth + 1 < UG_BFS_DEPTH) {
+            if (qtail + k > cap) {
+                item *q2 = (item *)realloc(queue, (size_t)(cap = 2 * cap + k) * sizeof(item));
+                if (!q2) goto done;
+                queue = q2;
+            }
+            for (int j = 0; j < k; j++)
+                queue[qtail++] = (item){(uint32_t)base + labels[j], from[j], from[j + 1], it.depth + 1};
+        } else {
+            if (sp + k > scap) {
+                item *s2 = (item *)realloc(stack, (size_t)(scap = 2 * scap + k) * sizeof(item));
+                if (!s2) goto done;
+                stack = s2;
+            }
+            for (int j = k - 1; j >= 0; j--) /* lowest label first */
+                stack[sp++] = (item){(uint32_t)base + labels[j], from[j], from[j + 1], it.depth + 1};
+        }
     }
+    rc = 0;
+done:
+    free(queue);
     free(stack);
-    return sp == 0 ? 0 : -1;
+    return rc;
 }
 
 static int64_t ug_align(int64_t x) { return (x + 7) & ~(int64_t)7; }
@@ -380,8 +414,8 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
     int64_t at = ug_align((int64_t)sizeof hd);
     hd.off_da = (uint64_t)at;
     at = ug_align(at + (int64_t)(n_units * sizeof(ug_node)));
-    hd.off_scores = (uint64_t)at;
-    at = ug_align(at + n * (int64_t)sizeof(double));
+    hd.off_ids = (uint64_t)at;
+    at = ug_align(at + (int64_t)n_units * 4);
     hd.off_cm = (uint64_t)at;
     at = ug_align(at + (int64_t)cm_units * 4);
     hd.off_risky = (uint64_t)at;
@@ -404,19 +438,22 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
         return -1;
     }
     ug_node *da = (ug_node *)(b + hd.off_da);
-    memcpy(da, dab.da, n_units * sizeof(ug_node));
-    free(dab.da);
-    double *sc = (double *)(b + hd.off_scores);
-    double min_score = INFINITY;
-    for (int64_t k = 0; k < n; k++) {
-        sc[k] = scores[k];
-        if (scores[k] < min_score) min_score = scores[k];
+    int32_t *ids = (int32_t *)(b + hd.off_ids);
+    for (uint64_t x = 0; x < n_units; x++) {
+        ug_bnode u = dab.da[x];
+        da[x] = (ug_node){u.base | (u.id >= 0 ? UG_TERM : 0), u.check, u.id >= 0 ? scores[u.id] : 0.0};
+        ids[x] = u.id;
     }
+    free(dab.da);
+    double min_score = INFINITY;
+    for (int64_t k = 0; k < n; k++)
+        if (scores[k] < min_score) min_score = scores[k];
     hd.min_score = min_score;
     for (int c = 0; c < 256; c++) {
         static const char hex[] = "0123456789ABCDEF";
         char key[6] = {'<', '0', 'x', hex[c >> 4], hex[c & 15], '>'};
-        hd.byte_ids[c] = (int32_t)ug_lookup(da, n_units, n, key, 6);
+        int64_t x = ug_walk(da, n_units, key, 6);
+        hd.byte_ids[c] = x < 0 ? -1 : (int32_t)ug_unit_id(ids, n, (uint64_t)x);
     }
     uint32_t *cm = (uint32_t *)(b + hd.off_cm);
     for (uint64_t i = 0; i < cm_units; i++) {
@@ -444,7 +481,7 @@ int fe_ug_check(const uint8_t *blob, int64_t len) {
         h->cm_units > ((uint64_t)1 << 40) || h->n_risky > ((uint64_t)1 << 40) || h->cm_norm_len > ((uint64_t)1 << 40))
         return -3;
     if (!ug_section_ok(h, h->off_da, h->n_units * sizeof(ug_node)) ||
-        !ug_section_ok(h, h->off_scores, (uint64_t)h->n_pieces * 8) || !ug_section_ok(h, h->off_cm, h->cm_units * 4) ||
+        !ug_section_ok(h, h->off_ids, h->n_units * 4) || !ug_section_ok(h, h->off_cm, h->cm_units * 4) ||
         !ug_section_ok(h, h->off_risky, h->n_risky * 8) || !ug_section_ok(h, h->off_cmnorm, h->cm_norm_len + 1))
         return -4;
     for (int c = 0; c < 256; c++)
@@ -454,6 +491,8 @@ int fe_ug_check(const uint8_t *blob, int64_t len) {
 }
 
 /* ---------------------------------------------------------------- open / free */
+
+static int ug_cm_lookup(const fe_ug *ug, const uint8_t *s, int64_t n, const char **rep, int64_t *rep_len);
 
 static int ug_is_risky(const fe_ug *ug, uint32_t cp) {
     if (cp < 0x10000) return (ug->risky_bmp[cp >> 3] >> (cp & 7)) & 1;
@@ -510,7 +549,7 @@ fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, i
     const ug_header *h = (const ug_header *)blob;
     ug->h = h;
     ug->da = (const ug_node *)(blob + h->off_da);
-    ug->scores = (const double *)(blob + h->off_scores);
+    ug->ids = (const int32_t *)(blob + h->off_ids);
     ug->cm = (const uint32_t *)(blob + h->off_cm);
     ug->cmnorm = (const char *)(blob + h->off_cmnorm);
     ug->risky = (const uint32_t *)(blob + h->off_risky);
@@ -518,6 +557,12 @@ fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, i
         for (uint32_t c = ug->risky[2 * r]; c <= ug->risky[2 * r + 1] && c < 0x10000; c++)
             ug->risky_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
     for (int i = 0; i < n_pre; i++) ug->first_scheme |= pre[i].kind == FE_UG_P_METASPACE && pre[i].flag1 == 1;
+    for (int c = 0; c < 128; c++) {
+        uint8_t b = (uint8_t)c;
+        const char *rep;
+        int64_t rep_len;
+        ug->cm_plain[c] = c != '\r' && ug_cm_lookup(ug, &b, 1, &rep, &rep_len) == 0;
+    }
     ug->norm = ug_copy_ops(norm, n_norm);
     ug->pre = ug_copy_ops(pre, n_pre);
     int64_t alen = n_added ? added_offs[n_added] - added_offs[0] : 0;
@@ -622,6 +667,10 @@ static void ug_lead_cut(int *lr) {
 static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o, int *lr) {
     const uint8_t *u = (const uint8_t *)s;
     for (int64_t i = 0; i < n;) {
+        int64_t j = i; /* a run of ASCII the charsmap leaves as it is: one copy */
+        while (j < n && u[j] < 0x80 && ug->cm_plain[u[j]]) j++;
+        if (j > i && ug_put(o, s + i, j - i)) return -1;
+        if ((i = j) == n) break;
         uint32_t cp;
         int k = ug_utf8(u + i, n - i, &cp);
         if (!k) return 1;
@@ -645,33 +694,39 @@ static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o, 
     return 0;
 }
 
+/* The first i >= from with s[i:i+len] == a (len > 0), or n. */
+static int64_t ug_find_lit(const char *s, int64_t n, int64_t from, const char *a, int64_t len) {
+    while (from + len <= n) {
+        const char *c = (const char *)memchr(s + from, a[0], (size_t)(n - len + 1 - from));
+        if (!c) break;
+        from = c - s;
+        if (memcmp(c, a, (size_t)len) == 0) return from;
+        from++;
+    }
+    return n;
+}
+
 static int ug_replace(const char *s, int64_t n, const ug_op *op, ug_buf *o, int *lead_removed) {
-    int64_t i = 0;
-    while (i < n) {
-        if (i + op->a_len <= n && memcmp(s + i, op->a, (size_t)op->a_len) == 0) {
-            if (o->len == 0) op->b_len ? (void)(*lead_removed |= UG_LEAD_TOUCHED) : ug_lead_cut(lead_removed);
-            if (ug_put(o, op->b, op->b_len)) return -1;
-            i += op->a_len;
-        } else {
-            if (ug_put(o, s + i, 1)) return -1;
-            i++;
-        }
+    for (int64_t i = 0; i < n;) {
+        int64_t j = ug_find_lit(s, n, i, op->a, op->a_len);
+        if (j > i && ug_put(o, s + i, j - i)) return -1; /* the run before the next match */
+        if (j == n) break;
+        if (o->len == 0) op->b_len ? (void)(*lead_removed |= UG_LEAD_TOUCHED) : ug_lead_cut(lead_removed);
+        if (ug_put(o, op->b, op->b_len)) return -1;
+        i = j + op->a_len;
     }
     return 0;
 }
 
 static int ug_multispace(const char *s, int64_t n, const ug_op *op, ug_buf *o, int *lead_removed) {
     for (int64_t i = 0; i < n;) {
-        int64_t j = i;
-        while (j < n && s[j] == ' ') j++;
-        if (j - i >= 2) {
-            if (o->len == 0) op->b_len ? (void)(*lead_removed |= UG_LEAD_TOUCHED) : ug_lead_cut(lead_removed);
-            if (ug_put(o, op->b, op->b_len)) return -1;
-            i = j;
-        } else {
-            if (ug_put(o, s + i, 1)) return -1;
-            i++;
-        }
+        int64_t j = ug_find_lit(s, n, i, "  ", 2), k = j; /* the next run of >= 2 spaces: [j, k) */
+        if (j > i && ug_put(o, s + i, j - i)) return -1;
+        if (j == n) break;
+        while (k < n && s[k] == ' ') k++;
+        if (o->len == 0) op->b_len ? (void)(*lead_removed |= UG_LEAD_TOUCHED) : ug_lead_cut(lead_removed);
+        if (ug_put(o, op->b, op->b_len)) return -1;
+        i = k;
     }
     return 0;
 }
@@ -794,20 +849,31 @@ static int ug_pre_one(const ug_op *op, const char *s, int64_t n, int first, ug_b
     int starts = (n > 0 && s[0] == ' ') || (n >= op->a_len && memcmp(s, op->a, (size_t)op->a_len) == 0);
     int prepend = n > 0 && (op->flag1 == 0 || (op->flag1 == 1 && first)) && !starts;
     if (prepend && ug_put(o, op->a, op->a_len)) return -1;
-    for (int64_t i = 0; i < n; i++)
-        if (s[i] == ' ' ? ug_put(o, op->a, op->a_len) : ug_put(o, s + i, 1)) return -1;
+    /* split (MergedWithNext) before every replacement but one that starts the word: when the
+     * replacement's first byte is in neither s nor the rest of the replacement, the replacements are
+     * exactly those written here for ' ' (direct); otherwise the output is searched afterwards. */
+    int direct = op->flag2 && !memchr(op->a + 1, op->a[0], (size_t)op->a_len - 1) &&
+                 (n == 0 || !memchr(s, op->a[0], (size_t)n));
+    int64_t w = at;
+    for (int64_t i = 0; i < n;) { /* runs without ' ', each ' ' as the replacement */
+        const char *sp = (const char *)memchr(s + i, ' ', (size_t)(n - i));
+        int64_t j = sp ? sp - s : n;
+        if (j > i && ug_put(o, s + i, j - i)) return -1;
+        if (j == n) break;
+        if (direct && o->len > w) {
+            if (ug_span(st, w, o->len)) return -1;
+            w = o->len;
+        }
+        if (ug_put(o, op->a, op->a_len)) return -1;
+        i = j + 1;
+    }
     int64_t end = o->len;
     if (!op->flag2) return end > at ? ug_span(st, at, end) : 0;
-    int64_t w = at;
-    for (int64_t i = at; i + op->a_len <= end;) {
-        if (i > w && memcmp(o->p + i, op->a, (size_t)op->a_len) == 0) {
+    if (direct) return end > w ? ug_span(st, w, end) : 0;
+    for (int64_t i = at; (i = ug_find_lit(o->p, end, i, op->a, op->a_len)) < end; i += op->a_len) {
+        if (i > w) {
             if (ug_span(st, w, i)) return -1;
             w = i;
-            i += op->a_len;
-        } else if (i == w && memcmp(o->p + i, op->a, (size_t)op->a_len) == 0) {
-            i += op->a_len;
-        } else {
-            i++;
         }
     }
     return end > w ? ug_span(st, w, end) : 0;
@@ -823,19 +889,19 @@ static int ug_pretokenize(const fe_ug *ug, fe_ug_state *st, int src, int64_t n) 
         int dst = (cur + 1) % 3;
         ug_buf *o = &st->b[dst];
         o->len = 0;
-        int64_t nspans = st->spans_len;
-        int64_t *old = (int64_t *)malloc((size_t)(nspans > 0 ? nspans : 1) * sizeof(int64_t));
+        int64_t nspans = st->spans_len, small[16];
+        int64_t *old = nspans <= 16 ? small : (int64_t *)malloc((size_t)nspans * sizeof(int64_t));
         if (!old) return -1;
         if (nspans) memcpy(old, st->spans, (size_t)nspans * sizeof(int64_t));
         st->spans_len = 0;
         for (int64_t k = 0; k < nspans; k += 2) {
             int first = k == 0 && old[k] == 0 && !(st->lead_removed & UG_LEAD_CUT) && st->seg_at_zero;
             if (ug_pre_one(&ug->pre[i], st->b[cur].p + old[k], old[k + 1] - old[k], first, o, st)) {
-                free(old);
+                if (old != small) free(old);
                 return -1;
             }
         }
-        free(old);
+        if (old != small) free(old);
         cur = dst;
     }
     return cur;
@@ -851,7 +917,7 @@ static int ug_vreserve(fe_ug_state *st, int64_t n) {
     if (sc) st->score = sc;
     int64_t *sa = (int64_t *)realloc(st->start, (size_t)cap * sizeof(int64_t));
     if (sa) st->start = sa;
-    int32_t *ni = (int32_t *)realloc(st->nid, (size_t)cap * sizeof(int32_t));
+    uint32_t *ni = (uint32_t *)realloc(st->nid, (size_t)cap * sizeof(uint32_t));
     if (ni) st->nid = ni;
     int64_t *pa = (int64_t *)realloc(st->path, (size_t)cap * 2 * sizeof(int64_t));
     if (pa) st->path = pa;
@@ -875,7 +941,8 @@ static int ug_emit(fe_ug_ids *out, int32_t id) {
 /* The ids of one token string (as tokenizers' Unigram::tokenize maps it). */
 static int ug_token_ids(const fe_ug *ug, const char *s, int64_t n, fe_ug_ids *out) {
     const ug_header *h = ug->h;
-    int64_t id = ug_lookup(ug->da, h->n_units, h->n_pieces, s, n);
+    int64_t x = ug_walk(ug->da, h->n_units, s, n);
+    int64_t id = x < 0 ? -1 : ug_unit_id(ug->ids, h->n_pieces, (uint64_t)x);
     if (id >= 0) return ug_emit(out, (int32_t)id);
     if (h->byte_fallback) {
         int ok = 1;
@@ -889,39 +956,39 @@ static int ug_token_ids(const fe_ug *ug, const char *s, int64_t n, fe_ug_ids *ou
     return ug_emit(out, h->unk_id);
 }
 
-/* Appends the ids of word w[0:n]; 0, 1 fallback (no unk id), -1 OOM. */
+#define UG_UNK_UNIT UINT32_MAX /* nid: the unknown piece */
+
+/* Appends the ids of word w[0:n]; 0, 1 fallback (no unk id, or a corrupted id), -1 OOM. */
 static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n, fe_ug_ids *out) {
     const ug_header *h = ug->h;
     if (ug_vreserve(st, n)) return -1;
     double *score = st->score;
     int64_t *start = st->start;
-    int32_t *nid = st->nid;
+    uint32_t *nid = st->nid;
     for (int64_t i = 0; i <= n; i++) start[i] = -1;
     score[0] = 0.0;
-    const double unk_score = h->min_score - UG_UNK_PENALTY, *scores = ug->scores;
+    const double unk_score = h->min_score - UG_UNK_PENALTY;
     const ug_node *da = ug->da;
     const uint64_t n_units = h->n_units;
-    const int64_t n_pieces = h->n_pieces;
     for (int64_t s = 0; s < n;) {
         uint32_t cp;
-        int mblen = ug_utf8((const uint8_t *)w + s, n - s, &cp);
+        int mblen = (uint8_t)w[s] < 0x80 ? 1 : ug_utf8((const uint8_t *)w + s, n - s, &cp);
         if (!mblen) return 1;
         double base = score[s];
         int single = 0;
         /* One walk down the trie from s gives every piece starting at s, shortest first. */
         uint64_t x = 0;
         for (int64_t e = s; e < n;) {
-            uint64_t p = (uint64_t)da[x].base + (uint8_t)w[e];
+            uint64_t p = (uint64_t)(da[x].base & ~UG_TERM) + (uint8_t)w[e];
             if (p >= n_units || da[p].check != x) break;
             x = p;
             e++;
-            int32_t id = da[x].id;
-            if (id >= 0 && id < n_pieces) {
-                double cand = scores[id] + base;
+            if (da[x].base & UG_TERM) {
+                double cand = da[x].score + base;
                 if (start[e] < 0 || cand > score[e]) {
                     score[e] = cand;
                     start[e] = s;
-                    nid[e] = id;
+                    nid[e] = (uint32_t)x;
                 }
                 if (e - s == mblen) single = 1;
             }
@@ -933,27 +1000,29 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
             if (start[e] < 0 || cand > score[e]) {
                 score[e] = cand;
                 start[e] = s;
-                nid[e] = h->unk_id;
+                nid[e] = UG_UNK_UNIT;
             }
         }
         s += mblen;
     }
+    /* Backwards: (start, piece id) of each node on the best path; then forwards, fusing unknowns. */
     int64_t np = 0, *path = st->path;
-    for (int64_t e = n; e > 0; e = start[e]) { /* backwards: (start, end) of each node */
+    for (int64_t e = n; e > 0; e = start[e]) {
+        int64_t id = nid[e] == UG_UNK_UNIT ? h->unk_id : ug_unit_id(ug->ids, h->n_pieces, nid[e]);
+        if (id < 0) return 1; /* a corrupted id */
         path[2 * np] = start[e];
-        path[2 * np + 1] = e;
+        path[2 * np + 1] = id;
         np++;
     }
-    for (int64_t k = np - 1; k >= 0;) {
-        int64_t a = path[2 * k], z = path[2 * k + 1];
-        if (h->unk_id >= 0 && nid[z] == h->unk_id) { /* fuse consecutive unknowns */
-            while (k - 1 >= 0 && nid[path[2 * (k - 1) + 1]] == h->unk_id) k--;
-            z = path[2 * k + 1];
+    for (int64_t k = np - 1; k >= 0; k--) {
+        int64_t a = path[2 * k], id = path[2 * k + 1];
+        if (id == h->unk_id) { /* fuse consecutive unknowns: the token is w[a:end of the run] */
+            while (k - 1 >= 0 && path[2 * (k - 1) + 1] == h->unk_id) k--;
+            int64_t z = k > 0 ? path[2 * (k - 1)] : n;
             if (ug_token_ids(ug, w + a, z - a, out)) return -1;
-        } else if (ug_emit(out, nid[z])) {
+        } else if (ug_emit(out, (int32_t)id)) {
             return -1;
         }
-        k--;
     }
     return 0;
 }
@@ -1132,7 +1201,8 @@ int fe_ug_normalize(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t 
 /* ---------------------------------------------------------------- fuzzing entry point */
 
 int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
-    /* data: [u16 charsmap length][charsmap][text]; a fixed small vocabulary; every stage runs. */
+    /* data: [u16 charsmap length][charsmap][text]; a fixed small vocabulary; every stage runs.
+     * Bit 0 of data[0]: the blob is corrupted with (u16 position, xor byte) triples from the text. */
     static const char pieces[] = "\xe2\x96\x81" "a" "ab" "b" "\xe2\x96\x81" "ab" "<0x61>" "<unk>" "c";
     static const int64_t offs[] = {0, 3, 4, 6, 7, 12, 18, 23, 24};
     static const double scores[] = {-1.0, -2.0, -1.5, -3.0, -0.5, -4.0, 0.0, -2.5};
@@ -1144,6 +1214,11 @@ int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
     int64_t blob_len = 0;
     if (fe_ug_build(pieces, offs, scores, 8, 6, 1, data + 2, cm_len, risky, 1, &blob, &blob_len)) {
         if (fe_ug_build(pieces, offs, scores, 8, 6, 1, NULL, 0, risky, 1, &blob, &blob_len)) return 0;
+    }
+    if (data[0] & 1) { /* a corrupted vocabulary blob (up to 8 bytes flipped): rejected at open, or safe */
+        const uint8_t *t = data + 2 + cm_len;
+        for (int64_t k = 0; k + 3 <= size - 2 - cm_len && k < 24; k += 3)
+            blob[((uint64_t)t[k] | (uint64_t)t[k + 1] << 8) % (uint64_t)blob_len] ^= t[k + 2];
     }
     fe_ug_op norm[] = {{FE_UG_N_PRECOMPILED, "", 0, "", 0, 0, 0}, {FE_UG_N_MULTISPACE, "", 0, " ", 1, 0, 0},
                        {FE_UG_N_EDGESPACE, "", 0, "", 0, 0, 0}, {FE_UG_N_STRIP, "", 0, "", 0, 1, 1}};

@@ -8,7 +8,8 @@
  * a multi-code-point grapheme cluster, a charsmap entry out of range, ...) is flagged for the
  * caller to send to tokenizers.
  *
- * Vocabulary "blob": one flat, position-independent byte array (see FE_UG_MAGIC in unigram.c) made
+ * Vocabulary "blob": one flat, position-independent byte array (see UG_MAGIC in unigram.c: header,
+ * a double-array trie of the pieces' bytes with their scores, ids per trie unit, the charsmap) made
  * by fe_ug_build, which callers write to a file and memory-map read-only. fe_ug_open validates a
  * blob (every offset and size) and wraps it without copying; the blob must outlive the fe_ug.
  * A fe_ug is immutable and may be shared by threads; a fe_ug_state belongs to one thread at a time.
@@ -87,7 +88,8 @@ int fe_ug_encode(const fe_ug *ug, fe_ug_state *st, const char *const *texts, con
 int fe_ug_normalize(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, char **norm,
                     int64_t *norm_len);
 
-/* libFuzzer-style entry point: data = [u32 n_pieces_hint][charsmap bytes | text]; never crashes. */
+/* libFuzzer-style entry point: data = [u16 charsmap length][charsmap][text] (bit 0 of data[0]: the
+ * vocabulary blob is also corrupted from the text's bytes); never crashes. */
 int fe_ug_fuzz_one(const uint8_t *data, int64_t size);
 
 #ifdef __cplusplus

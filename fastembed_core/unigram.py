@@ -239,7 +239,7 @@ def _rebuild(spec: dict, blob: bytes | None) -> FastUnigram:
 
 CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
 _CACHE_MAGIC = b"FEUGCACH"
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4
 
 
 def cache_dir() -> Path:

@@ -196,6 +196,27 @@ def test_duplicate_pieces_and_byte_fallback_edge_cases():
         assert fast_lists(FastUnigram.from_tokenizer(tok), texts) == reference(tok, texts)
 
 
+def test_random_vocabularies_through_the_trie():
+    """Random vocabularies (pieces extending other pieces, lead bytes of every length, 4-byte code
+    points, duplicates) through the double-array trie: ids equal tokenizers' on texts of their pieces."""
+    from tokenizers import models
+
+    rng = np.random.default_rng(5)
+    alphabet = [chr(c) for c in [*range(0x21, 0x7F), *range(0xA1, 0x250), *range(0x4E00, 0x4E80), 0x1F600, 0x10348]]
+    pieces: list[str] = []
+    while len(pieces) < 3000:
+        stem = pieces[int(rng.integers(len(pieces)))] if pieces and rng.random() < 0.6 else ""
+        piece = stem + "".join(alphabet[i] for i in rng.integers(0, len(alphabet), int(rng.integers(1, 5))))
+        if piece not in pieces:
+            pieces.append(piece)
+    vocab = [("<unk>", 0.0)] + [(p, -float(rng.uniform(1, 20))) for p in pieces] + [(pieces[7], -0.5)]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=0, byte_fallback=False))
+    texts = ["".join(pieces[i] for i in rng.integers(0, len(pieces), int(rng.integers(1, 12)))) for _ in range(300)]
+    texts += ["".join(alphabet[i] for i in rng.integers(0, len(alphabet), 40)) for _ in range(50)]  # unknowns too
+    with _backend.using("compiled"):
+        assert fast_lists(FastUnigram.from_tokenizer(tok), texts) == reference(tok, texts)
+
+
 def _charsmap_variants(data: bytes):
     yield data[: len(data) // 2]  # truncated normalized strings
     yield data[:4] + data[8:]  # trie size no longer matches

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define UG_MAGIC "FEUGRAM1"
 #define UG_MAXLEN 4096 /* longest piece in bytes */
 #define UG_UNK_PENALTY 10.0
@@ -109,48 +111,14 @@ static inline uint32_t ug_mix(uint64_t h) {
 }
 static inline uint32_t ug_hash(const char *s, int64_t n) { return ug_mix(ug_fnv(UG_FNV0, s, n)); }
 
-/* Length of the valid UTF-8 code point at s (n bytes left), or 0. Sets *cp. */
-static int ug_utf8(const uint8_t *s, int64_t n, uint32_t *cp) {
-    uint32_t c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF && n >= 2 && (s[1] & 0xC0) == 0x80) {
-        *cp = ((c & 0x1F) << 6) | (s[1] & 0x3F);
-        return 2;
-    }
-    if (c >= 0xE0 && c <= 0xEF && n >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
-        uint32_t v = ((c & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-        if (v < 0x800 || (v >= 0xD800 && v < 0xE000)) return 0;
-        *cp = v;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4 && n >= 4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
-        (s[3] & 0xC0) == 0x80) {
-        uint32_t v = ((c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6) |
-                     (s[3] & 0x3F);
-        if (v < 0x10000 || v > 0x10FFFF) return 0;
-        *cp = v;
-        return 4;
-    }
-    return 0;
-}
-
 static int ug_valid_utf8(const char *s, int64_t n) {
     uint32_t cp;
     for (int64_t i = 0; i < n;) {
-        int k = ug_utf8((const uint8_t *)s + i, n - i, &cp);
+        int k = fe_utf8_get((const uint8_t *)s + i, n - i, &cp);
         if (!k) return 0;
         i += k;
     }
     return 1;
-}
-
-/* Rust char::is_whitespace (Unicode White_Space). */
-static int ug_is_space(uint32_t c) {
-    return (c >= 9 && c <= 13) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 static int ug_reserve(ug_buf *b, int64_t extra) {
@@ -221,7 +189,7 @@ static int64_t ug_fill(ug_slot *slots, uint64_t n_slots, const char *pool, const
     for (int64_t k = 0; k < n; k++) {
         uint32_t off = (uint32_t)(offs[k] - offs[0]), len = (uint32_t)(offs[k + 1] - offs[k]), cp;
         for (uint32_t i = 0; i < len;) {
-            i += (uint32_t)ug_utf8((const uint8_t *)pool + off + i, len - i, &cp);
+            i += (uint32_t)fe_utf8_get((const uint8_t *)pool + off + i, len - i, &cp);
             int rc = ug_insert(slots, n_slots, pool, off, i, i == len ? (int32_t)k : -1);
             if (rc < 0) return -1;
             distinct += rc;
@@ -245,7 +213,7 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
         if (len <= 0 || len > UG_MAXLEN || !ug_valid_utf8(pieces + offs[k], len)) return -2;
         if (len > maxlen) maxlen = len;
         uint32_t cp;
-        for (int64_t i = 0; i < len; n_keys++) i += ug_utf8((const uint8_t *)pieces + offs[k] + i, len - i, &cp);
+        for (int64_t i = 0; i < len; n_keys++) i += fe_utf8_get((const uint8_t *)pieces + offs[k] + i, len - i, &cp);
     }
     uint64_t cm_units = 0, cm_norm_len = 0;
     if (charsmap_len) {
@@ -521,7 +489,7 @@ static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o, 
     const uint8_t *u = (const uint8_t *)s;
     for (int64_t i = 0; i < n;) {
         uint32_t cp;
-        int k = ug_utf8(u + i, n - i, &cp);
+        int k = fe_utf8_get(u + i, n - i, &cp);
         if (!k) return 1;
         if (cp >= 0x80 && ug_is_risky(ug, cp)) return 1;
         if (cp == '\r' && i + 1 < n && u[i + 1] == '\n') k = 2; /* one grapheme cluster */
@@ -588,8 +556,8 @@ static int ug_edgespace(const char *s, int64_t n, const ug_op *op, ug_buf *o, in
 
 static int64_t ug_space_len(const char *s, int64_t n) { /* bytes of a leading White_Space char, 0 if none */
     uint32_t cp;
-    int k = ug_utf8((const uint8_t *)s, n, &cp);
-    return k && ug_is_space(cp) ? k : 0;
+    int k = fe_utf8_get((const uint8_t *)s, n, &cp);
+    return k && fe_is_white_space(cp) ? k : 0;
 }
 
 static int64_t ug_space_len_back(const char *s, int64_t n) { /* trailing White_Space char */
@@ -679,7 +647,7 @@ static int ug_pre_one(const ug_op *op, const char *s, int64_t n, int first, ug_b
             }
             int64_t j = i;
             uint32_t cp;
-            while (j < n && !ug_space_len(s + j, n - j)) j += ug_utf8((const uint8_t *)s + j, n - j, &cp);
+            while (j < n && !ug_space_len(s + j, n - j)) j += fe_utf8_get((const uint8_t *)s + j, n - j, &cp);
             int64_t at = o->len;
             if (ug_put(o, s + i, j - i) || ug_span(st, at, o->len)) return -1;
             i = j;
@@ -799,7 +767,7 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
     const double unk_score = h->min_score - UG_UNK_PENALTY;
     for (int64_t s = 0; s < n;) {
         uint32_t cp;
-        int mblen = ug_utf8((const uint8_t *)w + s, n - s, &cp);
+        int mblen = fe_utf8_get((const uint8_t *)w + s, n - s, &cp);
         if (!mblen) return 1;
         double base = score[s];
         int single = 0;
@@ -819,7 +787,7 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
                 if (e - s == mblen) single = 1;
             }
             if (e >= n) break;
-            int k = ug_utf8((const uint8_t *)w + e, n - e, &cp);
+            int k = fe_utf8_get((const uint8_t *)w + e, n - e, &cp);
             if (!k) return 1;
             fnv = ug_fnv(fnv, w + e, k);
             e += k;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "unicode_tables.h"
+#include "utf8.h"
 
 const char *fe_wp_tables_version(void) { return FE_U_TOKENIZERS_VERSION; }
 
@@ -306,67 +307,16 @@ static void wp_cache_put(fe_wp_state *st, const char *w, int64_t len, uint64_t h
 
 /* ---------------------------------------------------------------- normalization */
 
-static inline int wp_put_utf8(char *o, uint32_t cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Decodes one strict UTF-8 code point (no surrogates, no overlongs); returns its length or 0. */
-static inline int wp_get_utf8(const uint8_t *s, int64_t n, uint32_t *cp) {
-    uint32_t c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF && n >= 2 && (s[1] & 0xC0) == 0x80) {
-        *cp = ((c & 0x1F) << 6) | (s[1] & 0x3F);
-        return 2;
-    }
-    if (c >= 0xE0 && c <= 0xEF && n >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
-        uint32_t v = ((c & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-        if (v < 0x800 || (v >= 0xD800 && v < 0xE000)) return 0;
-        *cp = v;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4 && n >= 4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
-        (s[3] & 0xC0) == 0x80) {
-        uint32_t v = ((c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6) |
-                     (s[3] & 0x3F);
-        if (v < 0x10000 || v > 0x10FFFF) return 0;
-        *cp = v;
-        return 4;
-    }
-    return 0;
-}
-
 /* Lowercase step for one code point, appended at o; returns bytes written. */
 static inline int wp_put_lower(const fe_wp *wp, char *o, uint32_t x) {
     if ((wp->flags & FE_WP_LOWER) && (fe_u_flags(x) & FE_U_LOWER_MAP)) {
         const uint32_t *m;
         int found, k = wp_map(fe_u_lower_keys, fe_u_lower_offs, fe_u_lower_pool, FE_U_LOWER_N, x, &m, &found);
         int w = 0;
-        for (int j = 0; j < k; j++) w += wp_put_utf8(o + w, m[j]);
+        for (int j = 0; j < k; j++) w += fe_utf8_put(o + w, m[j]);
         if (found) return w;
     }
-    return wp_put_utf8(o, x);
+    return fe_utf8_put(o, x);
 }
 
 /* Strip (NFD, drop Mn) then lowercase, for one code point. Returns bytes written, -1 for fallback. */
@@ -401,7 +351,7 @@ static int64_t wp_normalize(const fe_wp *wp, fe_wp_state *st, const uint8_t *s, 
             continue;
         }
         uint32_t cp;
-        int k = wp_get_utf8(s + i, n - i, &cp);
+        int k = fe_utf8_get(s + i, n - i, &cp);
         if (!k) return -1;
         i += k;
         /* room for this code point and for the rest if it were ASCII (the loop then needs no check) */
@@ -516,7 +466,7 @@ static int wp_next_word(const fe_wp *wp, const char *s, int64_t m, int64_t *pos,
             cls = wp->aclass[c];
         } else {
             uint32_t cp = 0;
-            k = wp_get_utf8((const uint8_t *)s + i, m - i, &cp); /* s is our own valid UTF-8 */
+            k = fe_utf8_get((const uint8_t *)s + i, m - i, &cp); /* s is our own valid UTF-8 */
             cls = wp_class(cp);
         }
         if (cls == WP_WORD) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "added.h"
 #include "utf8.h"
 
 #define UG_MAGIC "FEUGRAM1"
@@ -56,12 +57,8 @@ struct fe_ug {
     const uint32_t *risky;
     ug_op *norm, *pre;
     int n_norm, n_pre;
-    char *added;
-    int64_t *added_offs, n_added, n_raw;
-    uint8_t *added_flags;
-    int32_t *added_ids;
+    fe_added *added; /* the added tokens (csrc/added.c); NULL when there are none */
     uint8_t risky_bmp[0x10000 / 8]; /* BMP part of the risky set, as bits */
-    uint8_t first_byte[2][256]; /* first bytes of the raw [0] / normalized [1] added tokens */
     int first_scheme;           /* a Metaspace(prepend_scheme="first") runs */
 };
 
@@ -87,6 +84,9 @@ struct fe_ug_state {
     ug_buf ckeys;
     int32_t *cids;
     int64_t cids_len, cids_cap;
+    fe_added_match *am[2]; /* added-token matches: in the text [0], in a normalized segment [1] */
+    int64_t am_cap[2];
+    ug_buf seg; /* a normalized segment split by normalized added tokens */
 };
 
 typedef struct ug_centry {
@@ -386,30 +386,13 @@ fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, i
     for (int i = 0; i < n_pre; i++) ug->first_scheme |= pre[i].kind == FE_UG_P_METASPACE && pre[i].flag1 == 1;
     ug->norm = ug_copy_ops(norm, n_norm);
     ug->pre = ug_copy_ops(pre, n_pre);
-    int64_t alen = n_added ? added_offs[n_added] - added_offs[0] : 0;
-    ug->added = (char *)malloc((size_t)alen + 1);
-    ug->added_offs = (int64_t *)malloc((size_t)(n_added + 1) * sizeof(int64_t));
-    ug->added_flags = (uint8_t *)malloc((size_t)n_added + 1);
-    ug->added_ids = (int32_t *)malloc((size_t)(n_added + 1) * sizeof(int32_t));
-    if (!ug->norm || !ug->pre || !ug->added || !ug->added_offs || !ug->added_flags || !ug->added_ids || alen < 0) {
+    if (!ug->norm || !ug->pre ||
+        (n_added && !(ug->added = fe_added_new(added_blob, added_offs, added_flags, added_ids, n_added)))) {
         fe_ug_free(ug);
         return NULL;
     }
     ug->n_norm = n_norm;
     ug->n_pre = n_pre;
-    if (alen) memcpy(ug->added, added_blob + added_offs[0], (size_t)alen);
-    for (int64_t k = 0; k <= n_added; k++) ug->added_offs[k] = n_added ? added_offs[k] - added_offs[0] : 0;
-    ug->n_added = n_added;
-    for (int64_t k = 0; k < n_added; k++) {
-        if (ug->added_offs[k + 1] <= ug->added_offs[k]) {
-            fe_ug_free(ug);
-            return NULL;
-        }
-        ug->added_flags[k] = added_flags[k];
-        ug->added_ids[k] = added_ids[k];
-        ug->first_byte[added_flags[k] & FE_UG_ADDED_NORMALIZED][(uint8_t)ug->added[ug->added_offs[k]]] = 1;
-        ug->n_raw += !(added_flags[k] & FE_UG_ADDED_NORMALIZED);
-    }
     return ug;
 }
 
@@ -417,10 +400,7 @@ void fe_ug_free(fe_ug *ug) {
     if (!ug) return;
     ug_free_ops(ug->norm, ug->n_norm);
     ug_free_ops(ug->pre, ug->n_pre);
-    free(ug->added);
-    free(ug->added_offs);
-    free(ug->added_flags);
-    free(ug->added_ids);
+    fe_added_free(ug->added);
     free(ug);
 }
 
@@ -437,6 +417,9 @@ void fe_ug_state_free(fe_ug_state *st) {
     free(st->cache);
     free(st->ckeys.p);
     free(st->cids);
+    free(st->am[0]);
+    free(st->am[1]);
+    free(st->seg.p);
     free(st);
 }
 
@@ -880,35 +863,8 @@ static int ug_word(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n, f
 
 /* ---------------------------------------------------------------- encode */
 
-/* The longest added token of kind normalized (0/1) at s[i:], or -1. */
-static int64_t ug_added_at(const fe_ug *ug, const char *s, int64_t n, int64_t i, int normalized) {
-    int64_t best = -1, best_len = 0;
-    for (int64_t k = 0; k < ug->n_added; k++) {
-        if ((ug->added_flags[k] & FE_UG_ADDED_NORMALIZED) != (normalized ? FE_UG_ADDED_NORMALIZED : 0)) continue;
-        int64_t a = ug->added_offs[k], len = ug->added_offs[k + 1] - a;
-        if (len > best_len && len <= n - i && memcmp(s + i, ug->added + a, (size_t)len) == 0) {
-            best = k;
-            best_len = len;
-        }
-    }
-    return best;
-}
-
-static int ug_has_added(const fe_ug *ug, const char *s, int64_t n, int normalized) {
-    for (int64_t i = 0; i < n; i++)
-        if (ug->first_byte[normalized][(uint8_t)s[i]] && ug_added_at(ug, s, n, i, normalized) >= 0) return 1;
-    return 0;
-}
-
-/* One segment between added tokens (at byte `at` of the text): normalize, pre-tokenize, Viterbi. */
-static int ug_segment(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, int64_t at, fe_ug_ids *out) {
-    int nb = ug_normalize(ug, st, text, len);
-    if (nb == -1) return -1;
-    if (nb == -2) return 1;
-    int64_t nlen = st->b[nb].len;
-    if (ug_has_added(ug, st->b[nb].p, nlen, 1)) return 1; /* normalized added tokens: tokenizers */
-    if ((st->lead_removed & UG_LEAD_UNSURE) && ug->first_scheme) return 1;
-    st->seg_at_zero = at == 0;
+/* Pre-tokenizes and tokenizes normalized text st->b[nb][0:nlen]; 0, 1 fallback, -1 OOM. */
+static int ug_words(const fe_ug *ug, fe_ug_state *st, int nb, int64_t nlen, fe_ug_ids *out) {
     int wb = ug_pretokenize(ug, st, nb, nlen);
     if (wb < 0) return -1;
     for (int64_t k = 0; k < st->spans_len; k += 2) {
@@ -918,44 +874,58 @@ static int ug_segment(const fe_ug *ug, fe_ug_state *st, const char *text, int64_
     return 0;
 }
 
-/* 1 word character (ASCII alphanumeric), 0 not, -1 unknown here ('_' or non-ASCII: fallback). */
-static int ug_word_char(uint8_t c) {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
-    return c == '_' || c >= 0x80 ? -1 : 0;
+/* One segment between raw added tokens (at byte `at` of the text): normalize, split out the
+ * normalized added tokens, pre-tokenize and Viterbi the pieces between them. */
+static int ug_segment(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, int64_t at, fe_ug_ids *out) {
+    int nb = ug_normalize(ug, st, text, len);
+    if (nb == -1) return -1;
+    if (nb == -2) return 1;
+    int64_t nlen = st->b[nb].len;
+    if ((st->lead_removed & UG_LEAD_UNSURE) && ug->first_scheme) return 1;
+    st->seg_at_zero = at == 0;
+    int64_t k = ug->added ? fe_added_find(ug->added, 1, st->b[nb].p, nlen, &st->am[1], &st->am_cap[1]) : 0;
+    if (k == -2) return -1;
+    /* Metaspace "first" prepends to a piece that starts at original offset 0. A piece after a match
+     * starts at normalized offset > 0, which is original offset > 0 unless the normalizers emitted
+     * a replacement at the start (TOUCHED: alignments not tracked here, so tokenizers decides). */
+    if (k == -1 || (k && ug->first_scheme && at == 0 && (st->lead_removed & (UG_LEAD_TOUCHED | UG_LEAD_UNSURE))))
+        return 1;
+    if (!k) return ug_words(ug, st, nb, nlen, out);
+    st->seg.len = 0;
+    if (ug_put(&st->seg, st->b[nb].p, nlen)) return -1;
+    int64_t pos = 0;
+    for (int64_t j = 0; j <= k; j++) {
+        int64_t z = j < k ? st->am[1][j].start : nlen;
+        if (pos < z) {
+            st->b[0].len = 0;
+            if (ug_put(&st->b[0], st->seg.p + pos, z - pos)) return -1;
+            st->seg_at_zero = at == 0 && pos == 0;
+            int rc = ug_words(ug, st, 0, z - pos, out);
+            if (rc) return rc;
+        }
+        if (j < k) {
+            if (ug_emit(out, st->am[1][j].id)) return -1;
+            pos = st->am[1][j].stop;
+        }
+    }
+    return 0;
 }
 
 /* Ids of one text appended to out; 0, 1 fallback, -1 OOM. Raw (non-normalized) added tokens are
- * split out first as tokenizers' AddedVocabulary does: leftmost-longest, single_word / lstrip / rstrip. */
+ * split out first, as tokenizers' AddedVocabulary does (csrc/added.c). */
 static int ug_text(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, fe_ug_ids *out) {
-    int64_t seg = 0, i = 0;
-    while (ug->n_raw && i < len) {
-        int64_t k = ug->first_byte[0][(uint8_t)text[i]] ? ug_added_at(ug, text, len, i, 0) : -1;
-        if (k < 0) {
-            i++;
-            continue;
-        }
-        int64_t start = i, stop = i + ug->added_offs[k + 1] - ug->added_offs[k], s2;
-        uint8_t f = ug->added_flags[k];
-        i = stop; /* the next match starts after this one, even when it is discarded */
-        if (f & FE_UG_ADDED_SINGLE_WORD) {
-            int before = start == 0 ? 0 : ug_word_char((uint8_t)text[start - 1]);
-            int after = stop == len ? 0 : ug_word_char((uint8_t)text[stop]);
-            if (before < 0 || after < 0) return 1;
-            if (before || after) continue;
-        }
-        if (start < seg) return 1;
-        if (f & FE_UG_ADDED_LSTRIP) {
-            int64_t ns = start;
-            while (ns > 0 && (s2 = ug_space_len_back(text, ns))) ns -= s2;
-            start = ns > seg ? ns : seg;
-        }
-        if (f & FE_UG_ADDED_RSTRIP)
-            while (stop < len && (s2 = ug_space_len(text + stop, len - stop))) stop += s2;
+    int64_t k = ug->added ? fe_added_find(ug->added, 0, text, len, &st->am[0], &st->am_cap[0]) : 0;
+    if (k == -2) return -1;
+    if (k == -1) return 1;
+    int64_t seg = 0;
+    for (int64_t j = 0; j < k; j++) {
+        int64_t start = st->am[0][j].start, stop = st->am[0][j].stop;
+        int32_t id = st->am[0][j].id;
         if (seg < start) {
             int rc = ug_segment(ug, st, text + seg, start - seg, seg, out);
             if (rc) return rc;
         }
-        if (ug_emit(out, ug->added_ids[k])) return -1;
+        if (ug_emit(out, id)) return -1;
         seg = stop;
     }
     return seg < len || len == 0 ? ug_segment(ug, st, text + seg, len - seg, seg, out) : 0;
@@ -1015,7 +985,7 @@ int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
                        {FE_UG_N_EDGESPACE, "", 0, "", 0, 0, 0}, {FE_UG_N_STRIP, "", 0, "", 0, 1, 1}};
     fe_ug_op pre[] = {{FE_UG_P_METASPACE, "\xe2\x96\x81", 3, "", 0, 0, 1}};
     int64_t aoffs[] = {0, 3};
-    uint8_t aflags[] = {(uint8_t)(data[0] & 14)}; /* single_word / lstrip / rstrip from the input */
+    uint8_t aflags[] = {(uint8_t)(data[0] & 15)}; /* normalized / single_word / lstrip / rstrip from the input */
     int32_t aids[] = {0};
     fe_ug *ug = fe_ug_open(blob, blob_len, norm, 4, pre, 1, "<s>", aoffs, aflags, aids, 1);
     fe_ug_state *st = fe_ug_state_new();

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _backend
 from ._io import atomic_write
-from .wordpiece import FastWordPiece
+from .wordpiece import FastWordPiece, added_tokens
 
 __all__ = ["FastUnigram", "unsupported_reason", "cached", "cache_dir"]
 
@@ -154,22 +154,9 @@ def parse(d: dict, tok: Any = None) -> tuple[dict, dict] | str:
         return pre
     if any(op["kind"] == "metaspace" and op["flag1"] == 1 for op in pre[1:]):
         return "Metaspace(prepend_scheme='first') after another pre-tokenizer"
-    added = [dict(content=t.get("content"), id=t.get("id"),
-                  **{k: bool(t.get(k, False)) for k in ("normalized", "single_word", "lstrip", "rstrip")})
-             for t in d.get("added_tokens") or []]
-    if not all(isinstance(t["content"], str) and t["content"] for t in added):
-        return "an empty added token"
-    if not all(isinstance(t["id"], int) and 0 <= t["id"] < 2**31 for t in added):
-        return "an added token id out of range"
-    for t in added:  # tokenizers matches a normalized added token by its normalized form
-        if t["normalized"] and d.get("normalizer") is not None:
-            if tok is None:
-                from tokenizers import Tokenizer
-
-                tok = Tokenizer.from_str(json.dumps(d))
-            t["content"] = tok.normalizer.normalize_str(t["content"])
-            if not t["content"]:
-                return "a normalized added token whose normalized form is empty"
+    added = added_tokens(d, tok)
+    if isinstance(added, str):
+        return added
     pieces = [p for p, _ in vocab]
     scores = [s for _, s in vocab]
     if not all(isinstance(p, str) and p for p in pieces):

@@ -389,8 +389,8 @@ def test_added_tokens_split_like_tokenizers():
         assert fast_lists(fast, texts) == reference(tok, texts)
         plain = styled("xlmr")[1]  # texts with grapheme-joining code points fall back in any case
         plain.encode_flat(texts[len(EDGE):])
-        fast.encode_flat(texts[len(EDGE):])  # beyond those: "debian_x" (single_word beside '_') and "Ⅻ ok"
-        assert fast.last_fallback_count == plain.last_fallback_count + 2
+        fast.encode_flat(texts[len(EDGE):])  # the added tokens (normalized "Ⅻ" included) add none
+        assert fast.last_fallback_count == plain.last_fallback_count
 
 
 @pytest.mark.parametrize("scheme", ["first", "always", "never"])

@@ -166,3 +166,31 @@ int fe_uni_transform(int form, const char *s, int64_t n, char **p, int64_t *len,
     for (int64_t i = 0; i < m; i++) *len += fe_utf8_put(*p + *len, b[i]);
     return 0;
 }
+
+/* 0 White_Space, 1 \w, 2 neither, -1 unknown; *k = the code point's length. */
+static int u_ws_class(const char *s, int64_t n, int *k) {
+    uint32_t cp = 0;
+    *k = fe_utf8_get((const uint8_t *)s, n, &cp);
+    if (!*k) return -1;
+    if (fe_is_white_space(cp)) return 0;
+    int w = fe_uni_word(cp);
+    return w < 0 ? -1 : w ? 1 : 2;
+}
+
+int fe_uni_ws_next(const char *s, int64_t n, int64_t *pos, int64_t *a, int64_t *z) {
+    int64_t i = *pos;
+    int k, c = 0;
+    while (i < n && (c = u_ws_class(s + i, n - i, &k)) == 0) i += k;
+    if (c < 0) return -1;
+    if (i >= n) {
+        *pos = n;
+        return 0;
+    }
+    *a = i;
+    int cls = c, c2;
+    i += k;
+    while (i < n && (c2 = u_ws_class(s + i, n - i, &k)) == cls) i += k;
+    if (i < n && c2 < 0) return -1;
+    *z = *pos = i;
+    return 1;
+}

@@ -19,6 +19,11 @@ static inline int fe_uni_word(uint32_t cp) {
     return (f & FE_U_UNASSIGNED) ? -1 : (f & FE_U_WORD) != 0;
 }
 
+/* The next word of tokenizers' Whitespace pre-tokenizer (regex \w+|[^\w\s]+, White_Space removed) in
+ * s[*pos:n] (valid UTF-8): returns 1 and the word s[*a:*z] (advancing *pos past it), 0 when only
+ * White_Space is left, -1 at a code point whose class may differ from tokenizers' (fallback). */
+int fe_uni_ws_next(const char *s, int64_t n, int64_t *pos, int64_t *a, int64_t *z);
+
 enum { FE_UNI_LOWERCASE = 0, FE_UNI_NFD = 1, FE_UNI_NFKD = 2, FE_UNI_NFC = 3, FE_UNI_NFKC = 4 };
 
 /* Appends the form of s[0:n] (valid UTF-8) to the growable buffer (*p, *len, *cap; realloc'd):

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "added.h"
+#include "unicode.h"
 #include "utf8.h"
 
 #define UG_MAGIC "FEUGRAM1"
@@ -87,6 +88,8 @@ struct fe_ug_state {
     fe_added_match *am[2]; /* added-token matches: in the text [0], in a normalized segment [1] */
     int64_t am_cap[2];
     ug_buf seg; /* a normalized segment split by normalized added tokens */
+    uint32_t *cps; /* code points of a Unicode normal form being built */
+    int64_t cps_cap;
 };
 
 typedef struct ug_centry {
@@ -366,6 +369,11 @@ fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, i
                   int n_pre, const char *added_blob, const int64_t *added_offs, const uint8_t *added_flags,
                   const int32_t *added_ids, int64_t n_added) {
     if (fe_ug_check(blob, blob_len) || n_norm < 0 || n_pre < 0 || n_added < 0) return NULL;
+    for (int i = 0; i < n_norm; i++)
+        if (norm[i].kind < FE_UG_N_PRECOMPILED || norm[i].kind > FE_UG_N_NFKC) return NULL;
+    for (int i = 0; i < n_pre; i++)
+        if (pre[i].kind != FE_UG_P_METASPACE && pre[i].kind != FE_UG_P_WSSPLIT && pre[i].kind != FE_UG_P_WHITESPACE)
+            return NULL;
     for (int i = 0; i < n_pre; i++) /* Metaspace needs a replacement; First only as the first op */
         if (pre[i].kind == FE_UG_P_METASPACE && (pre[i].a_len <= 0 || (pre[i].flag1 == 1 && i > 0))) return NULL;
     for (int i = 0; i < n_norm; i++)
@@ -420,6 +428,7 @@ void fe_ug_state_free(fe_ug_state *st) {
     free(st->am[0]);
     free(st->am[1]);
     free(st->seg.p);
+    free(st->cps);
     free(st);
 }
 
@@ -584,6 +593,20 @@ static int ug_normalize(const fe_ug *ug, fe_ug_state *st, const char *text, int6
             else rc = ug_put(o, cur, cur_len);
             break;
         case FE_UG_N_STRIP: rc = ug_strip(cur, cur_len, op, o, lr); break;
+        case FE_UG_N_LOWERCASE:
+        case FE_UG_N_NFD:
+        case FE_UG_N_NFKD:
+        case FE_UG_N_NFC:
+        case FE_UG_N_NFKC: {
+            static const int form[] = {FE_UNI_LOWERCASE, FE_UNI_NFD, FE_UNI_NFKD, FE_UNI_NFC, FE_UNI_NFKC};
+            rc = fe_uni_transform(form[op->kind - FE_UG_N_LOWERCASE], cur, cur_len, &o->p, &o->len, &o->cap, &st->cps,
+                                  &st->cps_cap);
+            uint32_t c0 = 0, c1 = 0; /* a rewritten first character: see UG_LEAD_TOUCHED */
+            if (!rc && cur_len && o->len && (fe_utf8_get((const uint8_t *)cur, cur_len, &c0) !=
+                                                 fe_utf8_get((const uint8_t *)o->p, o->len, &c1) || c0 != c1))
+                *lr |= UG_LEAD_TOUCHED;
+            break;
+        }
         case FE_UG_N_PREPEND:
             rc = cur_len ? (ug_put(o, op->a, op->a_len) || ug_put(o, cur, cur_len) ? -1 : 0) : 0;
             if (cur_len) *lr |= UG_LEAD_TOUCHED;
@@ -619,8 +642,18 @@ static int ug_span(fe_ug_state *st, int64_t a, int64_t z) {
     return 0;
 }
 
-/* One op on segment s[0:n] (at original offset 0 when first), appending words to o + spans. */
+/* One op on segment s[0:n] (at original offset 0 when first), appending words to o + spans.
+ * 0, -1 OOM, -2 fallback. */
 static int ug_pre_one(const ug_op *op, const char *s, int64_t n, int first, ug_buf *o, fe_ug_state *st) {
+    if (op->kind == FE_UG_P_WHITESPACE) {
+        int64_t pos = 0, a, z;
+        int r;
+        while ((r = fe_uni_ws_next(s, n, &pos, &a, &z)) > 0) {
+            int64_t at = o->len;
+            if (ug_put(o, s + a, z - a) || ug_span(st, at, o->len)) return -1;
+        }
+        return r < 0 ? -2 : 0;
+    }
     if (op->kind == FE_UG_P_WSSPLIT) {
         for (int64_t i = 0; i < n;) {
             int64_t k = ug_space_len(s + i, n - i);
@@ -662,7 +695,8 @@ static int ug_pre_one(const ug_op *op, const char *s, int64_t n, int first, ug_b
     return end > w ? ug_span(st, w, end) : 0;
 }
 
-/* Pre-tokenizes norm[0:n] into words: returns the buffer index holding them (spans in st), -1 OOM. */
+/* Pre-tokenizes norm[0:n] into words: returns the buffer index holding them (spans in st), -1 OOM,
+ * -2 fallback. */
 static int ug_pretokenize(const fe_ug *ug, fe_ug_state *st, int src, int64_t n) {
     st->spans_len = 0;
     if (ug_span(st, 0, n)) return -1;
@@ -679,9 +713,10 @@ static int ug_pretokenize(const fe_ug *ug, fe_ug_state *st, int src, int64_t n) 
         st->spans_len = 0;
         for (int64_t k = 0; k < nspans; k += 2) {
             int first = k == 0 && old[k] == 0 && !(st->lead_removed & UG_LEAD_CUT) && st->seg_at_zero;
-            if (ug_pre_one(&ug->pre[i], st->b[cur].p + old[k], old[k + 1] - old[k], first, o, st)) {
+            int rc = ug_pre_one(&ug->pre[i], st->b[cur].p + old[k], old[k + 1] - old[k], first, o, st);
+            if (rc) {
                 free(old);
-                return -1;
+                return rc;
             }
         }
         free(old);
@@ -866,7 +901,7 @@ static int ug_word(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n, f
 /* Pre-tokenizes and tokenizes normalized text st->b[nb][0:nlen]; 0, 1 fallback, -1 OOM. */
 static int ug_words(const fe_ug *ug, fe_ug_state *st, int nb, int64_t nlen, fe_ug_ids *out) {
     int wb = ug_pretokenize(ug, st, nb, nlen);
-    if (wb < 0) return -1;
+    if (wb < 0) return wb == -2 ? 1 : -1;
     for (int64_t k = 0; k < st->spans_len; k += 2) {
         int rc = ug_word(ug, st, st->b[wb].p + st->spans[k], st->spans[k + 1] - st->spans[k], out);
         if (rc) return rc;

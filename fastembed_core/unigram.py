@@ -2,10 +2,11 @@
 
 ``FastUnigram.from_tokenizer(tok)`` reads a ``tokenizers.Tokenizer`` whose model is Unigram and
 whose normalizers / pre-tokenizers are among those csrc/unigram.c reproduces (Precompiled charsmap,
-Replace of a literal or of ``" {2,}"`` / ``"\\A +| +\\z"`` / ``"\\A<literal>"``, Strip, Prepend;
-Metaspace, WhitespaceSplit; see _ref/unigram.py) and returns an object with the same
-``encode_flat`` as ``FastWordPiece``. Any text the C path cannot reproduce exactly (one holding an
-added token, a code point that may join a multi-code-point grapheme cluster, ...) goes to
+Replace of a literal or of ``" {2,}"`` / ``"\\A +| +\\z"`` / ``"\\A<literal>"``, Strip, Prepend,
+Lowercase, NFD / NFKD / NFC / NFKC; Metaspace, WhitespaceSplit, Whitespace; added tokens; see
+_ref/unigram.py) and returns an object with the same ``encode_flat`` as ``FastWordPiece``. Any text
+the C path cannot reproduce exactly (a code point that may join a multi-code-point grapheme cluster
+under Precompiled, one unassigned in this Python's Unicode under Lowercase / NF* / Whitespace, ...) goes to
 ``tokenizers`` and is spliced back in order, so the ids never differ. ``unsupported_reason(tok)``
 says why a tokenizer is not taken. Under the numpy backend everything goes through ``tokenizers``.
 
@@ -104,6 +105,8 @@ def _normalizer_ops(norm: Any, charsmaps: list) -> list | str:
         return op if isinstance(op, str) else [op]
     if kind == "Strip":
         return [dict(kind="strip", flag1=int(bool(norm.get("strip_left"))), flag2=int(bool(norm.get("strip_right"))))]
+    if kind in ("Lowercase", "NFD", "NFKD", "NFC", "NFKC"):
+        return [dict(kind=kind.lower())]
     if kind == "Prepend" and isinstance(norm.get("prepend"), str):
         return [dict(kind="prepend", a=norm["prepend"])] if norm["prepend"] else []
     return f"normalizer {kind}"
@@ -123,6 +126,8 @@ def _pre_ops(pre: Any) -> list | str:
         return ops
     if kind == "WhitespaceSplit":
         return [dict(kind="whitespace_split")]
+    if kind == "Whitespace":
+        return [dict(kind="whitespace")]
     if kind == "Metaspace":
         rep, scheme = pre.get("replacement"), pre.get("prepend_scheme", "always")
         if not isinstance(rep, str) or len(rep) != 1 or scheme not in ("always", "first", "never"):

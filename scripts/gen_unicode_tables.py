@@ -180,9 +180,10 @@ def normal_forms(flags: list[int]) -> tuple[dict[int, str], dict[int, str], dict
         c = chr(cp)
         if any(norm.normalize_str(c) != unicodedata.normalize(name, c) for name, norm in forms.items()):
             flags[cp] |= NF_DIFF
-    probes = {}
+    probes = {}  # one mark per class, among those of Unicode 3.2 (which every crate version knows)
     for cp, k in ccc.items():
-        probes.setdefault(k, chr(cp))
+        if unicodedata.ucd_3_2_0.category(chr(cp)) != "Cn" and unicodedata.ucd_3_2_0.combining(chr(cp)) == k:
+            probes.setdefault(k, chr(cp))
     nfd = forms["NFD"]
     for cp, k in ccc.items():
         x = chr(cp)

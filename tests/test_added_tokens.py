@@ -161,3 +161,59 @@ def test_fuzz_entry_point_survives_random_bytes():
         if n > 2 and rng.random() < 0.5:  # a plausible config: 2 tokens "ab" / "b c"
             data = bytes([2, int(rng.integers(0, 16)), 2]) + b"ab" + bytes([int(rng.integers(0, 16)), 3]) + b"b c" + data
         assert compiled.added_fuzz_one(data) == 0
+
+
+# ------------------------------------------------------------------ end to end: a model2vec-made vocabulary
+
+MULTIWORD = ["new york", "Machine Learning", "free software", "operating system", "command line tool",
+             "Café Noir", "unicode text", "日本 語", "static libraries", "python bindings"]
+
+
+def model2vec_tokenizer(base: Tokenizer) -> Tokenizer:
+    """base with a custom vocabulary added by model2vec's own distillation code
+    (model2vec.tokenizer.clean_and_create_vocabulary): single words become vocabulary entries,
+    multi-word ones normalized, stripped, non-special, normalized=True added tokens."""
+    pytest.importorskip("model2vec.distill")
+    from model2vec.tokenizer.tokenizer import clean_and_create_vocabulary
+    from skeletoken import TokenizerModel
+    from transformers import PreTrainedTokenizerFast
+
+    model = TokenizerModel.from_transformers_tokenizer(PreTrainedTokenizerFast(tokenizer_object=base))
+    model = clean_and_create_vocabulary(model.prune_added_tokens(), MULTIWORD + ["zebra", "quokka"], None)
+    return model.to_tokenizer()
+
+
+@pytest.mark.parametrize("which", ["wordpiece", "unigram-xlmr"])
+def test_model2vec_multiword_vocabulary_end_to_end(tmp_path, which, backend, monkeypatch):
+    from _models import write_model
+
+    from fastembed_core import StaticModel
+
+    m2v = pytest.importorskip("model2vec")
+    monkeypatch.setenv("FASTEMBED_CORE_CACHE_DIR", str(tmp_path / "cache"))
+    if which == "wordpiece":
+        base = tiny_tokenizer(300)
+    else:
+        pytest.importorskip("sentencepiece")
+        import _unigram_models as U
+
+        base = U.spm_tokenizer("xlmr")
+    tok = model2vec_tokenizer(base)
+    added = json.loads(tok.to_str())["added_tokens"]
+    multi = [t for t in added if " " in t["content"]]
+    assert len(multi) >= 8 and all(t["normalized"] and not t["special"] for t in multi)
+    v = tok.get_vocab_size(with_added_tokens=True)
+    rng = np.random.default_rng(0)
+    path = write_model(tmp_path / "m", tok, rng.standard_normal((v, 16)).astype(np.float32))
+    texts = EDGE + [f"I use {w} daily; {w.upper()}!" for w in MULTIWORD] + ["a new  york  free software"]
+    ours = StaticModel.from_pretrained(path)
+    theirs = m2v.StaticModel.from_pretrained(path)
+    np.testing.assert_allclose(ours.encode(texts), theirs.encode(texts, use_multiprocessing=False), atol=1e-6)
+    if _backend.BACKEND == "compiled":
+        assert ours.tokenizer_path == ("fastembed_core.wordpiece" if which == "wordpiece" else "fastembed_core.unigram")
+        assert ours.tokenizer.fast_reason is None
+        texts = [t for t in texts if "\u0301" not in t and "é" not in t]  # grapheme clusters (Unigram)
+        ours.encode(texts)
+        assert ours.tokenizer.fast.last_fallback_count == 0
+        ids = [i for t in texts for i in tok.encode(t, add_special_tokens=False).ids]
+        assert {t["id"] for t in multi} & set(ids)  # the multi-word entries were matched

@@ -21,6 +21,7 @@ typedef struct {
     uint64_t mask;
     int32_t *term; /* per node: index of the token ending here, or -1 */
     int64_t n_nodes, n_tokens;
+    uint64_t pair[1024]; /* bit (b0 << 8 | b1): some token starts with bytes b0 b1 (a cheap first reject) */
 } ad_trie;
 
 struct fe_added {
@@ -116,6 +117,10 @@ fe_added *fe_added_new(const char *blob, const int64_t *offs, const uint8_t *fla
         int32_t node = 0;
         for (int64_t i = offs[k]; i < offs[k + 1]; i++) node = ad_add_child(t, node, (uint8_t)blob[i]);
         if (t->term[node] >= 0) goto fail; /* the same content twice */
+        if (offs[k + 1] - offs[k] >= 2) {
+            unsigned pr = ((unsigned)(uint8_t)blob[offs[k]] << 8) | (uint8_t)blob[offs[k] + 1];
+            t->pair[pr >> 6] |= 1ull << (pr & 63);
+        }
         t->term[node] = (int32_t)k;
         t->n_tokens++;
         a->ids[k] = ids[k];
@@ -155,6 +160,10 @@ int64_t fe_added_find(const fe_added *a, int normalized, const char *s, int64_t 
     for (int64_t i = 0; i < n;) {
         int32_t node = t->root[(uint8_t)s[i]], best = -1;
         int64_t best_end = 0;
+        if (node >= 0 && t->term[node] < 0 && i + 1 < n) {
+            unsigned pr = ((unsigned)(uint8_t)s[i] << 8) | (uint8_t)s[i + 1];
+            if (!((t->pair[pr >> 6] >> (pr & 63)) & 1)) node = -1;
+        }
         for (int64_t j = i + 1; node >= 0;) {
             if (t->term[node] >= 0) {
                 best = t->term[node];

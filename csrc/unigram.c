@@ -1030,7 +1030,20 @@ int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
         fe_ug_ids out = {NULL, 0, 0};
         int64_t count;
         uint8_t fb;
-        if (ug_valid_utf8(text, len)) fe_ug_encode(ug, st, &text, &len, 1, -1, -1, &out, &count, &fb);
+        if (ug_valid_utf8(text, len)) {
+            fe_ug_encode(ug, st, &text, &len, 1, -1, -1, &out, &count, &fb);
+            /* the Unicode steps (csrc/unicode.c) and the Whitespace pre-tokenizer, a normalized added token */
+            fe_ug_op norm2[] = {{FE_UG_N_NFKC, "", 0, "", 0, 0, 0}, {FE_UG_N_LOWERCASE, "", 0, "", 0, 0, 0},
+                                {FE_UG_N_NFD, "", 0, "", 0, 0, 0}, {FE_UG_N_NFC, "", 0, "", 0, 0, 0},
+                                {FE_UG_N_NFKD, "", 0, "", 0, 0, 0}};
+            fe_ug_op pre2[] = {{FE_UG_P_WHITESPACE, "", 0, "", 0, 0, 0},
+                               {FE_UG_P_METASPACE, "\xe2\x96\x81", 3, "", 0, (int)(data[1] % 3), 1}};
+            uint8_t aflags2[] = {(uint8_t)(FE_UG_ADDED_NORMALIZED | (data[1] & 14))};
+            int64_t aoffs2[] = {0, 2};
+            fe_ug *ug2 = fe_ug_open(blob, blob_len, norm2, 5, pre2, 2, "ab", aoffs2, aflags2, aids, 1);
+            if (ug2) fe_ug_encode(ug2, st, &text, &len, 1, 3, 0, &out, &count, &fb);
+            fe_ug_free(ug2);
+        }
         free(out.data);
     }
     fe_ug_state_free(st);

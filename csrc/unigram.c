@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "added.h"
+#include "unicode.h"
+#include "utf8.h"
+
 #define UG_MAGIC "FEUGRAM3"
 #define UG_MAXLEN 4096 /* longest piece in bytes */
 #define UG_UNK_PENALTY 10.0
@@ -54,12 +58,8 @@ struct fe_ug {
     const uint32_t *risky;
     ug_op *norm, *pre;
     int n_norm, n_pre;
-    char *added;
-    int64_t *added_offs, n_added, n_raw;
-    uint8_t *added_flags;
-    int32_t *added_ids;
+    fe_added *added; /* the added tokens (csrc/added.c); NULL when there are none */
     uint8_t risky_bmp[0x10000 / 8]; /* BMP part of the risky set, as bits */
-    uint8_t first_byte[2][256]; /* first bytes of the raw [0] / normalized [1] added tokens */
     int first_scheme;           /* a Metaspace(prepend_scheme="first") runs */
     uint8_t cm_plain[128];      /* ASCII bytes the charsmap maps to themselves (not CR) */
 };
@@ -86,6 +86,11 @@ struct fe_ug_state {
     ug_buf ckeys;
     int32_t *cids;
     int64_t cids_len, cids_cap;
+    fe_added_match *am[2]; /* added-token matches: in the text [0], in a normalized segment [1] */
+    int64_t am_cap[2];
+    ug_buf seg; /* a normalized segment split by normalized added tokens */
+    uint32_t *cps; /* code points of a Unicode normal form being built */
+    int64_t cps_cap;
 };
 
 typedef struct ug_centry {
@@ -113,48 +118,14 @@ static inline uint32_t ug_hash(const char *s, int64_t n) {
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* Length of the valid UTF-8 code point at s (n bytes left), or 0. Sets *cp. */
-static int ug_utf8(const uint8_t *s, int64_t n, uint32_t *cp) {
-    uint32_t c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF && n >= 2 && (s[1] & 0xC0) == 0x80) {
-        *cp = ((c & 0x1F) << 6) | (s[1] & 0x3F);
-        return 2;
-    }
-    if (c >= 0xE0 && c <= 0xEF && n >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
-        uint32_t v = ((c & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-        if (v < 0x800 || (v >= 0xD800 && v < 0xE000)) return 0;
-        *cp = v;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4 && n >= 4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
-        (s[3] & 0xC0) == 0x80) {
-        uint32_t v = ((c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6) |
-                     (s[3] & 0x3F);
-        if (v < 0x10000 || v > 0x10FFFF) return 0;
-        *cp = v;
-        return 4;
-    }
-    return 0;
-}
-
 static int ug_valid_utf8(const char *s, int64_t n) {
     uint32_t cp;
     for (int64_t i = 0; i < n;) {
-        int k = ug_utf8((const uint8_t *)s + i, n - i, &cp);
+        int k = fe_utf8_get((const uint8_t *)s + i, n - i, &cp);
         if (!k) return 0;
         i += k;
     }
     return 1;
-}
-
-/* Rust char::is_whitespace (Unicode White_Space). */
-static int ug_is_space(uint32_t c) {
-    return (c >= 9 && c <= 13) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 static int ug_reserve(ug_buf *b, int64_t extra) {
@@ -540,6 +511,11 @@ fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, i
                   int n_pre, const char *added_blob, const int64_t *added_offs, const uint8_t *added_flags,
                   const int32_t *added_ids, int64_t n_added) {
     if (fe_ug_check(blob, blob_len) || n_norm < 0 || n_pre < 0 || n_added < 0) return NULL;
+    for (int i = 0; i < n_norm; i++)
+        if (norm[i].kind < FE_UG_N_PRECOMPILED || norm[i].kind > FE_UG_N_NFKC) return NULL;
+    for (int i = 0; i < n_pre; i++)
+        if (pre[i].kind != FE_UG_P_METASPACE && pre[i].kind != FE_UG_P_WSSPLIT && pre[i].kind != FE_UG_P_WHITESPACE)
+            return NULL;
     for (int i = 0; i < n_pre; i++) /* Metaspace needs a replacement; First only as the first op */
         if (pre[i].kind == FE_UG_P_METASPACE && (pre[i].a_len <= 0 || (pre[i].flag1 == 1 && i > 0))) return NULL;
     for (int i = 0; i < n_norm; i++)
@@ -565,30 +541,13 @@ fe_ug *fe_ug_open(const uint8_t *blob, int64_t blob_len, const fe_ug_op *norm, i
     }
     ug->norm = ug_copy_ops(norm, n_norm);
     ug->pre = ug_copy_ops(pre, n_pre);
-    int64_t alen = n_added ? added_offs[n_added] - added_offs[0] : 0;
-    ug->added = (char *)malloc((size_t)alen + 1);
-    ug->added_offs = (int64_t *)malloc((size_t)(n_added + 1) * sizeof(int64_t));
-    ug->added_flags = (uint8_t *)malloc((size_t)n_added + 1);
-    ug->added_ids = (int32_t *)malloc((size_t)(n_added + 1) * sizeof(int32_t));
-    if (!ug->norm || !ug->pre || !ug->added || !ug->added_offs || !ug->added_flags || !ug->added_ids || alen < 0) {
+    if (!ug->norm || !ug->pre ||
+        (n_added && !(ug->added = fe_added_new(added_blob, added_offs, added_flags, added_ids, n_added)))) {
         fe_ug_free(ug);
         return NULL;
     }
     ug->n_norm = n_norm;
     ug->n_pre = n_pre;
-    if (alen) memcpy(ug->added, added_blob + added_offs[0], (size_t)alen);
-    for (int64_t k = 0; k <= n_added; k++) ug->added_offs[k] = n_added ? added_offs[k] - added_offs[0] : 0;
-    ug->n_added = n_added;
-    for (int64_t k = 0; k < n_added; k++) {
-        if (ug->added_offs[k + 1] <= ug->added_offs[k]) {
-            fe_ug_free(ug);
-            return NULL;
-        }
-        ug->added_flags[k] = added_flags[k];
-        ug->added_ids[k] = added_ids[k];
-        ug->first_byte[added_flags[k] & FE_UG_ADDED_NORMALIZED][(uint8_t)ug->added[ug->added_offs[k]]] = 1;
-        ug->n_raw += !(added_flags[k] & FE_UG_ADDED_NORMALIZED);
-    }
     return ug;
 }
 
@@ -596,10 +555,7 @@ void fe_ug_free(fe_ug *ug) {
     if (!ug) return;
     ug_free_ops(ug->norm, ug->n_norm);
     ug_free_ops(ug->pre, ug->n_pre);
-    free(ug->added);
-    free(ug->added_offs);
-    free(ug->added_flags);
-    free(ug->added_ids);
+    fe_added_free(ug->added);
     free(ug);
 }
 
@@ -616,6 +572,10 @@ void fe_ug_state_free(fe_ug_state *st) {
     free(st->cache);
     free(st->ckeys.p);
     free(st->cids);
+    free(st->am[0]);
+    free(st->am[1]);
+    free(st->seg.p);
+    free(st->cps);
     free(st);
 }
 
@@ -672,7 +632,7 @@ static int ug_precompiled(const fe_ug *ug, const char *s, int64_t n, ug_buf *o, 
         if (j > i && ug_put(o, s + i, j - i)) return -1;
         if ((i = j) == n) break;
         uint32_t cp;
-        int k = ug_utf8(u + i, n - i, &cp);
+        int k = fe_utf8_get(u + i, n - i, &cp);
         if (!k) return 1;
         if (cp >= 0x80 && ug_is_risky(ug, cp)) return 1;
         if (cp == '\r' && i + 1 < n && u[i + 1] == '\n') k = 2; /* one grapheme cluster */
@@ -745,8 +705,8 @@ static int ug_edgespace(const char *s, int64_t n, const ug_op *op, ug_buf *o, in
 
 static int64_t ug_space_len(const char *s, int64_t n) { /* bytes of a leading White_Space char, 0 if none */
     uint32_t cp;
-    int k = ug_utf8((const uint8_t *)s, n, &cp);
-    return k && ug_is_space(cp) ? k : 0;
+    int k = fe_utf8_get((const uint8_t *)s, n, &cp);
+    return k && fe_is_white_space(cp) ? k : 0;
 }
 
 static int64_t ug_space_len_back(const char *s, int64_t n) { /* trailing White_Space char */
@@ -790,6 +750,20 @@ static int ug_normalize(const fe_ug *ug, fe_ug_state *st, const char *text, int6
             else rc = ug_put(o, cur, cur_len);
             break;
         case FE_UG_N_STRIP: rc = ug_strip(cur, cur_len, op, o, lr); break;
+        case FE_UG_N_LOWERCASE:
+        case FE_UG_N_NFD:
+        case FE_UG_N_NFKD:
+        case FE_UG_N_NFC:
+        case FE_UG_N_NFKC: {
+            static const int form[] = {FE_UNI_LOWERCASE, FE_UNI_NFD, FE_UNI_NFKD, FE_UNI_NFC, FE_UNI_NFKC};
+            rc = fe_uni_transform(form[op->kind - FE_UG_N_LOWERCASE], cur, cur_len, &o->p, &o->len, &o->cap, &st->cps,
+                                  &st->cps_cap);
+            uint32_t c0 = 0, c1 = 0; /* a rewritten first character: see UG_LEAD_TOUCHED */
+            if (!rc && cur_len && o->len && (fe_utf8_get((const uint8_t *)cur, cur_len, &c0) !=
+                                                 fe_utf8_get((const uint8_t *)o->p, o->len, &c1) || c0 != c1))
+                *lr |= UG_LEAD_TOUCHED;
+            break;
+        }
         case FE_UG_N_PREPEND:
             rc = cur_len ? (ug_put(o, op->a, op->a_len) || ug_put(o, cur, cur_len) ? -1 : 0) : 0;
             if (cur_len) *lr |= UG_LEAD_TOUCHED;
@@ -825,8 +799,18 @@ static int ug_span(fe_ug_state *st, int64_t a, int64_t z) {
     return 0;
 }
 
-/* One op on segment s[0:n] (at original offset 0 when first), appending words to o + spans. */
+/* One op on segment s[0:n] (at original offset 0 when first), appending words to o + spans.
+ * 0, -1 OOM, -2 fallback. */
 static int ug_pre_one(const ug_op *op, const char *s, int64_t n, int first, ug_buf *o, fe_ug_state *st) {
+    if (op->kind == FE_UG_P_WHITESPACE) {
+        int64_t pos = 0, a, z;
+        int r;
+        while ((r = fe_uni_ws_next(s, n, &pos, &a, &z)) > 0) {
+            int64_t at = o->len;
+            if (ug_put(o, s + a, z - a) || ug_span(st, at, o->len)) return -1;
+        }
+        return r < 0 ? -2 : 0;
+    }
     if (op->kind == FE_UG_P_WSSPLIT) {
         for (int64_t i = 0; i < n;) {
             int64_t k = ug_space_len(s + i, n - i);
@@ -836,7 +820,7 @@ static int ug_pre_one(const ug_op *op, const char *s, int64_t n, int first, ug_b
             }
             int64_t j = i;
             uint32_t cp;
-            while (j < n && !ug_space_len(s + j, n - j)) j += ug_utf8((const uint8_t *)s + j, n - j, &cp);
+            while (j < n && !ug_space_len(s + j, n - j)) j += fe_utf8_get((const uint8_t *)s + j, n - j, &cp);
             int64_t at = o->len;
             if (ug_put(o, s + i, j - i) || ug_span(st, at, o->len)) return -1;
             i = j;
@@ -879,7 +863,8 @@ static int ug_pre_one(const ug_op *op, const char *s, int64_t n, int first, ug_b
     return end > w ? ug_span(st, w, end) : 0;
 }
 
-/* Pre-tokenizes norm[0:n] into words: returns the buffer index holding them (spans in st), -1 OOM. */
+/* Pre-tokenizes norm[0:n] into words: returns the buffer index holding them (spans in st), -1 OOM,
+ * -2 fallback. */
 static int ug_pretokenize(const fe_ug *ug, fe_ug_state *st, int src, int64_t n) {
     st->spans_len = 0;
     if (ug_span(st, 0, n)) return -1;
@@ -896,9 +881,10 @@ static int ug_pretokenize(const fe_ug *ug, fe_ug_state *st, int src, int64_t n) 
         st->spans_len = 0;
         for (int64_t k = 0; k < nspans; k += 2) {
             int first = k == 0 && old[k] == 0 && !(st->lead_removed & UG_LEAD_CUT) && st->seg_at_zero;
-            if (ug_pre_one(&ug->pre[i], st->b[cur].p + old[k], old[k + 1] - old[k], first, o, st)) {
+            int rc = ug_pre_one(&ug->pre[i], st->b[cur].p + old[k], old[k + 1] - old[k], first, o, st);
+            if (rc) {
                 if (old != small) free(old);
-                return -1;
+                return rc;
             }
         }
         if (old != small) free(old);
@@ -972,7 +958,7 @@ static int ug_viterbi(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n
     const uint64_t n_units = h->n_units;
     for (int64_t s = 0; s < n;) {
         uint32_t cp;
-        int mblen = (uint8_t)w[s] < 0x80 ? 1 : ug_utf8((const uint8_t *)w + s, n - s, &cp);
+        int mblen = (uint8_t)w[s] < 0x80 ? 1 : fe_utf8_get((const uint8_t *)w + s, n - s, &cp);
         if (!mblen) return 1;
         double base = score[s];
         int single = 0;
@@ -1083,37 +1069,10 @@ static int ug_word(const fe_ug *ug, fe_ug_state *st, const char *w, int64_t n, f
 
 /* ---------------------------------------------------------------- encode */
 
-/* The longest added token of kind normalized (0/1) at s[i:], or -1. */
-static int64_t ug_added_at(const fe_ug *ug, const char *s, int64_t n, int64_t i, int normalized) {
-    int64_t best = -1, best_len = 0;
-    for (int64_t k = 0; k < ug->n_added; k++) {
-        if ((ug->added_flags[k] & FE_UG_ADDED_NORMALIZED) != (normalized ? FE_UG_ADDED_NORMALIZED : 0)) continue;
-        int64_t a = ug->added_offs[k], len = ug->added_offs[k + 1] - a;
-        if (len > best_len && len <= n - i && memcmp(s + i, ug->added + a, (size_t)len) == 0) {
-            best = k;
-            best_len = len;
-        }
-    }
-    return best;
-}
-
-static int ug_has_added(const fe_ug *ug, const char *s, int64_t n, int normalized) {
-    for (int64_t i = 0; i < n; i++)
-        if (ug->first_byte[normalized][(uint8_t)s[i]] && ug_added_at(ug, s, n, i, normalized) >= 0) return 1;
-    return 0;
-}
-
-/* One segment between added tokens (at byte `at` of the text): normalize, pre-tokenize, Viterbi. */
-static int ug_segment(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, int64_t at, fe_ug_ids *out) {
-    int nb = ug_normalize(ug, st, text, len);
-    if (nb == -1) return -1;
-    if (nb == -2) return 1;
-    int64_t nlen = st->b[nb].len;
-    if (ug_has_added(ug, st->b[nb].p, nlen, 1)) return 1; /* normalized added tokens: tokenizers */
-    if ((st->lead_removed & UG_LEAD_UNSURE) && ug->first_scheme) return 1;
-    st->seg_at_zero = at == 0;
+/* Pre-tokenizes and tokenizes normalized text st->b[nb][0:nlen]; 0, 1 fallback, -1 OOM. */
+static int ug_words(const fe_ug *ug, fe_ug_state *st, int nb, int64_t nlen, fe_ug_ids *out) {
     int wb = ug_pretokenize(ug, st, nb, nlen);
-    if (wb < 0) return -1;
+    if (wb < 0) return wb == -2 ? 1 : -1;
     for (int64_t k = 0; k < st->spans_len; k += 2) {
         int rc = ug_word(ug, st, st->b[wb].p + st->spans[k], st->spans[k + 1] - st->spans[k], out);
         if (rc) return rc;
@@ -1121,44 +1080,58 @@ static int ug_segment(const fe_ug *ug, fe_ug_state *st, const char *text, int64_
     return 0;
 }
 
-/* 1 word character (ASCII alphanumeric), 0 not, -1 unknown here ('_' or non-ASCII: fallback). */
-static int ug_word_char(uint8_t c) {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
-    return c == '_' || c >= 0x80 ? -1 : 0;
+/* One segment between raw added tokens (at byte `at` of the text): normalize, split out the
+ * normalized added tokens, pre-tokenize and Viterbi the pieces between them. */
+static int ug_segment(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, int64_t at, fe_ug_ids *out) {
+    int nb = ug_normalize(ug, st, text, len);
+    if (nb == -1) return -1;
+    if (nb == -2) return 1;
+    int64_t nlen = st->b[nb].len;
+    if ((st->lead_removed & UG_LEAD_UNSURE) && ug->first_scheme) return 1;
+    st->seg_at_zero = at == 0;
+    int64_t k = ug->added ? fe_added_find(ug->added, 1, st->b[nb].p, nlen, &st->am[1], &st->am_cap[1]) : 0;
+    if (k == -2) return -1;
+    /* Metaspace "first" prepends to a piece that starts at original offset 0. A piece after a match
+     * starts at normalized offset > 0, which is original offset > 0 unless the normalizers emitted
+     * a replacement at the start (TOUCHED: alignments not tracked here, so tokenizers decides). */
+    if (k == -1 || (k && ug->first_scheme && at == 0 && (st->lead_removed & (UG_LEAD_TOUCHED | UG_LEAD_UNSURE))))
+        return 1;
+    if (!k) return ug_words(ug, st, nb, nlen, out);
+    st->seg.len = 0;
+    if (ug_put(&st->seg, st->b[nb].p, nlen)) return -1;
+    int64_t pos = 0;
+    for (int64_t j = 0; j <= k; j++) {
+        int64_t z = j < k ? st->am[1][j].start : nlen;
+        if (pos < z) {
+            st->b[0].len = 0;
+            if (ug_put(&st->b[0], st->seg.p + pos, z - pos)) return -1;
+            st->seg_at_zero = at == 0 && pos == 0;
+            int rc = ug_words(ug, st, 0, z - pos, out);
+            if (rc) return rc;
+        }
+        if (j < k) {
+            if (ug_emit(out, st->am[1][j].id)) return -1;
+            pos = st->am[1][j].stop;
+        }
+    }
+    return 0;
 }
 
 /* Ids of one text appended to out; 0, 1 fallback, -1 OOM. Raw (non-normalized) added tokens are
- * split out first as tokenizers' AddedVocabulary does: leftmost-longest, single_word / lstrip / rstrip. */
+ * split out first, as tokenizers' AddedVocabulary does (csrc/added.c). */
 static int ug_text(const fe_ug *ug, fe_ug_state *st, const char *text, int64_t len, fe_ug_ids *out) {
-    int64_t seg = 0, i = 0;
-    while (ug->n_raw && i < len) {
-        int64_t k = ug->first_byte[0][(uint8_t)text[i]] ? ug_added_at(ug, text, len, i, 0) : -1;
-        if (k < 0) {
-            i++;
-            continue;
-        }
-        int64_t start = i, stop = i + ug->added_offs[k + 1] - ug->added_offs[k], s2;
-        uint8_t f = ug->added_flags[k];
-        i = stop; /* the next match starts after this one, even when it is discarded */
-        if (f & FE_UG_ADDED_SINGLE_WORD) {
-            int before = start == 0 ? 0 : ug_word_char((uint8_t)text[start - 1]);
-            int after = stop == len ? 0 : ug_word_char((uint8_t)text[stop]);
-            if (before < 0 || after < 0) return 1;
-            if (before || after) continue;
-        }
-        if (start < seg) return 1;
-        if (f & FE_UG_ADDED_LSTRIP) {
-            int64_t ns = start;
-            while (ns > 0 && (s2 = ug_space_len_back(text, ns))) ns -= s2;
-            start = ns > seg ? ns : seg;
-        }
-        if (f & FE_UG_ADDED_RSTRIP)
-            while (stop < len && (s2 = ug_space_len(text + stop, len - stop))) stop += s2;
+    int64_t k = ug->added ? fe_added_find(ug->added, 0, text, len, &st->am[0], &st->am_cap[0]) : 0;
+    if (k == -2) return -1;
+    if (k == -1) return 1;
+    int64_t seg = 0;
+    for (int64_t j = 0; j < k; j++) {
+        int64_t start = st->am[0][j].start, stop = st->am[0][j].stop;
+        int32_t id = st->am[0][j].id;
         if (seg < start) {
             int rc = ug_segment(ug, st, text + seg, start - seg, seg, out);
             if (rc) return rc;
         }
-        if (ug_emit(out, ug->added_ids[k])) return -1;
+        if (ug_emit(out, id)) return -1;
         seg = stop;
     }
     return seg < len || len == 0 ? ug_segment(ug, st, text + seg, len - seg, seg, out) : 0;
@@ -1224,7 +1197,7 @@ int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
                        {FE_UG_N_EDGESPACE, "", 0, "", 0, 0, 0}, {FE_UG_N_STRIP, "", 0, "", 0, 1, 1}};
     fe_ug_op pre[] = {{FE_UG_P_METASPACE, "\xe2\x96\x81", 3, "", 0, 0, 1}};
     int64_t aoffs[] = {0, 3};
-    uint8_t aflags[] = {(uint8_t)(data[0] & 14)}; /* single_word / lstrip / rstrip from the input */
+    uint8_t aflags[] = {(uint8_t)(data[0] & 15)}; /* normalized / single_word / lstrip / rstrip from the input */
     int32_t aids[] = {0};
     fe_ug *ug = fe_ug_open(blob, blob_len, norm, 4, pre, 1, "<s>", aoffs, aflags, aids, 1);
     fe_ug_state *st = fe_ug_state_new();
@@ -1234,7 +1207,20 @@ int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
         fe_ug_ids out = {NULL, 0, 0};
         int64_t count;
         uint8_t fb;
-        if (ug_valid_utf8(text, len)) fe_ug_encode(ug, st, &text, &len, 1, -1, -1, &out, &count, &fb);
+        if (ug_valid_utf8(text, len)) {
+            fe_ug_encode(ug, st, &text, &len, 1, -1, -1, &out, &count, &fb);
+            /* the Unicode steps (csrc/unicode.c) and the Whitespace pre-tokenizer, a normalized added token */
+            fe_ug_op norm2[] = {{FE_UG_N_NFKC, "", 0, "", 0, 0, 0}, {FE_UG_N_LOWERCASE, "", 0, "", 0, 0, 0},
+                                {FE_UG_N_NFD, "", 0, "", 0, 0, 0}, {FE_UG_N_NFC, "", 0, "", 0, 0, 0},
+                                {FE_UG_N_NFKD, "", 0, "", 0, 0, 0}};
+            fe_ug_op pre2[] = {{FE_UG_P_WHITESPACE, "", 0, "", 0, 0, 0},
+                               {FE_UG_P_METASPACE, "\xe2\x96\x81", 3, "", 0, (int)(data[1] % 3), 1}};
+            uint8_t aflags2[] = {(uint8_t)(FE_UG_ADDED_NORMALIZED | (data[1] & 14))};
+            int64_t aoffs2[] = {0, 2};
+            fe_ug *ug2 = fe_ug_open(blob, blob_len, norm2, 5, pre2, 2, "ab", aoffs2, aflags2, aids, 1);
+            if (ug2) fe_ug_encode(ug2, st, &text, &len, 1, 3, 0, &out, &count, &fb);
+            fe_ug_free(ug2);
+        }
         free(out.data);
     }
     fe_ug_state_free(st);

@@ -2,9 +2,10 @@
  *
  * Reproduces the ids of HuggingFace tokenizers (encode with add_special_tokens=False) for
  * normalizer = Sequence of {Precompiled charsmap, Replace (literal, " {2,}", "\A +| +\z", "\A<lit>"),
- * Strip, Prepend}, pre-tokenizer = Sequence of {Metaspace, WhitespaceSplit}, model = Unigram
+ * Strip, Prepend, Lowercase, NFD/NFKD/NFC/NFKC}, pre-tokenizer = Sequence of {Metaspace,
+ * WhitespaceSplit, Whitespace}, added tokens (csrc/added.c), model = Unigram
  * (Viterbi with the pieces' scores, unknown penalty 10, consecutive unknowns fused, byte_fallback).
- * A text the C path cannot reproduce exactly (it holds an added token, a code point that may join
+ * A text the C path cannot reproduce exactly (a code point that may join
  * a multi-code-point grapheme cluster, a charsmap entry out of range, ...) is flagged for the
  * caller to send to tokenizers.
  *
@@ -30,8 +31,14 @@ enum {
     FE_UG_N_START = 5,       /* regex "\A" + literal a -> b */
     FE_UG_N_STRIP = 6,       /* flag1 = left, flag2 = right (Unicode White_Space) */
     FE_UG_N_PREPEND = 7,     /* a prepended to a non-empty text */
+    FE_UG_N_LOWERCASE = 8,   /* Lowercase (Rust char::to_lowercase per char) */
+    FE_UG_N_NFD = 9,         /* NFD, NFKD, NFC, NFKC: csrc/unicode.c */
+    FE_UG_N_NFKD = 10,
+    FE_UG_N_NFC = 11,
+    FE_UG_N_NFKC = 12,
     FE_UG_P_METASPACE = 20,  /* a = replacement, flag1 = 0 always / 1 first / 2 never, flag2 = split */
-    FE_UG_P_WSSPLIT = 21     /* split on Unicode White_Space, removed */
+    FE_UG_P_WSSPLIT = 21,    /* split on Unicode White_Space, removed */
+    FE_UG_P_WHITESPACE = 22  /* Whitespace: \w+ | [^\w\s]+ (csrc/unicode.c) */
 };
 
 typedef struct {

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "added.h"
 #include "unicode_tables.h"
+#include "utf8.h"
 
 const char *fe_wp_tables_version(void) { return FE_U_TOKENIZERS_VERSION; }
 
@@ -112,11 +114,6 @@ static inline int32_t wp_table_get(const wp_table *t, const char *key, int64_t l
 
 /* ---------------------------------------------------------------- model */
 
-typedef struct {
-    int64_t off, len;
-    int normalized;
-} wp_added;
-
 struct fe_wp {
     wp_table full, cont; /* cont: keys that start with the prefix, prefix removed */
     int32_t unk_id;
@@ -124,17 +121,14 @@ struct fe_wp {
     unsigned flags;
     int16_t amap[128];  /* ASCII byte -> normalized byte, -1 = removed */
     uint8_t aclass[128]; /* ASCII byte -> 0 word, 1 whitespace, 2 punctuation */
-    char *added_pool;
-    wp_added *added;
-    int64_t n_added;
+    fe_added *added; /* NULL when there are none */
 };
 
 void fe_wp_free(fe_wp *wp) {
     if (!wp) return;
     wp_table_free(&wp->full);
     wp_table_free(&wp->cont);
-    free(wp->added_pool);
-    free(wp->added);
+    fe_added_free(wp->added);
     free(wp);
 }
 
@@ -165,8 +159,8 @@ static int wp_map(const uint32_t *keys, const uint16_t *offs, const uint32_t *po
 
 fe_wp *fe_wp_new(const char *vocab_blob, const int64_t *vocab_offs, const int32_t *vocab_ids, int64_t n_vocab,
                  const char *prefix, int64_t prefix_len, int32_t unk_id, int64_t max_chars, unsigned flags,
-                 const char *added_blob, const int64_t *added_offs, const uint8_t *added_normalized,
-                 int64_t n_added) {
+                 const char *added_blob, const int64_t *added_offs, const uint8_t *added_flags,
+                 const int32_t *added_ids, int64_t n_added) {
     if (n_vocab < 0 || prefix_len < 0 || unk_id < 0 || max_chars < 0 || n_added < 0) return NULL;
     fe_wp *wp = (fe_wp *)calloc(1, sizeof(fe_wp));
     if (!wp) return NULL;
@@ -196,20 +190,7 @@ fe_wp *fe_wp_new(const char *vocab_blob, const int64_t *vocab_offs, const int32_
         wp->amap[c] = v;
         wp->aclass[c] = (uint8_t)wp_class(c);
     }
-    if (n_added) {
-        int64_t total = added_offs[n_added] - added_offs[0];
-        wp->added_pool = (char *)malloc((size_t)total + 1);
-        wp->added = (wp_added *)malloc((size_t)n_added * sizeof(wp_added));
-        if (!wp->added_pool || !wp->added) goto fail;
-        memcpy(wp->added_pool, added_blob + added_offs[0], (size_t)total);
-        for (int64_t k = 0; k < n_added; k++) {
-            wp->added[k].off = added_offs[k] - added_offs[0];
-            wp->added[k].len = added_offs[k + 1] - added_offs[k];
-            wp->added[k].normalized = added_normalized[k] != 0;
-            if (wp->added[k].len <= 0) goto fail;
-        }
-        wp->n_added = n_added;
-    }
+    if (n_added && !(wp->added = fe_added_new(added_blob, added_offs, added_flags, added_ids, n_added))) goto fail;
     return wp;
 fail:
     fe_wp_free(wp);
@@ -238,6 +219,8 @@ struct fe_wp_state {
     int64_t ckeys_len, ckeys_cap;
     int32_t *cids;
     int64_t cids_len, cids_cap;
+    fe_added_match *am[2]; /* added-token matches: in the text [0], in a normalized segment [1] */
+    int64_t am_cap[2];
 };
 
 fe_wp_state *fe_wp_state_new(void) { return (fe_wp_state *)calloc(1, sizeof(fe_wp_state)); }
@@ -249,6 +232,8 @@ void fe_wp_state_free(fe_wp_state *st) {
     free(st->cache);
     free(st->ckeys);
     free(st->cids);
+    free(st->am[0]);
+    free(st->am[1]);
     free(st);
 }
 
@@ -306,67 +291,16 @@ static void wp_cache_put(fe_wp_state *st, const char *w, int64_t len, uint64_t h
 
 /* ---------------------------------------------------------------- normalization */
 
-static inline int wp_put_utf8(char *o, uint32_t cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Decodes one strict UTF-8 code point (no surrogates, no overlongs); returns its length or 0. */
-static inline int wp_get_utf8(const uint8_t *s, int64_t n, uint32_t *cp) {
-    uint32_t c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF && n >= 2 && (s[1] & 0xC0) == 0x80) {
-        *cp = ((c & 0x1F) << 6) | (s[1] & 0x3F);
-        return 2;
-    }
-    if (c >= 0xE0 && c <= 0xEF && n >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
-        uint32_t v = ((c & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-        if (v < 0x800 || (v >= 0xD800 && v < 0xE000)) return 0;
-        *cp = v;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4 && n >= 4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
-        (s[3] & 0xC0) == 0x80) {
-        uint32_t v = ((c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6) |
-                     (s[3] & 0x3F);
-        if (v < 0x10000 || v > 0x10FFFF) return 0;
-        *cp = v;
-        return 4;
-    }
-    return 0;
-}
-
 /* Lowercase step for one code point, appended at o; returns bytes written. */
 static inline int wp_put_lower(const fe_wp *wp, char *o, uint32_t x) {
     if ((wp->flags & FE_WP_LOWER) && (fe_u_flags(x) & FE_U_LOWER_MAP)) {
         const uint32_t *m;
         int found, k = wp_map(fe_u_lower_keys, fe_u_lower_offs, fe_u_lower_pool, FE_U_LOWER_N, x, &m, &found);
         int w = 0;
-        for (int j = 0; j < k; j++) w += wp_put_utf8(o + w, m[j]);
+        for (int j = 0; j < k; j++) w += fe_utf8_put(o + w, m[j]);
         if (found) return w;
     }
-    return wp_put_utf8(o, x);
+    return fe_utf8_put(o, x);
 }
 
 /* Strip (NFD, drop Mn) then lowercase, for one code point. Returns bytes written, -1 for fallback. */
@@ -401,7 +335,7 @@ static int64_t wp_normalize(const fe_wp *wp, fe_wp_state *st, const uint8_t *s, 
             continue;
         }
         uint32_t cp;
-        int k = wp_get_utf8(s + i, n - i, &cp);
+        int k = fe_utf8_get(s + i, n - i, &cp);
         if (!k) return -1;
         i += k;
         /* room for this code point and for the rest if it were ASCII (the loop then needs no check) */
@@ -428,31 +362,14 @@ static int64_t wp_normalize(const fe_wp *wp, fe_wp_state *st, const uint8_t *s, 
     return w;
 }
 
-static const char *wp_find(const char *h, int64_t hn, const char *nd, int64_t nn) {
-    if (nn > hn) return NULL;
-    const char *end = h + (hn - nn) + 1;
-    for (const char *p = h; p < end;) {
-        p = (const char *)memchr(p, nd[0], (size_t)(end - p));
-        if (!p) return NULL;
-        if (memcmp(p, nd, (size_t)nn) == 0) return p;
-        p++;
-    }
-    return NULL;
-}
-
-static int wp_has_added(const fe_wp *wp, const char *s, int64_t n, int normalized) {
-    for (int64_t k = 0; k < wp->n_added; k++)
-        if (wp->added[k].normalized == normalized &&
-            wp_find(s, n, wp->added_pool + wp->added[k].off, wp->added[k].len))
-            return 1;
-    return 0;
-}
-
-/* Normalizes text into st->norm after the added-token checks. Length, -1 fallback, -2 OOM. */
+/* Normalizes text into st->norm (for fe_wp_split: texts holding added tokens go to fallback there).
+ * Length, -1 fallback, -2 OOM. */
 static int64_t wp_prepare(const fe_wp *wp, fe_wp_state *st, const char *text, int64_t len) {
-    if (wp->n_added && wp_has_added(wp, text, len, 0)) return -1;
+    int64_t k = wp->added ? fe_added_find(wp->added, 0, text, len, &st->am[0], &st->am_cap[0]) : 0;
+    if (k) return k == -2 ? -2 : -1;
     int64_t m = wp_normalize(wp, st, (const uint8_t *)text, len);
-    if (m >= 0 && wp->n_added && wp_has_added(wp, st->norm, m, 1)) return -1;
+    if (m >= 0 && wp->added && (k = fe_added_find(wp->added, 1, st->norm, m, &st->am[1], &st->am_cap[1])))
+        return k == -2 ? -2 : -1;
     return m;
 }
 
@@ -516,7 +433,7 @@ static int wp_next_word(const fe_wp *wp, const char *s, int64_t m, int64_t *pos,
             cls = wp->aclass[c];
         } else {
             uint32_t cp = 0;
-            k = wp_get_utf8((const uint8_t *)s + i, m - i, &cp); /* s is our own valid UTF-8 */
+            k = fe_utf8_get((const uint8_t *)s + i, m - i, &cp); /* s is our own valid UTF-8 */
             cls = wp_class(cp);
         }
         if (cls == WP_WORD) {
@@ -538,22 +455,63 @@ static int wp_next_word(const fe_wp *wp, const char *s, int64_t m, int64_t *pos,
     return i > ws;
 }
 
-/* Appends the ids of normalized text st->norm[0:m] to out. 0, or -2 when out of memory. */
-static int wp_tokenize(const fe_wp *wp, fe_wp_state *st, int64_t m, int64_t max_tokens, int64_t drop_id,
+/* Appends the ids of st->norm[a:z] to out, stopping once out holds `limit` ids from `at` on.
+ * 0, or -2 when out of memory. */
+static int wp_tokenize(const fe_wp *wp, fe_wp_state *st, int64_t a, int64_t z, int64_t at, int64_t limit,
                        fe_wp_ids *out) {
-    int64_t seen = 0, pos = 0, ws, nchars;
-    int64_t limit = max_tokens < 0 ? INT64_MAX : max_tokens;
-    while (seen < limit && wp_next_word(wp, st->norm, m, &pos, &ws, &nchars)) {
+    int64_t pos = a, ws, nchars;
+    while (out->len - at < limit && wp_next_word(wp, st->norm, z, &pos, &ws, &nchars)) {
         int64_t n;
         const int32_t *ids = wp_word(wp, st, st->norm + ws, pos - ws, nchars, &n);
         if (!ids) return -2;
-        if (n > limit - seen) n = limit - seen;
-        seen += n;
         if (wp_reserve((void **)&out->data, &out->cap, out->len + n, sizeof(int32_t))) return -2;
-        for (int64_t j = 0; j < n; j++)
-            if (ids[j] != drop_id) out->data[out->len++] = ids[j];
+        memcpy(out->data + out->len, ids, (size_t)n * sizeof(int32_t));
+        out->len += n;
     }
     return 0;
+}
+
+static int wp_emit(fe_wp_ids *out, int32_t id) {
+    if (wp_reserve((void **)&out->data, &out->cap, out->len + 1, sizeof(int32_t))) return -2;
+    out->data[out->len++] = id;
+    return 0;
+}
+
+/* One piece of the text between raw added tokens: normalize it, split out the normalized added
+ * tokens, tokenize the rest. 0, -1 fallback, -2 OOM. */
+static int wp_segment(const fe_wp *wp, fe_wp_state *st, const char *s, int64_t n, int64_t at, int64_t limit,
+                      fe_wp_ids *out) {
+    int64_t m = wp_normalize(wp, st, (const uint8_t *)s, n);
+    if (m < 0) return (int)m;
+    int64_t k = wp->added ? fe_added_find(wp->added, 1, st->norm, m, &st->am[1], &st->am_cap[1]) : 0;
+    if (k < 0) return (int)k;
+    int64_t seg = 0;
+    for (int64_t j = 0; j < k && out->len - at < limit; j++) {
+        const fe_added_match *mt = &st->am[1][j];
+        if (seg < mt->start && wp_tokenize(wp, st, seg, mt->start, at, limit, out)) return -2;
+        if (out->len - at < limit && wp_emit(out, mt->id)) return -2;
+        seg = mt->stop;
+    }
+    return seg < m ? wp_tokenize(wp, st, seg, m, at, limit, out) : 0;
+}
+
+/* The ids of one text appended to out (the first `limit`). 0, -1 fallback, -2 OOM. */
+static int wp_text(const fe_wp *wp, fe_wp_state *st, const char *text, int64_t len, int64_t limit, fe_wp_ids *out) {
+    int64_t at = out->len;
+    int64_t k = wp->added ? fe_added_find(wp->added, 0, text, len, &st->am[0], &st->am_cap[0]) : 0;
+    if (k < 0) return (int)k;
+    int64_t seg = 0;
+    for (int64_t j = 0; j < k && out->len - at < limit; j++) {
+        int64_t start = st->am[0][j].start, stop = st->am[0][j].stop;
+        int32_t id = st->am[0][j].id;
+        if (seg < start) {
+            int rc = wp_segment(wp, st, text + seg, start - seg, at, limit, out);
+            if (rc) return rc;
+        }
+        if (out->len - at < limit && wp_emit(out, id)) return -2;
+        seg = stop;
+    }
+    return seg < len && out->len - at < limit ? wp_segment(wp, st, text + seg, len - seg, at, limit, out) : 0;
 }
 
 int fe_wp_encode(const fe_wp *wp, fe_wp_state *st, const char *const *texts, const int64_t *lens, int64_t n,
@@ -562,17 +520,25 @@ int fe_wp_encode(const fe_wp *wp, fe_wp_state *st, const char *const *texts, con
         wp_cache_clear(st);
         st->owner = wp;
     }
+    const int64_t limit = max_tokens < 0 ? INT64_MAX : max_tokens;
     for (int64_t t = 0; t < n; t++) {
         counts[t] = 0;
         fallback[t] = 0;
-        int64_t m = wp_prepare(wp, st, texts[t], lens[t]);
-        if (m == -2) return -1;
-        if (m == -1) {
+        int64_t before = out->len;
+        int rc = wp_text(wp, st, texts[t], lens[t], limit, out);
+        if (rc == -2) return -1;
+        if (rc == -1) {
+            out->len = before;
             fallback[t] = 1;
             continue;
         }
-        int64_t before = out->len;
-        if (wp_tokenize(wp, st, m, max_tokens, drop_id, out)) return -1;
+        if (out->len - before > limit) out->len = before + limit;
+        if (drop_id >= 0) {
+            int64_t w = before;
+            for (int64_t j = before; j < out->len; j++)
+                if (out->data[j] != drop_id) out->data[w++] = out->data[j];
+            out->len = w;
+        }
         counts[t] = out->len - before;
     }
     return 0;

@@ -1,9 +1,10 @@
 /* WordPiece tokenizer fast path: BertNormalizer + BertPreTokenizer + WordPiece, in plain C.
  *
  * Reproduces the ids of HuggingFace tokenizers (encode with add_special_tokens=False) for that
- * pipeline. Unicode behaviour comes from csrc/unicode_tables.h, which is measured on tokenizers
- * itself by scripts/gen_unicode_tables.py. A text the C path cannot reproduce exactly (it holds an
- * added token, a code point whose NFD reordering could matter, invalid UTF-8, ...) is flagged for
+ * pipeline, added tokens included (split out as tokenizers does, csrc/added.c). Unicode behaviour
+ * comes from csrc/unicode_tables.h, which is measured on tokenizers
+ * itself by scripts/gen_unicode_tables.py. A text the C path cannot reproduce exactly (it holds a
+ * code point whose NFD reordering could matter, invalid UTF-8, ...) is flagged for
  * the caller to send to tokenizers; its ids are then never guessed.
  *
  * A fe_wp is immutable after fe_wp_new and may be shared by threads. A fe_wp_state (scratch
@@ -31,13 +32,13 @@ typedef struct fe_wp fe_wp;
 typedef struct fe_wp_state fe_wp_state;
 
 /* Vocabulary: token k is vocab_blob[vocab_offs[k]:vocab_offs[k+1]] (UTF-8) with id vocab_ids[k].
- * Added tokens (matched by tokenizers inside text) likewise; added_normalized[k] != 0 when that
- * token is matched on the normalized text. Returns NULL when out of memory or arguments are bad
- * (negative lengths, ids, empty added token). */
+ * Added tokens (matched by tokenizers inside text, see added.h) likewise, with flags FE_ADDED_* and
+ * ids; the content of a normalized one is its normalized form. Returns NULL when out of memory or
+ * arguments are bad (negative lengths, ids, an empty or duplicate added token). */
 fe_wp *fe_wp_new(const char *vocab_blob, const int64_t *vocab_offs, const int32_t *vocab_ids, int64_t n_vocab,
                  const char *prefix, int64_t prefix_len, int32_t unk_id, int64_t max_chars, unsigned flags,
-                 const char *added_blob, const int64_t *added_offs, const uint8_t *added_normalized,
-                 int64_t n_added);
+                 const char *added_blob, const int64_t *added_offs, const uint8_t *added_flags,
+                 const int32_t *added_ids, int64_t n_added);
 void fe_wp_free(fe_wp *wp);
 
 fe_wp_state *fe_wp_state_new(void);

@@ -36,8 +36,11 @@ def capabilities() -> dict:
         "tokenizer_fast_path": {
             # BertNormalizer + BertPreTokenizer + WordPiece tokenizers, in C
             "wordpiece": enabled and compiled and hasattr(mod, "wordpiece_new"),
-            # SentencePiece Unigram (Precompiled, Metaspace, ...; see unigram.py), in C
+            # SentencePiece Unigram (Precompiled, NF*, Lowercase, Metaspace, Whitespace, ...; see unigram.py), in C
             "unigram": enabled and compiled and hasattr(mod, "unigram_new"),
+            # added tokens (special, single_word / lstrip / rstrip, model2vec's multi-word normalized
+            # entries) matched in C for both, as tokenizers' AddedVocabulary (csrc/added.c)
+            "added_tokens": enabled and compiled and hasattr(mod, "added_fuzz_one"),
             "enabled": enabled,  # FASTEMBED_CORE_FAST_TOKENIZER=0 turns it off
         },
     }

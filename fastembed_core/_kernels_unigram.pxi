@@ -37,7 +37,8 @@ cdef extern from "unigram.h" nogil:
 
 
 _UG_KINDS = {"precompiled": 1, "replace": 2, "multispace": 3, "edgespace": 4, "start": 5, "strip": 6,
-             "prepend": 7, "metaspace": 20, "whitespace_split": 21}
+             "prepend": 7, "lowercase": 8, "nfd": 9, "nfkd": 10, "nfc": 11, "nfkc": 12, "metaspace": 20,
+             "whitespace_split": 21, "whitespace": 22}
 _UG_BUILD_ERRORS = {-2: "a piece is empty, longer than 4096 bytes or not UTF-8, or unk_id is out of range",
                     -3: "the precompiled_charsmap is malformed (its trie size is wrong)"}
 

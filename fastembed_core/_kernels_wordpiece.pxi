@@ -23,8 +23,8 @@ cdef extern from "wordpiece.h" nogil:
         FE_WP_STRICT
     fe_wp *fe_wp_new(const char *vocab_blob, const int64_t *vocab_offs, const int32_t *vocab_ids, int64_t n_vocab,
                      const char *prefix, int64_t prefix_len, int32_t unk_id, int64_t max_chars, unsigned flags,
-                     const char *added_blob, const int64_t *added_offs, const uint8_t *added_normalized,
-                     int64_t n_added)
+                     const char *added_blob, const int64_t *added_offs, const uint8_t *added_flags,
+                     const int32_t *added_ids, int64_t n_added)
     void fe_wp_free(fe_wp *wp)
     fe_wp_state *fe_wp_state_new()
     void fe_wp_state_free(fe_wp_state *st)
@@ -35,6 +35,19 @@ cdef extern from "wordpiece.h" nogil:
     const char *fe_wp_tables_version()
 
 
+cdef extern from "added.h" nogil:
+    int fe_added_fuzz_one(const uint8_t *data, int64_t size)
+
+
+def added_fuzz_one(bytes data):
+    """Runs the added-token matcher's C fuzz entry point fe_added_fuzz_one on ``data`` (returns 0)."""
+    cdef const uint8_t *p = data
+    cdef int64_t n = len(data)
+    with nogil:
+        rc = fe_added_fuzz_one(p, n)
+    return rc
+
+
 def _wp_blob(strings):
     """UTF-8 blob + int64 offsets (len n+1) of a list of str."""
     encoded = [s.encode("utf-8") for s in strings]
@@ -42,6 +55,19 @@ def _wp_blob(strings):
     if encoded:
         _np_wp.cumsum([len(b) for b in encoded], out=offs[1:])
     return b"".join(encoded) + b"\0", offs
+
+
+def _added_arrays(added):
+    """(blob, offsets, flags uint8, ids int32) of added-token dicts (content, id, normalized,
+    single_word, lstrip, rstrip), as csrc/added.h takes them (one padding item each)."""
+    ablob, aoffs = _wp_blob([t["content"] for t in added])
+    aflags = _np_wp.array([(1 if t["normalized"] else 0) | (2 if t["single_word"] else 0) |
+                           (4 if t["lstrip"] else 0) | (8 if t["rstrip"] else 0) for t in added] + [0],
+                          dtype=_np_wp.uint8)
+    aids = _np_wp.array([t["id"] for t in added] + [0], dtype=_np_wp.int64)
+    if aids.min() < 0 or aids.max() > 2**31 - 1:
+        raise ValueError("added token ids must fit in int32 and be >= 0")
+    return ablob, aoffs, aflags, aids.astype(_np_wp.int32)
 
 
 cdef class _WordPieceState:
@@ -85,9 +111,8 @@ def wordpiece_new(dict spec):
     if len(ids) and (ids.min() < 0 or ids.max() > 2**31 - 1):
         raise ValueError("vocab ids must fit in int32 and be >= 0")
     ids32 = ids.astype(_np_wp.int32)
-    added = spec["added_tokens"]
-    ablob, aoffs = _wp_blob([c for c, _ in added])
-    anorm = _np_wp.array([1 if nz else 0 for _, nz in added] + [0], dtype=_np_wp.uint8)
+    added = spec["added_tokens"]  # dicts: content (normalized form for normalized ones), id, flags
+    ablob, aoffs, aflags, aids = _added_arrays(added)
     prefix = spec["continuing_subword_prefix"].encode("utf-8")
     cdef unsigned flags = 0
     if spec["clean_text"]:
@@ -103,15 +128,16 @@ def wordpiece_new(dict spec):
     cdef const int64_t[::1] offs_v = offs
     cdef const int32_t[::1] ids_v = ids32 if len(ids32) else _np_wp.zeros(1, _np_wp.int32)
     cdef const int64_t[::1] aoffs_v = aoffs
-    cdef const uint8_t[::1] anorm_v = anorm
+    cdef const uint8_t[::1] aflags_v = aflags
+    cdef const int32_t[::1] aids_v = aids
     cdef const char *blob_p = blob
     cdef const char *ablob_p = ablob
     cdef const char *prefix_p = prefix
     h.wp = fe_wp_new(blob_p, &offs_v[0], &ids_v[0], len(vocab), prefix_p, len(prefix),
                      spec["unk_id"], spec["max_input_chars_per_word"], flags,
-                     ablob_p, &aoffs_v[0], &anorm_v[0], len(added))
+                     ablob_p, &aoffs_v[0], &aflags_v[0], &aids_v[0], len(added))
     if h.wp == NULL:
-        raise MemoryError("fe_wp_new failed (out of memory or an invalid vocabulary)")
+        raise MemoryError("fe_wp_new failed (out of memory, an invalid vocabulary or added tokens)")
     h._states = []
     h.spec = spec
     return h

@@ -73,6 +73,12 @@ def no_fast_reason(tokenizer: Any) -> str:
 
         return unsupported_reason(tokenizer) or "unsupported"
     if model.get("type") == "WordPiece":
+        from .wordpiece import added_tokens
+
+        d = json.loads(tokenizer.to_str())
+        added = added_tokens(d, tokenizer)
+        if isinstance(added, str):
+            return f"WordPiece with {added}"
         return "WordPiece without BertPreTokenizer / BertNormalizer (or with an unsupported option)"
     return f"model {model.get('type')} has no fast path"
 

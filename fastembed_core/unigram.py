@@ -2,10 +2,11 @@
 
 ``FastUnigram.from_tokenizer(tok)`` reads a ``tokenizers.Tokenizer`` whose model is Unigram and
 whose normalizers / pre-tokenizers are among those csrc/unigram.c reproduces (Precompiled charsmap,
-Replace of a literal or of ``" {2,}"`` / ``"\\A +| +\\z"`` / ``"\\A<literal>"``, Strip, Prepend;
-Metaspace, WhitespaceSplit; see _ref/unigram.py) and returns an object with the same
-``encode_flat`` as ``FastWordPiece``. Any text the C path cannot reproduce exactly (one holding an
-added token, a code point that may join a multi-code-point grapheme cluster, ...) goes to
+Replace of a literal or of ``" {2,}"`` / ``"\\A +| +\\z"`` / ``"\\A<literal>"``, Strip, Prepend,
+Lowercase, NFD / NFKD / NFC / NFKC; Metaspace, WhitespaceSplit, Whitespace; added tokens; see
+_ref/unigram.py) and returns an object with the same ``encode_flat`` as ``FastWordPiece``. Any text
+the C path cannot reproduce exactly (a code point that may join a multi-code-point grapheme cluster
+under Precompiled, one unassigned in this Python's Unicode under Lowercase / NF* / Whitespace, ...) goes to
 ``tokenizers`` and is spliced back in order, so the ids never differ. ``unsupported_reason(tok)``
 says why a tokenizer is not taken. Under the numpy backend everything goes through ``tokenizers``.
 
@@ -30,7 +31,7 @@ import numpy as np
 
 from . import _backend
 from ._io import atomic_write
-from .wordpiece import FastWordPiece
+from .wordpiece import FastWordPiece, added_tokens
 
 __all__ = ["FastUnigram", "unsupported_reason", "cached", "cache_dir"]
 
@@ -103,6 +104,8 @@ def _normalizer_ops(norm: Any, charsmaps: list) -> list | str:
         return op if isinstance(op, str) else [op]
     if kind == "Strip":
         return [dict(kind="strip", flag1=int(bool(norm.get("strip_left"))), flag2=int(bool(norm.get("strip_right"))))]
+    if kind in ("Lowercase", "NFD", "NFKD", "NFC", "NFKC"):
+        return [dict(kind=kind.lower())]
     if kind == "Prepend" and isinstance(norm.get("prepend"), str):
         return [dict(kind="prepend", a=norm["prepend"])] if norm["prepend"] else []
     return f"normalizer {kind}"
@@ -122,6 +125,8 @@ def _pre_ops(pre: Any) -> list | str:
         return ops
     if kind == "WhitespaceSplit":
         return [dict(kind="whitespace_split")]
+    if kind == "Whitespace":
+        return [dict(kind="whitespace")]
     if kind == "Metaspace":
         rep, scheme = pre.get("replacement"), pre.get("prepend_scheme", "always")
         if not isinstance(rep, str) or len(rep) != 1 or scheme not in ("always", "first", "never"):
@@ -153,22 +158,9 @@ def parse(d: dict, tok: Any = None) -> tuple[dict, dict] | str:
         return pre
     if any(op["kind"] == "metaspace" and op["flag1"] == 1 for op in pre[1:]):
         return "Metaspace(prepend_scheme='first') after another pre-tokenizer"
-    added = [dict(content=t.get("content"), id=t.get("id"),
-                  **{k: bool(t.get(k, False)) for k in ("normalized", "single_word", "lstrip", "rstrip")})
-             for t in d.get("added_tokens") or []]
-    if not all(isinstance(t["content"], str) and t["content"] for t in added):
-        return "an empty added token"
-    if not all(isinstance(t["id"], int) and 0 <= t["id"] < 2**31 for t in added):
-        return "an added token id out of range"
-    for t in added:  # tokenizers matches a normalized added token by its normalized form
-        if t["normalized"] and d.get("normalizer") is not None:
-            if tok is None:
-                from tokenizers import Tokenizer
-
-                tok = Tokenizer.from_str(json.dumps(d))
-            t["content"] = tok.normalizer.normalize_str(t["content"])
-            if not t["content"]:
-                return "a normalized added token whose normalized form is empty"
+    added = added_tokens(d, tok)
+    if isinstance(added, str):
+        return added
     pieces = [p for p, _ in vocab]
     scores = [s for _, s in vocab]
     if not all(isinstance(p, str) and p for p in pieces):

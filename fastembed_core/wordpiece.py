@@ -4,8 +4,9 @@
 BertNormalizer (or none) + BertPreTokenizer + WordPiece, returns an object whose ``encode_flat``
 gives the ids of ``tok.encode_batch(texts, add_special_tokens=False)`` as flat int32 ids + int64
 CSR offsets (the form ``gather_mean`` takes), several times faster, with the GIL released and on
-several threads. Any text the C path cannot reproduce exactly (one holding an added token such as
-"[CLS]", a code point whose NFD reordering could matter, ...) is tokenized by ``tokenizers``
+several threads. Added tokens (special ones such as "[CLS]" and model2vec's multi-word vocabulary
+entries) are split out in C as tokenizers does (csrc/added.c). Any text the C path cannot
+reproduce exactly (a code point whose NFD reordering could matter, ...) is tokenized by ``tokenizers``
 instead and spliced back in order, so the ids never differ. Under the numpy backend everything
 goes through ``tokenizers``.
 
@@ -31,7 +32,36 @@ _verified: dict[tuple, bool] = {}
 _verified_lock = threading.Lock()
 
 
-def _spec_from_json(d: dict) -> dict | None:
+def added_tokens(d: dict, tok=None) -> list[dict] | str:
+    """The added tokens of a tokenizer JSON dict as csrc/added.h matches them (dicts: content, id,
+    normalized, single_word, lstrip, rstrip), or why they cannot be. tokenizers matches a
+    ``normalized`` token by its content passed through the tokenizer's normalizer (``tok``, a
+    tokenizers.Tokenizer of ``d``, gives it; built from ``d`` when None)."""
+    added = [dict(content=t.get("content"), id=t.get("id"),
+                  **{k: bool(t.get(k, False)) for k in ("normalized", "single_word", "lstrip", "rstrip")})
+             for t in d.get("added_tokens") or []]
+    if not all(isinstance(t["content"], str) and t["content"] for t in added):
+        return "an empty added token"
+    if not all(isinstance(t["id"], int) and not isinstance(t["id"], bool) and 0 <= t["id"] <= _INT32_MAX
+               for t in added):
+        return "an added token id out of range"
+    for t in added:
+        if t["normalized"] and d.get("normalizer") is not None:
+            if tok is None:
+                from tokenizers import Tokenizer
+
+                tok = Tokenizer.from_str(json.dumps(d))
+            t["content"] = tok.normalizer.normalize_str(t["content"])
+            if not t["content"]:
+                return "a normalized added token whose normalized form is empty"
+    for normalized in (False, True):
+        contents = [t["content"] for t in added if t["normalized"] == normalized]
+        if len(set(contents)) != len(contents):
+            return "two added tokens with the same content"
+    return added
+
+
+def _spec_from_json(d: dict, tok=None) -> dict | None:
     """The spec the kernels take (see _ref/wordpiece.py), or None for an unsupported pipeline."""
     model, norm, pre = d.get("model") or {}, d.get("normalizer"), d.get("pre_tokenizer")
     if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
@@ -58,8 +88,8 @@ def _spec_from_json(d: dict) -> dict | None:
     prefix = model.get("continuing_subword_prefix", "##")
     if not isinstance(max_chars, int) or max_chars < 0 or not isinstance(prefix, str):
         return None
-    added = [(t["content"], bool(t.get("normalized", False))) for t in d.get("added_tokens") or []]
-    if any(not c for c, _ in added):
+    added = added_tokens(d, tok)
+    if isinstance(added, str):
         return None
     d = dict(d, truncation=None, padding=None)
     return dict(vocab=vocab, unk_token=unk, unk_id=vocab[unk], continuing_subword_prefix=prefix,
@@ -120,7 +150,7 @@ class FastWordPiece:
         to_str = getattr(tok, "to_str", None)
         if to_str is None:
             raise TypeError(f"tok must be a tokenizers.Tokenizer, not {type(tok).__name__}")
-        spec = _spec_from_json(json.loads(to_str()))
+        spec = _spec_from_json(json.loads(to_str()), tok)
         if spec is None:
             return None
         try:

@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 out=${TMPDIR:-/tmp}/fe_variants_check.$$
 trap 'rm -f "$out".native "$out".arm64' EXIT
-SRC="scripts/c/variants_check.c csrc/cpu.c csrc/gather.c csrc/hamming.c csrc/ternary.c csrc/wordpiece.c"
+SRC="scripts/c/variants_check.c csrc/cpu.c csrc/gather.c csrc/hamming.c csrc/ternary.c csrc/wordpiece.c csrc/added.c csrc/unicode.c"
 CFLAGS="-O2 -std=c11 -D_GNU_SOURCE -Wall -Wno-unused-function -Icsrc"
 echo "== native ($(uname -m))"
 ${CC:-cc} $CFLAGS $SRC -o "$out".native -lm

@@ -23,6 +23,7 @@ DATA = Path(os.environ.get("FASTEMBED_CORE_DEV_DATA", FULL_DATA if FULL_DATA.exi
 KERNEL_MODULES = {
     "test_backend", "test_bad_input", "test_binary", "test_files", "test_gather", "test_index",
     "test_model_ternary", "test_properties", "test_ternary", "test_thread_safety", "test_wordpiece",
+    "test_added_tokens",
 }
 
 

@@ -167,8 +167,9 @@ def test_tokenizer_fast_path_is_reported_only_where_it_runs(monkeypatch):
     assert caps["wordpiece"] == (fe.BACKEND == "compiled")
     monkeypatch.setenv("FASTEMBED_CORE_FAST_TOKENIZER", "0")
     caps = fe.capabilities()["tokenizer_fast_path"]
-    assert caps == {"wordpiece": False, "unigram": False, "enabled": False}
+    assert caps == {"wordpiece": False, "unigram": False, "added_tokens": False, "enabled": False}
     monkeypatch.delenv("FASTEMBED_CORE_FAST_TOKENIZER")
     with backend.using("numpy"):
         caps = fe.capabilities()["tokenizer_fast_path"]
-    assert caps["wordpiece"] is False and caps["unigram"] is False and caps["enabled"] is True
+    assert caps["wordpiece"] is False and caps["unigram"] is False and caps["added_tokens"] is False
+    assert caps["enabled"] is True

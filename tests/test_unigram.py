@@ -141,10 +141,10 @@ def _with(tok, **changes):
 
 def test_unsupported_components_are_named():
     tok = U.spm_tokenizer("xlmr")
-    nfkc = _with(tok, normalizer={"type": "NFKC"})
-    assert "NFKC" in unsupported_reason(nfkc)
+    nfkc = _with(tok, normalizer={"type": "Nmt"})
+    assert "Nmt" in unsupported_reason(nfkc)
     t = TextTokenizer(nfkc)
-    assert t.fast is None and t.path == "tokenizers" and "NFKC" in t.fast_reason
+    assert t.fast is None and t.path == "tokenizers" and "Nmt" in t.fast_reason
     bert = _with(tok, pre_tokenizer={"type": "BertPreTokenizer"})
     assert "BertPreTokenizer" in TextTokenizer(bert).fast_reason
     regex = _with(tok, normalizer={"type": "Replace", "pattern": {"Regex": "[0-9]+"}, "content": "0"})
@@ -410,8 +410,8 @@ def test_added_tokens_split_like_tokenizers():
         assert fast_lists(fast, texts) == reference(tok, texts)
         plain = styled("xlmr")[1]  # texts with grapheme-joining code points fall back in any case
         plain.encode_flat(texts[len(EDGE):])
-        fast.encode_flat(texts[len(EDGE):])  # beyond those: "debian_x" (single_word beside '_') and "Ⅻ ok"
-        assert fast.last_fallback_count == plain.last_fallback_count + 2
+        fast.encode_flat(texts[len(EDGE):])  # the added tokens (normalized "Ⅻ" included) add none
+        assert fast.last_fallback_count == plain.last_fallback_count
 
 
 @pytest.mark.parametrize("scheme", ["first", "always", "never"])

@@ -8,16 +8,22 @@ fallback. The pipeline reproduced (``encode(text, add_special_tokens=False)``):
 1. Added tokens: the non-normalized ones are split out of the raw text (leftmost, longest match;
    ``single_word`` drops a match touching a word character, ``lstrip`` / ``rstrip`` take the
    whitespace beside it; a match consumes its span even when dropped); each remaining segment
-   goes through 2-4 on its own (Metaspace ``first`` prepends only to a segment at offset 0). The
-   compiled path sends a text to tokenizers when a normalized added token occurs in a segment's
-   normalized form, or when ``single_word`` meets ``_`` / a non-ASCII neighbour.
+   goes through 2-4 on its own (Metaspace ``first`` prepends only to a segment at offset 0); in
+   each normalized segment the normalized added tokens are split out the same way (csrc/added.c,
+   shared with WordPiece; ``single_word`` tests regex ``\\w`` as tokenizers' regex crate defines
+   it). The compiled path sends a text to tokenizers when ``single_word`` meets a code point
+   unassigned in Python's Unicode, or with Metaspace ``first`` when a normalized match follows a
+   rewritten first character (its original offset is not tracked).
 2. The normalizers in order: Precompiled (SentencePiece's charsmap: per grapheme cluster shorter
    than 6 bytes the replacement of the shortest charsmap key that is a prefix of the cluster, else
    per code point), Replace (a literal, or the regexes ``" {2,}"``, ``"\\A +| +\\z"``, ``"\\A<lit>"``),
-   Strip, Prepend.
+   Strip, Prepend, Lowercase (Rust ``char::to_lowercase`` per character), NFD / NFKD / NFC / NFKC
+   (the unicode-normalization crate; csrc/unicode.c from tables checked against tokenizers by
+   scripts/gen_unicode_tables.py, code points where the crate's older Unicode differs from Python's
+   go to tokenizers).
 3. The pre-tokenizers in order: Metaspace (" " -> replacement, the replacement prepended unless the
    text starts with it (``first``: only at the start of the text; ``never``), then, with ``split``,
-   a new word at each replacement), WhitespaceSplit.
+   a new word at each replacement), WhitespaceSplit, Whitespace (``\\w+|[^\\w\\s]+``).
 4. Unigram per word: Viterbi over every piece matching at each code point, the best total score
    winning (ties: the shorter piece, the earlier start); a code point with no one-code-point piece
    gets ``min_score - 10`` as ``unk_id``; consecutive unknowns are fused into one token, which

@@ -6,8 +6,10 @@ functions run the tokenizer the spec was read from, through ``tokenizers``. The 
 
 The pipeline, as tokenizers runs it (``encode(text, add_special_tokens=False)``):
 
-1. Added tokens (e.g. "[CLS]") found in the raw text (or, for ``normalized`` ones, in the
-   normalized text) become their own ids; the compiled path sends such texts to tokenizers.
+1. Added tokens (e.g. "[CLS]", model2vec's multi-word entries) found in the raw text (or, for
+   ``normalized`` ones, in each normalized remaining piece) become their own ids, as
+   AddedVocabulary matches them (leftmost-longest, single_word / lstrip / rstrip); the compiled
+   path does the same in csrc/added.c.
 2. BertNormalizer, per character, in this order: clean_text (drop NUL, U+FFFD and "other"
    categories Cc/Cf/Cn/Co except \\t \\n \\r; whitespace -> " "), handle_chinese_chars (" c "
    around CJK ideographs), strip_accents (NFD, then drop non-spacing marks Mn; null means: follow
@@ -22,7 +24,8 @@ The pipeline, as tokenizers runs it (``encode(text, add_special_tokens=False)``)
 
 Spec dict (built by ``fastembed_core.wordpiece``): vocab (dict str -> int), unk_token, unk_id,
 continuing_subword_prefix, max_input_chars_per_word, clean_text, handle_chinese_chars,
-strip_accents (resolved bool), lowercase, added_tokens (list of (content, normalized)),
+strip_accents (resolved bool), lowercase, added_tokens (dicts: content -- normalized for
+``normalized`` ones --, id, normalized, single_word, lstrip, rstrip),
 strict_unassigned, tokenizer_json (the tokenizer, truncation and padding removed).
 """
 

@@ -5,7 +5,7 @@
  * (0: none), byte 3 = max_input_chars_per_word; then segments separated by 0xFF (never valid UTF-8).
  * The first segment, split at 0xFE, adds vocabulary entries (so fe_wp_new sees hostile vocabularies:
  * duplicates, empty pieces, invalid UTF-8) to a small fixed BERT-like vocabulary; the second, split at
- * 0xFE, gives added tokens; every other segment is a text. Checked beyond "no crash, no OOB, no UB":
+ * 0xFE, gives added tokens (flags from their length: normalized, single_word, lstrip, rstrip); every other segment is a text. Checked beyond "no crash, no OOB, no UB":
  * counts add up to the ids written, fallback texts write nothing, every id is a vocabulary id,
  * max_tokens holds, drop_id never appears, and fe_wp_split agrees with fe_wp_encode on fallback.
  *
@@ -73,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *blob = malloc((size_t)blob_len + 1), *ablob = malloc((size_t)added_len + 1);
     int64_t *offs = malloc(sizeof(int64_t) * (size_t)(nv + 1)), *aoffs = malloc(sizeof(int64_t) * (size_t)(na + 1));
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)nv);
-    uint8_t *anorm = malloc((size_t)na + 1);
+    uint8_t *aflags = malloc((size_t)na + 1);
+    int32_t *aids = malloc(sizeof(int32_t) * (size_t)(na + 1));
     int64_t pos = 0;
     offs[0] = 0;
     for (int64_t i = 0; i < nv; i++) {
@@ -90,9 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(ablob + pos, added[i].p, added[i].n);
         pos += (int64_t)added[i].n;
         aoffs[i + 1] = pos;
-        anorm[i] = (uint8_t)(added[i].n & 1);
+        aflags[i] = (uint8_t)(added[i].n & 15); /* normalized / single_word / lstrip / rstrip */
+        aids[i] = (int32_t)(nv + i);
     }
-    fe_wp *wp = fe_wp_new(blob, offs, ids, nv, "##", 2, 0, max_chars, flags, ablob, aoffs, anorm, na);
+    fe_wp *wp = fe_wp_new(blob, offs, ids, nv, "##", 2, 0, max_chars, flags, ablob, aoffs, aflags, aids, na);
     if (wp != NULL) {
         int nt = np > 2 ? np - 2 : 0;
         const char *texts[MAX_TEXTS];
@@ -114,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             check(total == out.len, "counts add up to the ids written");
             for (int64_t j = 0; j < out.len; j++) {
-                check(out.data[j] >= 0 && out.data[j] < nv, "ids are vocabulary ids");
+                check(out.data[j] >= 0 && out.data[j] < nv + na, "ids are vocabulary or added-token ids");
                 check(out.data[j] != drop_id, "drop_id is dropped");
             }
             for (int i = 0; i < nt; i++) {
@@ -140,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(offs);
     free(aoffs);
     free(ids);
-    free(anorm);
+    free(aflags);
+    free(aids);
     return 0;
 }

@@ -18,8 +18,9 @@ OUT=${FUZZ_OUT:-.ci-work/fuzz-c}
 mkdir -p "$OUT"
 # The C sources each harness links: fuzz/c/fuzz_<name>.c -> csrc files.
 declare -A SOURCES=(
-  [wordpiece]="csrc/wordpiece.c"
-  [unigram]="csrc/unigram.c"     # fe_ug_fuzz_one, the Unigram tokenizer's own fuzz entry point
+  [wordpiece]="csrc/wordpiece.c csrc/added.c csrc/unicode.c"
+  [unigram]="csrc/unigram.c csrc/added.c csrc/unicode.c"  # fe_ug_fuzz_one, the Unigram tokenizer's own entry point
+  [added]="csrc/added.c csrc/unicode.c"  # fe_added_fuzz_one: added-token configs and matching
 )
 NAMES=("$@")
 [ ${#NAMES[@]} -eq 0 ] && NAMES=("${!SOURCES[@]}")

@@ -22,6 +22,8 @@ typedef struct {
     int32_t *term; /* per node: index of the token ending here, or -1 */
     int64_t n_nodes, n_tokens;
     uint64_t pair[1024]; /* bit (b0 << 8 | b1): some token starts with bytes b0 b1 (a cheap first reject) */
+    int n_first;         /* distinct first bytes of the tokens (counted up to 2) */
+    uint8_t first;       /* the first byte when n_first == 1: memchr skips to it */
 } ad_trie;
 
 struct fe_added {
@@ -115,6 +117,9 @@ fe_added *fe_added_new(const char *blob, const int64_t *offs, const uint8_t *fla
     for (int64_t k = 0; k < n; k++) {
         ad_trie *t = &a->t[flags[k] & FE_ADDED_NORMALIZED];
         int32_t node = 0;
+        uint8_t b0 = (uint8_t)blob[offs[k]];
+        if (t->root[b0] < 0) t->n_first += t->n_first < 2;
+        t->first = b0;
         for (int64_t i = offs[k]; i < offs[k + 1]; i++) node = ad_add_child(t, node, (uint8_t)blob[i]);
         if (t->term[node] >= 0) goto fail; /* the same content twice */
         if (offs[k + 1] - offs[k] >= 2) {
@@ -158,6 +163,14 @@ int64_t fe_added_find(const fe_added *a, int normalized, const char *s, int64_t 
     int64_t count = 0, seg = 0; /* seg: end of the previous kept match (tokenizers' start_offset) */
     if (!t->n_tokens) return 0;
     for (int64_t i = 0; i < n;) {
+        if (t->n_first == 1) { /* e.g. only special tokens, all starting with '[' or '<' */
+            const char *p = (const char *)memchr(s + i, t->first, (size_t)(n - i));
+            if (!p) break;
+            i = p - s;
+        } else {
+            while (i < n && t->root[(uint8_t)s[i]] < 0) i++;
+            if (i == n) break;
+        }
         int32_t node = t->root[(uint8_t)s[i]], best = -1;
         int64_t best_end = 0;
         if (node >= 0 && t->term[node] < 0 && i + 1 < n) {

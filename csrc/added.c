@@ -77,16 +77,6 @@ void fe_added_free(fe_added *a) {
     free(a);
 }
 
-static int ad_valid_utf8(const char *s, int64_t n) {
-    uint32_t cp;
-    for (int64_t i = 0; i < n;) {
-        int k = fe_utf8_get((const uint8_t *)s + i, n - i, &cp);
-        if (!k) return 0;
-        i += k;
-    }
-    return 1;
-}
-
 fe_added *fe_added_new(const char *blob, const int64_t *offs, const uint8_t *flags, const int32_t *ids, int64_t n) {
     if (n < 0 || n > INT32_MAX) return NULL;
     fe_added *a = (fe_added *)calloc(1, sizeof(fe_added));
@@ -94,7 +84,7 @@ fe_added *fe_added_new(const char *blob, const int64_t *offs, const uint8_t *fla
     int64_t bytes[2] = {0, 0};
     for (int64_t k = 0; k < n; k++) {
         int64_t len = offs[k + 1] - offs[k];
-        if (len <= 0 || ids[k] < 0 || !ad_valid_utf8(blob + offs[k], len) || len > INT32_MAX / 2) goto fail;
+        if (len <= 0 || ids[k] < 0 || !fe_utf8_valid(blob + offs[k], len) || len > INT32_MAX / 2) goto fail;
         bytes[flags[k] & FE_ADDED_NORMALIZED] += len;
         if (bytes[flags[k] & FE_ADDED_NORMALIZED] > INT32_MAX / 2) goto fail;
     }
@@ -247,7 +237,7 @@ int fe_added_fuzz_one(const uint8_t *data, int64_t size) {
     if (!a) return 0;
     const char *text = (const char *)data + at;
     int64_t len = size - at;
-    if (ad_valid_utf8(text, len)) {
+    if (fe_utf8_valid(text, len)) {
         fe_added_match *m = NULL;
         int64_t cap = 0;
         for (int s = 0; s < 2; s++) {

@@ -118,16 +118,6 @@ static inline uint32_t ug_hash(const char *s, int64_t n) {
     return (uint32_t)(h ^ (h >> 32));
 }
 
-static int ug_valid_utf8(const char *s, int64_t n) {
-    uint32_t cp;
-    for (int64_t i = 0; i < n;) {
-        int k = fe_utf8_get((const uint8_t *)s + i, n - i, &cp);
-        if (!k) return 0;
-        i += k;
-    }
-    return 1;
-}
-
 static int ug_reserve(ug_buf *b, int64_t extra) {
     if (b->len + extra <= b->cap) return 0;
     int64_t cap = b->cap ? b->cap : 256;
@@ -344,7 +334,7 @@ int fe_ug_build(const char *pieces, const int64_t *offs, const double *scores, i
     int64_t maxlen = 0;
     for (int64_t k = 0; k < n; k++) {
         int64_t len = offs[k + 1] - offs[k];
-        if (len <= 0 || len > UG_MAXLEN || !ug_valid_utf8(pieces + offs[k], len)) return -2;
+        if (len <= 0 || len > UG_MAXLEN || !fe_utf8_valid(pieces + offs[k], len)) return -2;
         if (len > maxlen) maxlen = len;
     }
     uint64_t cm_units = 0, cm_norm_len = 0;
@@ -603,7 +593,7 @@ static int ug_cm_lookup(const fe_ug *ug, const uint8_t *s, int64_t n, const char
             if (v >= ug->h->cm_norm_len) return -1;
             const char *r = ug->cmnorm + v;
             int64_t len = (int64_t)strlen(r); /* the section ends with a NUL (checked) */
-            if (!ug_valid_utf8(r, len)) return -1;
+            if (!fe_utf8_valid(r, len)) return -1;
             *rep = r;
             *rep_len = len;
             return 1;
@@ -1207,7 +1197,7 @@ int fe_ug_fuzz_one(const uint8_t *data, int64_t size) {
         fe_ug_ids out = {NULL, 0, 0};
         int64_t count;
         uint8_t fb;
-        if (ug_valid_utf8(text, len)) {
+        if (fe_utf8_valid(text, len)) {
             fe_ug_encode(ug, st, &text, &len, 1, -1, -1, &out, &count, &fb);
             /* the Unicode steps (csrc/unicode.c) and the Whitespace pre-tokenizer, a normalized added token */
             fe_ug_op norm2[] = {{FE_UG_N_NFKC, "", 0, "", 0, 0, 0}, {FE_UG_N_LOWERCASE, "", 0, "", 0, 0, 0},

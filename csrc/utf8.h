@@ -56,6 +56,17 @@ static inline int fe_utf8_put(char *o, uint32_t cp) {
     return 4;
 }
 
+/* 1 when s[0:n] is strict UTF-8 (fe_utf8_get's rules), else 0. */
+static inline int fe_utf8_valid(const char *s, int64_t n) {
+    uint32_t cp;
+    for (int64_t i = 0; i < n;) {
+        int k = fe_utf8_get((const uint8_t *)s + i, n - i, &cp);
+        if (!k) return 0;
+        i += k;
+    }
+    return 1;
+}
+
 /* Start of the code point that ends at s[n] (n > 0): the index of its lead byte. */
 static inline int64_t fe_utf8_back(const char *s, int64_t n) {
     int64_t i = n - 1;

@@ -12,22 +12,6 @@
 enum { U_SBASE = 0xAC00, U_LBASE = 0x1100, U_VBASE = 0x1161, U_TBASE = 0x11A7, U_LCOUNT = 19, U_VCOUNT = 21,
        U_TCOUNT = 28, U_NCOUNT = 21 * 28, U_SCOUNT = 19 * 21 * 28 };
 
-/* The 0..n code points of cp in a generated map (binary search); NULL when unmapped. */
-static const uint32_t *u_map(const uint32_t *keys, const uint16_t *offs, const uint32_t *pool, int n, uint32_t cp,
-                             int *len) {
-    int lo = 0, hi = n;
-    while (lo < hi) {
-        int mid = (lo + hi) >> 1;
-        if (keys[mid] < cp) lo = mid + 1;
-        else hi = mid;
-    }
-    if (lo < n && keys[lo] == cp) {
-        *len = offs[lo + 1] - offs[lo];
-        return pool + offs[lo];
-    }
-    return NULL;
-}
-
 static unsigned u_ccc(uint32_t cp) {
     if (cp < 0x300 || !(fe_u_flags(cp) & FE_U_CCC_ANY)) return 0;
     int lo = 0, hi = FE_U_CCC_N;
@@ -101,7 +85,7 @@ int fe_uni_transform(int form, const char *s, int64_t n, char **p, int64_t *len,
             if (f & FE_U_UNASSIGNED) return 1;
             int k = 0;
             const uint32_t *m = (f & FE_U_LOWER_MAP)
-                                    ? u_map(fe_u_lower_keys, fe_u_lower_offs, fe_u_lower_pool, FE_U_LOWER_N, cp, &k)
+                                    ? fe_u_map(fe_u_lower_keys, fe_u_lower_offs, fe_u_lower_pool, FE_U_LOWER_N, cp, &k)
                                     : NULL;
             if (!m) *len += fe_utf8_put(*p + *len, cp);
             else
@@ -139,8 +123,8 @@ int fe_uni_transform(int form, const char *s, int64_t n, char **p, int64_t *len,
         int k = 0;
         const uint32_t *d = NULL;
         if (f & dmask)
-            d = compat ? u_map(fe_u_nfkd_keys, fe_u_nfkd_offs, fe_u_nfkd_pool, FE_U_NFKD_N, cp, &k)
-                       : u_map(fe_u_nfd_keys, fe_u_nfd_offs, fe_u_nfd_pool, FE_U_NFD_N, cp, &k);
+            d = compat ? fe_u_map(fe_u_nfkd_keys, fe_u_nfkd_offs, fe_u_nfkd_pool, FE_U_NFKD_N, cp, &k)
+                       : fe_u_map(fe_u_nfd_keys, fe_u_nfd_offs, fe_u_nfd_pool, FE_U_NFD_N, cp, &k);
         if (!d) u_push(b, &m, cp);
         else
             for (int j = 0; j < k && j < 18; j++) u_push(b, &m, d[j]);

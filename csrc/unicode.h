@@ -4,6 +4,7 @@
  */
 #ifndef FE_UNICODE_H
 #define FE_UNICODE_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "unicode_tables.h"
@@ -11,6 +12,23 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The 0..n code points (*len) a generated mapping table gives for cp (binary search); NULL when unmapped. */
+static inline const uint32_t *fe_u_map(const uint32_t *keys, const uint16_t *offs, const uint32_t *pool, int n,
+                                       uint32_t cp, int *len) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = (lo + hi) >> 1;
+        if (keys[mid] < cp) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < n && keys[lo] == cp) {
+        *len = offs[lo + 1] - offs[lo];
+        return pool + offs[lo];
+    }
+    *len = 0;
+    return NULL;
+}
 
 /* Regex \w (Rust regex, Unicode): 1 yes, 0 no, -1 unknown here (unassigned for Python's Unicode). */
 static inline int fe_uni_word(uint32_t cp) {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "added.h"
-#include "unicode_tables.h"
+#include "unicode.h"
 #include "utf8.h"
 
 const char *fe_wp_tables_version(void) { return FE_U_TOKENIZERS_VERSION; }
@@ -139,24 +139,6 @@ static inline int wp_class(uint32_t cp) {
     return (f & FE_U_WS) ? WP_SPACE : (f & FE_U_PUNCT) ? WP_PUNCT : WP_WORD;
 }
 
-/* The 0..n code points a mapping table gives for cp (binary search; found = 0 when unmapped). */
-static int wp_map(const uint32_t *keys, const uint16_t *offs, const uint32_t *pool, int n, uint32_t cp,
-                  const uint32_t **out, int *found) {
-    int lo = 0, hi = n;
-    while (lo < hi) {
-        int mid = (lo + hi) >> 1;
-        if (keys[mid] < cp) lo = mid + 1;
-        else hi = mid;
-    }
-    if (lo < n && keys[lo] == cp) {
-        *out = pool + offs[lo];
-        *found = 1;
-        return offs[lo + 1] - offs[lo];
-    }
-    *found = 0;
-    return 0;
-}
-
 fe_wp *fe_wp_new(const char *vocab_blob, const int64_t *vocab_offs, const int32_t *vocab_ids, int64_t n_vocab,
                  const char *prefix, int64_t prefix_len, int32_t unk_id, int64_t max_chars, unsigned flags,
                  const char *added_blob, const int64_t *added_offs, const uint8_t *added_flags,
@@ -182,9 +164,9 @@ fe_wp *fe_wp_new(const char *vocab_blob, const int64_t *vocab_offs, const int32_
         if ((flags & FE_WP_CLEAN) && (f & FE_U_CLEAN_REMOVE)) v = -1;
         else if ((flags & FE_WP_CLEAN) && (f & FE_U_CLEAN_SPACE)) v = ' ';
         else if ((flags & FE_WP_LOWER) && (f & FE_U_LOWER_MAP)) {
-            const uint32_t *m;
-            int found, k = wp_map(fe_u_lower_keys, fe_u_lower_offs, fe_u_lower_pool, FE_U_LOWER_N, c, &m, &found);
-            if (k != 1 || m[0] >= 128) goto fail; /* never happens with tokenizers' tables */
+            int k;
+            const uint32_t *m = fe_u_map(fe_u_lower_keys, fe_u_lower_offs, fe_u_lower_pool, FE_U_LOWER_N, c, &k);
+            if (!m || k != 1 || m[0] >= 128) goto fail; /* never happens with tokenizers' tables */
             v = (int16_t)m[0];
         }
         wp->amap[c] = v;
@@ -294,11 +276,10 @@ static void wp_cache_put(fe_wp_state *st, const char *w, int64_t len, uint64_t h
 /* Lowercase step for one code point, appended at o; returns bytes written. */
 static inline int wp_put_lower(const fe_wp *wp, char *o, uint32_t x) {
     if ((wp->flags & FE_WP_LOWER) && (fe_u_flags(x) & FE_U_LOWER_MAP)) {
-        const uint32_t *m;
-        int found, k = wp_map(fe_u_lower_keys, fe_u_lower_offs, fe_u_lower_pool, FE_U_LOWER_N, x, &m, &found);
-        int w = 0;
+        int k, w = 0;
+        const uint32_t *m = fe_u_map(fe_u_lower_keys, fe_u_lower_offs, fe_u_lower_pool, FE_U_LOWER_N, x, &k);
         for (int j = 0; j < k; j++) w += fe_utf8_put(o + w, m[j]);
-        if (found) return w;
+        if (m) return w;
     }
     return fe_utf8_put(o, x);
 }
@@ -308,11 +289,10 @@ static inline int wp_put_strip_lower(const fe_wp *wp, char *o, uint32_t cp, unsi
     if (wp->flags & FE_WP_STRIP) {
         if (f & ((wp->flags & FE_WP_STRICT) ? (FE_U_FB_STRIP | FE_U_CCC) : FE_U_FB_STRIP)) return -1;
         if (f & FE_U_STRIP_MAP) {
-            const uint32_t *m;
-            int found, k = wp_map(fe_u_strip_keys, fe_u_strip_offs, fe_u_strip_pool, FE_U_STRIP_N, cp, &m, &found);
-            int w = 0;
+            int k, w = 0;
+            const uint32_t *m = fe_u_map(fe_u_strip_keys, fe_u_strip_offs, fe_u_strip_pool, FE_U_STRIP_N, cp, &k);
             for (int j = 0; j < k; j++) w += wp_put_lower(wp, o + w, m[j]);
-            if (found) return w;
+            if (m) return w;
         }
     }
     return wp_put_lower(wp, o, cp);

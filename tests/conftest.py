@@ -17,6 +17,19 @@ FULL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-de
 SAMPLE_DATA = Path(__file__).resolve().parent / "data" / "debian-descriptions-sample.jsonl.gz"
 DATA = Path(os.environ.get("FASTEMBED_CORE_DEV_DATA", FULL_DATA if FULL_DATA.exists() else SAMPLE_DATA))
 
+# FASTEMBED_CORE_TEST_SCALE (default 1): the SIMDe-emulated and ASan/UBSan runs of .ci/run set it below 1, so
+# the heavy kernel tests take that fraction of their hypothesis examples and dev-data rows (the suite step
+# runs them whole on the normal build; these runs are there for each variant's and each C path's memory
+# safety, which a smaller share of the same inputs still reaches).
+TEST_SCALE = float(os.environ.get("FASTEMBED_CORE_TEST_SCALE", "1"))
+if not 0 < TEST_SCALE <= 1:
+    raise ValueError(f"FASTEMBED_CORE_TEST_SCALE must be in (0, 1], got {TEST_SCALE}")
+
+
+def scaled(n: int, minimum: int = 10) -> int:
+    """``n`` examples or rows, times FASTEMBED_CORE_TEST_SCALE (at least ``minimum``)."""
+    return n if TEST_SCALE == 1 else max(minimum, round(n * TEST_SCALE))
+
 # Test modules whose every test exercises the C side (kernels, their bindings, files and inputs that reach
 # C): the ``kernels`` marker, which the SIMDe-emulated and ASan/UBSan builds of .ci/run select. Any other
 # test that takes the ``backend`` fixture is a kernel test too, unless its module is a peer integration.

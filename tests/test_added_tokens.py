@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _models import tiny_tokenizer
+from conftest import scaled
 from fastembed_core import _backend
 from fastembed_core.wordpiece import FastWordPiece
 
@@ -126,7 +127,7 @@ PIECES = [c for c, _ in ADDED] + SPECIAL + ["new", "york", "city", " ", "  ", "\
                                           "Machine", "LEARNING", "ABC", "ＤＥＦ", "日本", "語", "ß", "SS", "\u3000"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=scaled(150), deadline=None)
 @given(st.lists(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), max_size=12).map("".join),
                 min_size=1, max_size=8))
 def test_hypothesis_sprinkled_text(texts):

@@ -16,6 +16,9 @@ m2v = pytest.importorskip("model2vec")
 
 from tokenizers import Tokenizer  # noqa: E402
 
+from conftest import _backends  # noqa: E402
+
+from fastembed_core import _backend  # noqa: E402
 from fastembed_core.integrations.model2vec import accelerate, from_model2vec  # noqa: E402
 from fastembed_core.models import default_model_path  # noqa: E402
 
@@ -56,7 +59,10 @@ def _texts(rows, n, queries=True):
 def _check(model, texts, **kw):
     want = model.encode(texts, use_multiprocessing=False, **kw)
     accelerate(model)
-    got = model.encode(texts, **kw)
+    _assert_same_bits(model.encode(texts, **kw), want)
+
+
+def _assert_same_bits(got, want):
     assert got.dtype == want.dtype and got.shape == want.shape
     bad = np.flatnonzero((got.view(np.uint8).reshape(len(got), -1) != want.view(np.uint8).reshape(len(want), -1)).any(1))
     assert len(bad) == 0, f"{len(bad)} rows differ, first {bad[:5]}: max |diff| {np.abs(got - want).max()}"
@@ -91,10 +97,16 @@ def test_static_model_matches_where_free(backend, dev_rows):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(TABLES))
-def test_bit_identical_dev_full(backend, dev_rows, name):
+def test_bit_identical_dev_full(dev_rows, name):
     """All 28,270 docs, dim 256 (pairwise norm blocks split), normalised: mean and norm bits both
-    matter (the unnormalised means are checked by the fast tests)."""
-    _check(_model(name, True, dim=256), _texts(dev_rows, None, queries=False))
+    matter (the unnormalised means are checked by the fast tests). model2vec's vectors are computed
+    once and compared with every backend (the `backend` fixture's list) in turn."""
+    model, texts = _model(name, True, dim=256), _texts(dev_rows, None, queries=False)
+    want = model.encode(texts, use_multiprocessing=False)
+    accelerate(model)
+    for choice in _backends():
+        with _backend.using(choice):
+            _assert_same_bits(model.encode(texts), want)
 
 
 def test_edge_cases_follow_model2vec(backend):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import compiled_variants
+from conftest import compiled_variants, scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -240,7 +240,7 @@ def test_model_validates_mapping_once_not_per_batch(backend, monkeypatch):
         monkeypatch.undo()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=scaled(60), deadline=None)
 @given(
     dtype=st.sampled_from(DTYPES),
     dim=st.integers(0, 80),

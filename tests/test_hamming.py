@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import fastembed_core as fe
 from fastembed_core import _backend, binary
 
-from conftest import _backends, compiled_variants
+from conftest import _backends, compiled_variants, scaled
 
 needs_compiled = pytest.mark.skipif("compiled" not in _backends(), reason="numpy-only run")
 
@@ -272,7 +272,7 @@ def test_kernel_level_contract_sentinels(name):
     np.testing.assert_array_equal(i[:, :4], ei + 100)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=scaled(60), deadline=None)
 @given(
     width=st.integers(1, 80),
     n=st.integers(1, 300),

@@ -37,10 +37,10 @@ def growth_mb(fn, calls: int, warmup: int = 30) -> float:
     """RSS growth over ``calls`` calls of fn after ``warmup`` calls (which fill caches and pools);
     the smaller of two consecutive rounds.
 
-    Leaks are a compiled-code concern: the numpy backend runs a tenth of the calls (it is slow).
+    Leaks are a compiled-code concern: the numpy backend runs a thirtieth of the calls (it is slow).
     """
     if fe._backend.BACKEND != "compiled":
-        calls, warmup = calls // 10, warmup // 10
+        calls, warmup = calls // 30, warmup // 10
     for _ in range(warmup):
         fn()
     growths = []

@@ -9,8 +9,9 @@ from functools import lru_cache
 import numpy as np
 import pytest
 from _models import SENTENCES, derive_model, make_tiny_model, tiny_tokenizer
+from conftest import _backends, scaled
 
-from fastembed_core import StaticModel
+from fastembed_core import StaticModel, _backend
 
 m2v = pytest.importorskip("model2vec")
 
@@ -294,11 +295,14 @@ def _teacher_parity(teacher_model_dir, texts, variant, field):
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("field", ["query", "doc"])
 def test_teacher_parity_dev_sample(backend, teacher_model_dir, dev_texts, variant, field):
-    _teacher_parity(teacher_model_dir, dev_texts[field][:1500], variant, field)
+    _teacher_parity(teacher_model_dir, dev_texts[field][:scaled(1500)], variant, field)
 
 
-@pytest.mark.slow  # every query and doc of the dev data: ~6 min on 2 busy cores
+@pytest.mark.slow  # every query and doc of the dev data
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("field", ["query", "doc"])
-def test_teacher_parity_on_dev_data(backend, teacher_model_dir, dev_texts, variant, field):
-    _teacher_parity(teacher_model_dir, dev_texts[field], variant, field)
+def test_teacher_parity_on_dev_data(teacher_model_dir, dev_texts, variant, field):
+    """model2vec's vectors computed once, then every backend of the `backend` fixture's list in turn."""
+    for choice in _backends():
+        with _backend.using(choice):
+            _teacher_parity(teacher_model_dir, dev_texts[field], variant, field)

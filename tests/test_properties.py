@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-from conftest import compiled_variants
+from conftest import compiled_variants, scaled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +20,7 @@ import fastembed_core as fe
 from fastembed_core import _backend
 
 BACKENDS = ["compiled", "numpy"] if compiled_variants("gather_mean") else ["numpy"]
-SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=scaled(50), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def runs(kernel: str):

@@ -13,7 +13,7 @@ from fastembed_core._ref import ternary as ref
 from fastembed_core.gather import gather_mean as fe_gather_mean
 from fastembed_core.ternary import TernaryMatrix, TernaryLinear, ternarize, ternary_gather_mean, ternary_matmul
 
-from conftest import compiled_variants
+from conftest import compiled_variants, scaled
 
 MM_VARIANTS = compiled_variants("ternary_matmul")
 Q_VARIANTS = compiled_variants("ternary_quantize")
@@ -392,7 +392,7 @@ def test_matmul_bad_input(backend):
         ternary_matmul(x, tm, num_threads=0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=scaled(60), deadline=None)
 @given(
     m=st.integers(0, 12),
     k=st.integers(1, 300),
@@ -544,7 +544,7 @@ def test_gather_mean_bad_input(backend):
         ternary_gather_mean(np.ones((3, 3)), ids, off)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=scaled(40), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), dim=st.integers(1, 300), n_bags=st.integers(0, 30))
 def test_gather_mean_property(seed, dim, n_bags):
     tab, ids, off = gather_case(seed % 1000, dim=dim, n_bags=max(n_bags, 1))

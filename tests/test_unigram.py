@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 pytest.importorskip("sentencepiece")
 pytest.importorskip("transformers")  # SpmConverter, for the "spm" style
 import _unigram_models as U  # noqa: E402
-from conftest import DATA  # noqa: E402
+from conftest import DATA, scaled  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 from fastembed_core import TextTokenizer, _backend  # noqa: E402
@@ -41,6 +41,10 @@ def unigram_tok(request):
 
 def reference(tok, texts):
     return [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+
+
+def reference_fast(tok, texts):
+    return [e.ids for e in tok.encode_batch_fast(texts, add_special_tokens=False)]
 
 
 def fast_lists(fast, texts, **kw):
@@ -104,7 +108,7 @@ _ALPHABET = st.sampled_from(list("ab ▁xyz\t\n\r  ") + ["\u0301", "é", "ｅ", 
 _TEXT = st.one_of(st.text(max_size=40), st.lists(_ALPHABET, max_size=30).map("".join))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=scaled(100), deadline=None)
 @given(texts=st.lists(_TEXT, max_size=6))
 def test_hypothesis_unicode(texts):
     for style in STYLES:
@@ -128,7 +132,10 @@ def test_dev_files_every_query_and_doc(style):
                 texts += [row["query"], row["doc"]]
     with _backend.using("compiled"):
         got = fast_lists(fast, texts)
-    assert got == reference(tok, texts)
+    # encode_batch_fast (no offsets) is ~1.7x cheaper for the 207k texts; it gives encode_batch's ids,
+    # checked here on a slice of the same texts
+    assert reference(tok, texts[::50]) == reference_fast(tok, texts[::50])
+    assert got == reference_fast(tok, texts)
     assert fast.last_fallback_count < len(texts) // 100
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 pytest.importorskip("sentencepiece")
 pytest.importorskip("transformers")
 import _unigram_models as U  # noqa: E402
+from conftest import scaled  # noqa: E402
 from test_unigram import EDGE, fast_lists, i18n_texts, reference  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
@@ -84,7 +85,7 @@ _ALPHABET = st.sampled_from(list("aAbB ._-1\t") + ["\u0301", "\u0327", "\u0316",
                                                   "한", "\u1100", "\u1161", "\u11a8", "\u3000", "日", "\u0f73", "Ǆ"])
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=scaled(120), deadline=None)
 @given(texts=st.lists(st.one_of(st.text(max_size=20), st.lists(_ALPHABET, max_size=24).map("".join)), max_size=6))
 def test_hypothesis_unicode(texts):
     texts = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]

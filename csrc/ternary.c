@@ -8,7 +8,8 @@
  *  - AVX2: vpmaddubsw gives int16 pair sums |c0*q0 + c1*q1| <= 2*2*128 = 512; at most 32 of them are
  *    added in int16 (|sum| <= 16384, no wrap) before vpmaddwd widens them to int32 (the GEMV's
  *    4x-scaled odd positions: see GEMV_RUN).
- *  - AVX-512 VNNI: vpdpbusd accumulates 4 products straight into int32.
+ *  - AVX-512 VNNI: vpdpbusd accumulates 4 products straight into int32; AVX-VNNI (its VEX form on ymm,
+ *    CPUs without AVX-512) does the same in the GEMM, detected at run time (variant avx_vnni).
  *  - NEON: SDOT (where the CPU has dotprod, detected at run time) or vmull_s8 + vpadal into int32.
  * GEMV (few rows) decodes the 2-bit codes on the fly; GEMM decodes panels of 16 weight rows once per
  * call into a k-interleaved u8 layout (up to 1 MB of them at a time) and runs every group of mr
@@ -635,14 +636,61 @@ static FE_TARGET_AVX512_VNNI int matmul_vnni(const int8_t *q, size_t ldq, const 
                          gemv_row_vnni, NULL);
 }
 
+#ifdef FE_HAVE_AVX_VNNI
+/* ---- AVX-VNNI (VEX vpdpbusd on ymm, CPUs without AVX-512) ------------------------------------- */
+
+/* 6 activation rows x 16 panel columns, vpdpbusd straight into int32: 12 accumulators, 2 weight
+ * vectors and one broadcast fill 15 of the 16 ymm registers. */
+static FE_TARGET_AVX_VNNI void kernel_6x16_avxvnni(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
+                                                   int32_t *res) {
+    const size_t G = kp / 4;
+    __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+    __m256i a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+    for (size_t g = 0; g < G; g++) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + g * 64));
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + g * 64 + 32));
+        __m256i x_;
+#define FE_ROW6(R)                                                  \
+        x_ = _mm256_set1_epi32(load_i32(q + (R) * ldq + 4 * g));    \
+        a##R##0 = _mm256_dpbusd_avx_epi32(a##R##0, w0, x_);         \
+        a##R##1 = _mm256_dpbusd_avx_epi32(a##R##1, w1, x_);
+        FE_ROW6(0) FE_ROW6(1) FE_ROW6(2) FE_ROW6(3) FE_ROW6(4) FE_ROW6(5)
+#undef FE_ROW6
+    }
+#define FE_STORE6(R)                                               \
+    _mm256_storeu_si256((__m256i *)(res + 16 * (R)), a##R##0);     \
+    _mm256_storeu_si256((__m256i *)(res + 16 * (R) + 8), a##R##1);
+    FE_STORE6(0) FE_STORE6(1) FE_STORE6(2) FE_STORE6(3) FE_STORE6(4) FE_STORE6(5)
+#undef FE_STORE6
+}
+
+/* The GEMV (and the m % 6 rest) goes through the AVX2 routine. */
+static FE_TARGET_AVX_VNNI int matmul_avxvnni(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
+                                             size_t m, const uint8_t *packed, size_t kp, const float *wscale,
+                                             size_t n, float *out, int32_t *acc, size_t ldo) {
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 6, kernel_6x16_avxvnni, NULL,
+                         gemv_row_avx2, NULL);
+}
+#endif
+
 /* fe_ternary_linear's multiply for the x86 variants: the driver quantises as it goes (lazy_rows).
- * Returns as fe_ternary_linear. */
-static int linear_x86(const lazy_rows *lz, size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n,
-                      float *out, size_t ldo, int vnni) {
-    int rc = vnni ? matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 8,
-                                  kernel_8x16_vnni, kernel_8x32_vnni, gemv_row_vnni, lz)
-                  : matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 4,
-                                  kernel_4x16_avx2, NULL, gemv_row_avx2, lz);
+ * Returns 1 (and multiplies nothing) when fn is not one of them, else as fe_ternary_linear. */
+static int linear_x86(fe_fn fn, const lazy_rows *lz, size_t m, const uint8_t *packed, size_t kp, const float *wscale,
+                      size_t n, float *out, size_t ldo) {
+    int rc;
+    if (fn == (fe_fn)matmul_vnni)
+        rc = matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 8, kernel_8x16_vnni,
+                           kernel_8x32_vnni, gemv_row_vnni, lz);
+#ifdef FE_HAVE_AVX_VNNI
+    else if (fn == (fe_fn)matmul_avxvnni)
+        rc = matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 6,
+                           kernel_6x16_avxvnni, NULL, gemv_row_avx2, lz);
+#endif
+    else if (fn == (fe_fn)matmul_avx2)
+        rc = matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 4, kernel_4x16_avx2,
+                           NULL, gemv_row_avx2, lz);
+    else
+        return 1;
     return rc == 1 ? -1 : (rc ? -2 : 0);
 }
 #endif /* FE_HAVE_X86_SIMD */
@@ -750,6 +798,9 @@ static int matmul_neon(const int8_t *q, size_t ldq, const int32_t *qsum, const f
 static const fe_variant matmul_variants[] = {
 #ifdef FE_HAVE_X86_SIMD
     {"avx512_vnni", FE_NEED_AVX512 | FE_CPU_AVX512VNNI, (fe_fn)matmul_vnni},
+#ifdef FE_HAVE_AVX_VNNI
+    {"avx_vnni", FE_NEED_AVX2 | FE_CPU_AVXVNNI, (fe_fn)matmul_avxvnni},
+#endif
     {"avx2", FE_NEED_AVX2, (fe_fn)matmul_avx2},
 #endif
 #ifdef FE_HAVE_NEON
@@ -803,10 +854,9 @@ int fe_ternary_linear(const float *x, size_t ldx, size_t m, size_t k, const uint
     }
     int rc;
 #ifdef FE_HAVE_X86_SIMD
-    fe_fn active = matmul_kernel.variants[matmul_kernel.active].fn;
-    if (active == (fe_fn)matmul_vnni || active == (fe_fn)matmul_avx2) {
-        const lazy_rows lz = {x, ldx, k, q, s, qsum};
-        rc = linear_x86(&lz, m, packed, kp, wscale, n, out, ldo, active == (fe_fn)matmul_vnni);
+    const lazy_rows lz = {x, ldx, k, q, s, qsum};
+    rc = linear_x86(matmul_kernel.variants[matmul_kernel.active].fn, &lz, m, packed, kp, wscale, n, out, ldo);
+    if (rc != 1) {
         free(heap);
         return rc;
     }

@@ -41,10 +41,14 @@ static uint32_t detect(void) {
     if (ecx1 & (1u << 12)) f |= FE_CPU_FMA;
     if (ecx1 & (1u << 29)) f |= FE_CPU_F16C;
     fe_cpuid(7, 0, r);
-    unsigned ebx7 = r[1], ecx7 = r[2];
+    unsigned ebx7 = r[1], ecx7 = r[2], max_sub7 = r[0];
     if (ebx7 & (1u << 3)) f |= FE_CPU_BMI1;
     if (ebx7 & (1u << 5)) f |= FE_CPU_AVX2;
     if (ebx7 & (1u << 8)) f |= FE_CPU_BMI2;
+    if (max_sub7 >= 1) {
+        fe_cpuid(7, 1, r);
+        if (r[0] & (1u << 4)) f |= FE_CPU_AVXVNNI; /* YMM state only: checked above */
+    }
     if (!zmm_ok) return f;
     if (ebx7 & (1u << 16)) f |= FE_CPU_AVX512F;
     if (ebx7 & (1u << 17)) f |= FE_CPU_AVX512DQ;
@@ -83,6 +87,7 @@ static uint32_t detect(void) { return 0; }
 static const char *const feature_names[] = {
     "popcnt", "avx2", "f16c", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni",
     "avx512vpopcntdq", "avx512vbmi", "neon", "avx512bitalg", "avx512dq", "neon_dotprod", "bmi1", "bmi2",
+    "avxvnni",
 };
 
 /* Each family file defines a NULL-terminated array of its kernels. */

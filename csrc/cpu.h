@@ -33,6 +33,7 @@ enum {
     FE_CPU_NEON_DOTPROD = 1u << 13, /* aarch64 SDOT/UDOT (Armv8.2 dotprod), detected at run time */
     FE_CPU_BMI1 = 1u << 14,
     FE_CPU_BMI2 = 1u << 15,
+    FE_CPU_AVXVNNI = 1u << 16, /* AVX-VNNI: VEX-encoded vpdpbusd on ymm, without AVX-512 (Alder Lake and later) */
 };
 
 /* Convenience sets used by variant tables. */
@@ -51,6 +52,7 @@ enum {
 #define FE_TARGET(s)
 #endif
 #define FE_TARGET_AVX2 FE_TARGET("avx2,fma,f16c,popcnt,bmi,bmi2")
+#define FE_TARGET_AVX_VNNI FE_TARGET("avx2,fma,f16c,popcnt,bmi,bmi2,avxvnni")
 #define FE_TARGET_AVX512 FE_TARGET("avx2,fma,f16c,popcnt,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq")
 #define FE_TARGET_AVX512_VNNI FE_TARGET("avx2,fma,f16c,popcnt,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #define FE_TARGET_AVX512_VPOPCNTDQ FE_TARGET("avx2,fma,f16c,popcnt,bmi,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq")

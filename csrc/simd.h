@@ -29,6 +29,14 @@
 #endif
 
 #ifdef FE_HAVE_X86_SIMD
+/* AVX-VNNI (VEX vpdpbusd) variants need GCC 11 / clang 12 (Apple clang 13) intrinsics; SIMDe 0.7 has
+ * only the EVEX form, which computes the same. */
+#if defined(FE_EMULATE_SIMD)
+#define FE_HAVE_AVX_VNNI 1
+#define _mm256_dpbusd_avx_epi32(src, a, b) _mm256_dpbusd_epi32(src, a, b)
+#elif (defined(__clang__) && __clang_major__ >= 13) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11)
+#define FE_HAVE_AVX_VNNI 1
+#endif
 static inline FE_TARGET_AVX2 int32_t fe_reduce_add_epi32_256(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));

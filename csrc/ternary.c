@@ -8,7 +8,8 @@
  *  - AVX2: vpmaddubsw gives int16 pair sums |c0*q0 + c1*q1| <= 2*2*128 = 512; at most 32 of them are
  *    added in int16 (|sum| <= 16384, no wrap) before vpmaddwd widens them to int32 (the GEMV's
  *    4x-scaled odd positions: see GEMV_RUN).
- *  - AVX-512 VNNI: vpdpbusd accumulates 4 products straight into int32.
+ *  - AVX-512 VNNI: vpdpbusd accumulates 4 products straight into int32; AVX-VNNI (its VEX form on ymm,
+ *    CPUs without AVX-512) does the same in the GEMM, detected at run time (variant avx_vnni).
  *  - NEON: SDOT (where the CPU has dotprod, detected at run time) or vmull_s8 + vpadal into int32.
  * GEMV (few rows) decodes the 2-bit codes on the fly; GEMM decodes panels of 16 weight rows once per
  * call into a k-interleaved u8 layout (up to 1 MB of them at a time) and runs every group of mr
@@ -209,12 +210,24 @@ static inline int32_t load_i32(const int8_t *p) {
 
 /* 4 activation rows x 16 panel columns: res[r * 16 + c] = sum q*c. kp is a multiple of 128, so the
  * groups come in whole runs of 32 (<= 32 int16 pair sums of <= 512 per lane: no wrap). The 8 int16
- * accumulators, 2 weight vectors and the broadcasts stay in ymm registers through the inner loop
- * (GCC 12 spills them with 5 or 6 rows); the int32 sums are touched once per run. */
+ * accumulators, 2 weight vectors and one broadcast at a time stay in ymm registers through the inner
+ * loop (FE_ADD16); the int32 sums are touched once per run. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FE_EMULATE_SIMD)
+/* s += p as one in-place vpaddw: with the plain intrinsic GCC 12 routes every sum through a fresh
+ * register and a vmovdqa back, and spills an accumulator to the stack (34 instead of 24 instructions
+ * per group, the spilled one a store-to-load chain through memory). */
+#define FE_ADD16(s, p)                                          \
+    do {                                                        \
+        __m256i p_ = (p);                                       \
+        __asm__("vpaddw %1, %0, %0" : "+x"(s) : "x"(p_));       \
+    } while (0)
+#else
+#define FE_ADD16(s, p) ((s) = _mm256_add_epi16((s), (p)))
+#endif
 #define FE_ROW4(R)                                                              \
     x_ = _mm256_set1_epi32(load_i32(q + (R) * ldq + 4 * g));                    \
-    s##R##0 = _mm256_add_epi16(s##R##0, _mm256_maddubs_epi16(w0, x_));          \
-    s##R##1 = _mm256_add_epi16(s##R##1, _mm256_maddubs_epi16(w1, x_));
+    FE_ADD16(s##R##0, _mm256_maddubs_epi16(w0, x_));                            \
+    FE_ADD16(s##R##1, _mm256_maddubs_epi16(w1, x_));
 #define FE_FLUSH4(R)                                                                                    \
     t##R##0 = _mm256_add_epi32(t##R##0, _mm256_madd_epi16(s##R##0, ones));                            \
     t##R##1 = _mm256_add_epi32(t##R##1, _mm256_madd_epi16(s##R##1, ones));
@@ -239,6 +252,7 @@ static FE_TARGET_AVX2 void kernel_4x16_avx2(const int8_t *q, size_t ldq, const u
     FE_STORE4(0) FE_STORE4(1) FE_STORE4(2) FE_STORE4(3)
 }
 #undef FE_ROW4
+#undef FE_ADD16
 #undef FE_FLUSH4
 #undef FE_STORE4
 
@@ -282,10 +296,28 @@ static FE_TARGET_AVX2 void store_tile_avx2(const int32_t *res, size_t width, siz
  * (The order before, column tiles of 256 rows at a large stride, made the AVX2 4x16 kernel 2x
  * slower at 4096 x 384 x 1536 and cost VNNI ~10%.) The remaining m % mr rows go through the GEMV
  * routine. */
+/* Rows of x still to quantise into q (fe_ternary_linear): the driver quantises each block of rows
+ * just before its first use, so the float rows stream in while the previous block computes and the
+ * int8 rows are still in L1 when the kernel reads them. */
+typedef struct {
+    const float *x;
+    size_t ldx, k;
+    int8_t *q;
+    float *s;
+    int32_t *qsum;
+} lazy_rows;
+
+/* fe_ternary_quantize of rows [i, i + mr) of lz; nonzero when they hold an inf or NaN. */
+static int quantize_rows(const lazy_rows *lz, size_t i, size_t mr, size_t ldq, size_t kp) {
+    return fe_ternary_quantize(lz->x + i * lz->ldx, lz->ldx, mr, lz->k, lz->q + i * ldq, ldq, kp, lz->s + i,
+                               lz->qsum + i);
+}
+
+/* Returns 0, -1 when a buffer cannot be allocated, 1 when a row of lz holds an inf or NaN. */
 static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale, size_t m,
                          const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                          int32_t *acc, size_t ldo, size_t mr, kernel_fn narrow, kernel_fn wide,
-                         gemv_row_fn gemv) {
+                         gemv_row_fn gemv, const lazy_rows *lz) {
     size_t mfull = m - m % mr;
     if (mfull) {
         const size_t npan = (n + NR - 1) / NR;
@@ -300,6 +332,10 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
             for (size_t p = p0; p < p1; p++)
                 decode_panel_avx2(packed, kp, p * NR, n - p * NR < NR ? n - p * NR : NR, panels + (p - p0) * NR * kp);
             for (size_t i = 0; i < mfull; i += mr) {
+                if (lz && p0 == 0 && quantize_rows(lz, i, mr, ldq, kp)) {
+                    free(panels);
+                    return 1;
+                }
                 for (size_t p = p0; p < p1;) {
                     size_t two = wide && p + 1 < p1, j0 = p * NR, width = two ? 2 * NR : NR;
                     size_t nc = n - j0 < width ? n - j0 : width;
@@ -312,6 +348,7 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
         free(panels);
     }
     if (mfull < m) {
+        if (lz && quantize_rows(lz, mfull, m - mfull, ldq, kp)) return 1;
         int32_t *res = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
         if (!res) return -1;
         for (size_t i = mfull; i < m; i++) {
@@ -327,7 +364,7 @@ static FE_TARGET_AVX2 int matmul_avx2(const int8_t *q, size_t ldq, const int32_t
                                       size_t m, const uint8_t *packed, size_t kp, const float *wscale, size_t n,
                                       float *out, int32_t *acc, size_t ldo) {
     return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 4, kernel_4x16_avx2, NULL,
-                         gemv_row_avx2);
+                         gemv_row_avx2, NULL);
 }
 
 /* Same as quantize_scalar: max is exact in any order, and vroundps with round-to-nearest-even is
@@ -343,6 +380,23 @@ static FE_TARGET_AVX2 int quantize_avx2(const float *x, size_t ldx, size_t m, si
         __m256 vmx = _mm256_setzero_ps(), vbad = _mm256_setzero_ps();
         const __m256 fmax = _mm256_set1_ps(FLT_MAX);
         size_t j = 0;
+        /* four independent max chains (vmaxps latency 4): max is exact in any order; NaN/inf are
+         * caught by the compare before the max, so max's NaN rule never matters */
+        __m256 m1 = vmx, m2 = vmx, m3 = vmx, b1 = vbad;
+        for (; j + 32 <= k; j += 32) {
+            __m256 a0 = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j));
+            __m256 a1 = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j + 8));
+            __m256 a2 = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j + 16));
+            __m256 a3 = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j + 24));
+            vbad = _mm256_or_ps(vbad, _mm256_or_ps(_mm256_cmp_ps(a0, fmax, _CMP_NLE_UQ), _mm256_cmp_ps(a1, fmax, _CMP_NLE_UQ)));
+            b1 = _mm256_or_ps(b1, _mm256_or_ps(_mm256_cmp_ps(a2, fmax, _CMP_NLE_UQ), _mm256_cmp_ps(a3, fmax, _CMP_NLE_UQ)));
+            vmx = _mm256_max_ps(vmx, a0);
+            m1 = _mm256_max_ps(m1, a1);
+            m2 = _mm256_max_ps(m2, a2);
+            m3 = _mm256_max_ps(m3, a3);
+        }
+        vmx = _mm256_max_ps(_mm256_max_ps(vmx, m1), _mm256_max_ps(m2, m3));
+        vbad = _mm256_or_ps(vbad, b1);
         for (; j + 8 <= k; j += 8) {
             __m256 a = _mm256_and_ps(absmask, _mm256_loadu_ps(xi + j));
             vbad = _mm256_or_ps(vbad, _mm256_cmp_ps(a, fmax, _CMP_NLE_UQ)); /* inf or NaN */
@@ -579,7 +633,65 @@ static FE_TARGET_AVX512_VNNI int matmul_vnni(const int8_t *q, size_t ldq, const 
                                              const float *qscale, size_t m, const uint8_t *packed, size_t kp,
                                              const float *wscale, size_t n, float *out, int32_t *acc, size_t ldo) {
     return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 8, kernel_8x16_vnni, kernel_8x32_vnni,
-                         gemv_row_vnni);
+                         gemv_row_vnni, NULL);
+}
+
+#ifdef FE_HAVE_AVX_VNNI
+/* ---- AVX-VNNI (VEX vpdpbusd on ymm, CPUs without AVX-512) ------------------------------------- */
+
+/* 6 activation rows x 16 panel columns, vpdpbusd straight into int32: 12 accumulators, 2 weight
+ * vectors and one broadcast fill 15 of the 16 ymm registers. */
+static FE_TARGET_AVX_VNNI void kernel_6x16_avxvnni(const int8_t *q, size_t ldq, const uint8_t *panel, size_t kp,
+                                                   int32_t *res) {
+    const size_t G = kp / 4;
+    __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+    __m256i a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+    for (size_t g = 0; g < G; g++) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + g * 64));
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + g * 64 + 32));
+        __m256i x_;
+#define FE_ROW6(R)                                                  \
+        x_ = _mm256_set1_epi32(load_i32(q + (R) * ldq + 4 * g));    \
+        a##R##0 = _mm256_dpbusd_avx_epi32(a##R##0, w0, x_);         \
+        a##R##1 = _mm256_dpbusd_avx_epi32(a##R##1, w1, x_);
+        FE_ROW6(0) FE_ROW6(1) FE_ROW6(2) FE_ROW6(3) FE_ROW6(4) FE_ROW6(5)
+#undef FE_ROW6
+    }
+#define FE_STORE6(R)                                               \
+    _mm256_storeu_si256((__m256i *)(res + 16 * (R)), a##R##0);     \
+    _mm256_storeu_si256((__m256i *)(res + 16 * (R) + 8), a##R##1);
+    FE_STORE6(0) FE_STORE6(1) FE_STORE6(2) FE_STORE6(3) FE_STORE6(4) FE_STORE6(5)
+#undef FE_STORE6
+}
+
+/* The GEMV (and the m % 6 rest) goes through the AVX2 routine. */
+static FE_TARGET_AVX_VNNI int matmul_avxvnni(const int8_t *q, size_t ldq, const int32_t *qsum, const float *qscale,
+                                             size_t m, const uint8_t *packed, size_t kp, const float *wscale,
+                                             size_t n, float *out, int32_t *acc, size_t ldo) {
+    return matmul_driver(q, ldq, qsum, qscale, m, packed, kp, wscale, n, out, acc, ldo, 6, kernel_6x16_avxvnni, NULL,
+                         gemv_row_avx2, NULL);
+}
+#endif
+
+/* fe_ternary_linear's multiply for the x86 variants: the driver quantises as it goes (lazy_rows).
+ * Returns 1 (and multiplies nothing) when fn is not one of them, else as fe_ternary_linear. */
+static int linear_x86(fe_fn fn, const lazy_rows *lz, size_t m, const uint8_t *packed, size_t kp, const float *wscale,
+                      size_t n, float *out, size_t ldo) {
+    int rc;
+    if (fn == (fe_fn)matmul_vnni)
+        rc = matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 8, kernel_8x16_vnni,
+                           kernel_8x32_vnni, gemv_row_vnni, lz);
+#ifdef FE_HAVE_AVX_VNNI
+    else if (fn == (fe_fn)matmul_avxvnni)
+        rc = matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 6,
+                           kernel_6x16_avxvnni, NULL, gemv_row_avx2, lz);
+#endif
+    else if (fn == (fe_fn)matmul_avx2)
+        rc = matmul_driver(lz->q, kp, lz->qsum, lz->s, m, packed, kp, wscale, n, out, NULL, ldo, 4, kernel_4x16_avx2,
+                           NULL, gemv_row_avx2, lz);
+    else
+        return 1;
+    return rc == 1 ? -1 : (rc ? -2 : 0);
 }
 #endif /* FE_HAVE_X86_SIMD */
 
@@ -686,6 +798,9 @@ static int matmul_neon(const int8_t *q, size_t ldq, const int32_t *qsum, const f
 static const fe_variant matmul_variants[] = {
 #ifdef FE_HAVE_X86_SIMD
     {"avx512_vnni", FE_NEED_AVX512 | FE_CPU_AVX512VNNI, (fe_fn)matmul_vnni},
+#ifdef FE_HAVE_AVX_VNNI
+    {"avx_vnni", FE_NEED_AVX2 | FE_CPU_AVXVNNI, (fe_fn)matmul_avxvnni},
+#endif
     {"avx2", FE_NEED_AVX2, (fe_fn)matmul_avx2},
 #endif
 #ifdef FE_HAVE_NEON
@@ -737,7 +852,16 @@ int fe_ternary_linear(const float *x, size_t ldx, size_t m, size_t k, const uint
         s = (float *)(heap + m * kp); /* kp is a multiple of 128: s and qsum stay aligned */
         qsum = (int32_t *)(heap + m * kp + 4 * m);
     }
-    int rc = fe_ternary_quantize(x, ldx, m, k, q, kp, kp, s, qsum) ? -1 : 0;
+    int rc;
+#ifdef FE_HAVE_X86_SIMD
+    const lazy_rows lz = {x, ldx, k, q, s, qsum};
+    rc = linear_x86(matmul_kernel.variants[matmul_kernel.active].fn, &lz, m, packed, kp, wscale, n, out, ldo);
+    if (rc != 1) {
+        free(heap);
+        return rc;
+    }
+#endif
+    rc = fe_ternary_quantize(x, ldx, m, k, q, kp, kp, s, qsum) ? -1 : 0;
     if (!rc && fe_ternary_matmul(q, kp, qsum, s, m, packed, kp, wscale, n, out, NULL, ldo)) rc = -2;
     free(heap);
     return rc;

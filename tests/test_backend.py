@@ -80,7 +80,7 @@ def test_cpu_features_match_the_os_view():
             flags |= set(line.split(":", 1)[1].split())
     if "avx2" in feats:  # x86
         for name in ("avx2", "f16c", "fma", "bmi1", "bmi2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-                     "avx512_vpopcntdq"):
+                     "avx512_vpopcntdq", "avx_vnni"):
             key = name.replace("_", "")
             assert feats[key] == (name in flags), name
     if "asimd" in flags:
@@ -96,7 +96,7 @@ def test_avx2_variants_need_bmi_because_they_are_compiled_with_it():
     assert "bmi1" in feats and "bmi2" in feats
     for kernel, info in mod.kernel_variants().items():
         for name, ok in info["variants"].items():
-            if ok and name.startswith(("avx2", "avx512")):
+            if ok and name.startswith(("avx2", "avx512", "avx_vnni")):
                 assert feats["bmi1"] and feats["bmi2"], (kernel, name)
 
 

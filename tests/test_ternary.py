@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -357,11 +359,16 @@ def test_linear_kernel_is_quantize_then_matmul(backend, m):
     q, s, qs = quantize_np(x, tm.packed.shape[1] * 4)
     want = np.empty((m, 70), np.float32)
     ref.ternary_matmul_q(q, qs, s, tm.packed, tm.row_scales, want)
-    out = np.full((m, 80), np.nan, np.float32)  # a strided output: only its first 70 columns written
-    assert _backend.kernels.ternary_linear(x, tm.packed, tm.row_scales, out[:, :70]) is True
-    assert np.array_equal(out[:, :70], want) and np.isnan(out[:, 70:]).all()
-    x[m - 1, 5] = np.inf
-    assert _backend.kernels.ternary_linear(x, tm.packed, tm.row_scales, out[:, :70]) is False
+    # every matmul variant: the x86 ones quantise each row block just before multiplying it
+    for v in MM_VARIANTS if _backend.BACKEND == "compiled" else [None]:
+        with _backend.variant("ternary_matmul", v) if v else contextlib.nullcontext():
+            out = np.full((m, 80), np.nan, np.float32)  # a strided output: only its first 70 columns written
+            assert _backend.kernels.ternary_linear(x, tm.packed, tm.row_scales, out[:, :70]) is True
+            assert np.array_equal(out[:, :70], want) and np.isnan(out[:, 70:]).all()
+            for row in {0, m - 1}:  # a bad row in the first block or the last
+                bad = x.copy()
+                bad[row, 5] = np.inf
+                assert _backend.kernels.ternary_linear(bad, tm.packed, tm.row_scales, out[:, :70]) is False
 
 
 def test_matmul_noncontiguous_and_dtypes(backend):

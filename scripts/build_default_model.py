@@ -77,11 +77,11 @@ def pseudo_corpus(tokenizer_json: dict, n: int = 12000, seed: int = 0) -> list[s
             for _ in range(n)]
 
 
-def load_corpus(name: str, limit: int, teacher: str) -> list[str]:
+def load_corpus(name: str, limit: int, teacher: str, man_before: float | None = None) -> list[str]:
     if name == "docs":
         import doc_corpus
 
-        return doc_corpus.build_corpus(["python", "debref", "man"], limit=limit)
+        return doc_corpus.build_corpus(["python", "debref", "man"], limit=limit, man_before=man_before)
     if name == "pseudo":
         import importlib
 
@@ -115,8 +115,16 @@ def main(argv=None) -> int:
     ap.add_argument("--para-pairs", type=int, default=30000)
     ap.add_argument("--finetune-lr", type=float, default=0.005)
     ap.add_argument("--finetune-epochs", type=int, default=2)
+    ap.add_argument("--man-before", metavar="ISO-TIME",
+                    help="only the manual pages installed before this UTC time (doc_corpus.man_files), for the "
+                         "corpus and the man pairs: rebuilds an earlier build's corpus (and hits its teacher cache)")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
+    man_before = None
+    if args.man_before:
+        from datetime import datetime, timezone
+
+        man_before = datetime.fromisoformat(args.man_before).replace(tzinfo=timezone.utc).timestamp()
 
     import torch
 
@@ -130,7 +138,7 @@ def main(argv=None) -> int:
         print(f"{out} exists (use --force)", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
-    corpus = load_corpus(args.corpus, args.max_sentences, args.teacher)
+    corpus = load_corpus(args.corpus, args.max_sentences, args.teacher, man_before)
     dims = [int(d) for d in args.dims.split(",")]
     ternary = args.format != "float32"
     pair_sets = [] if args.pairs == "none" else args.pairs.split(",")
@@ -144,7 +152,7 @@ def main(argv=None) -> int:
     if pair_sets:
         import doc_corpus
 
-        sets = {"man": (doc_corpus.man_pairs, "man pages (summary, description)"),
+        sets = {"man": (lambda: doc_corpus.man_pairs(man_before=man_before), "man pages (summary, description)"),
                 "head": (doc_corpus.heading_pairs, "Python docs (section heading, its first paragraphs)"),
                 "para": (lambda: doc_corpus.paragraph_pairs(limit=args.para_pairs),
                          "docs (first sentence, rest of the paragraph)")}

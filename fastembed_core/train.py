@@ -10,6 +10,8 @@ Needs the ``[distill]`` extra (torch, transformers, sentence-transformers), impo
 - :func:`finetune`: contrastive training on (query, positive[, negative]) pairs through
   sentence-transformers' own ``StaticEmbedding``, ``MultipleNegativesRankingLoss`` (in-batch
   negatives) and ``MatryoshkaLoss``.
+- :func:`equalize_dims`: per-dimension partial whitening of a finished table (each dim scaled by a power
+  of its spread over the model's embeddings of real sentences), applied before ternarizing.
 - :func:`matryoshka_rotation`: an orthogonal rotation of a finished table, learned on pairs with the
   contrastive loss of the truncated prefixes only; full-width cosines are unchanged (up to float rounding).
 
@@ -33,7 +35,7 @@ import numpy as np
 from ._extras import require
 from ._io import atomic_write
 
-__all__ = ["TrainError", "finetune", "fit", "fit_arrays", "matryoshka_rotation", "teacher_embeddings"]
+__all__ = ["TrainError", "equalize_dims", "finetune", "fit", "fit_arrays", "matryoshka_rotation", "teacher_embeddings"]
 
 class TrainError(ValueError):
     """An argument of :func:`fit` / :func:`finetune` cannot be used."""
@@ -573,3 +575,34 @@ def matryoshka_rotation(
                   rotation_loss=[round(h, 6) for h in history])
     config.pop("embedding_dtype", None)
     return _to_model((table.astype(np.float64) @ r).astype(np.float32), None, model.tokenizer.tokenizer.to_str(), config)
+
+
+# --------------------------------------------------------------------------------------------------
+# equalize_dims
+
+
+def equalize_dims(model, sentences: Iterable[str], *, power: float = 1.0):
+    """Per-dimension partial whitening: scale column ``j`` of the table by ``std_j ** -power`` (scales
+    normalised to mean 1), ``std_j`` the standard deviation of dim ``j`` over the model's (normalised)
+    embeddings of ``sentences``. ``power=0`` changes nothing, ``power=1`` gives every dim the same
+    spread over those sentences; a fitted table in the teacher's PCA basis has a spread falling about 5x
+    from the first dim to the last, and the per-row ternarization that follows (``train.ternary_rows``)
+    then keeps more of the trailing dims. No training; deterministic. Returns a new normalising
+    ``StaticModel`` with a float32 table (mapping and per-token weights folded in);
+    ``config["equalize_power"]`` records ``power``.
+    """
+    sentences = _check_sentences(sentences)
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or not math.isfinite(power) or power < 0:
+        raise TrainError(f"power must be a finite number >= 0, got {power!r}")
+    table = _dense_table(model)
+    start = _to_model(table, None, model.tokenizer.tokenizer.to_str(), {})
+    std = np.asarray(start.encode(sentences), dtype=np.float64).std(axis=0)
+    if not np.all(std > 0):
+        raise TrainError(f"sentences: dims {np.flatnonzero(std <= 0)[:8].tolist()} do not vary over them "
+                         f"({len(sentences)} sentences); give more, or more varied, sentences")
+    scale = std ** -float(power)
+    scale /= scale.mean()
+    config = dict(model.config)
+    config.update(equalize_power=float(power), equalize_sentences=len(sentences))
+    config.pop("embedding_dtype", None)
+    return _to_model((table * scale[None, :]).astype(np.float32), None, model.tokenizer.tokenizer.to_str(), config)

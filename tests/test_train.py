@@ -253,3 +253,37 @@ def test_matryoshka_rotation_bad_input(kwargs, match):
         train.matryoshka_rotation(model.quantize("ternary"), pairs, show_progress_bar=False)
     with pytest.raises(train.TrainError, match=r"pairs\[1\]"):
         train.matryoshka_rotation(model, [("a", "b"), ("c",)], show_progress_bar=False)
+
+
+# ---------------------------------------------------------------------------------------- equalize_dims
+
+
+def test_equalize_dims_flattens_the_spread_and_power_zero_is_identity():
+    from fastembed_core.model import StaticModel
+
+    model, pairs, _ = _topic_model_and_pairs()
+    falling = np.linspace(1.0, 0.1, model.dim, dtype=np.float32)  # a PCA-like falling spread
+    model = StaticModel(model.table * falling, model.tokenizer.tokenizer, normalize=True)
+    texts = [t for p in pairs for t in p]
+
+    def spread(m):
+        s = np.asarray(m.encode(texts)).std(axis=0)
+        return s.max() / s.min()
+
+    eq = train.equalize_dims(model, texts, power=1.0)
+    assert spread(eq) < 0.5 * spread(model) and eq.config["equalize_power"] == 1.0
+    same = train.equalize_dims(model, texts, power=0)
+    np.testing.assert_allclose(same.encode(texts[:20]), model.encode(texts[:20]), atol=1e-6)
+
+
+@pytest.mark.parametrize("sentences, power, match", [
+    ([], 1.0, "sentences is empty"),
+    ("one string", 1.0, "not one string"),
+    (["q0w1"], -1.0, "power"),
+    (["q0w1"], float("nan"), "power"),
+    (["q0w1", "q0w1"], 1.0, "do not vary"),
+])
+def test_equalize_dims_bad_input(sentences, power, match):
+    model, _, _ = _topic_model_and_pairs(n_topics=2)
+    with pytest.raises(train.TrainError, match=match):
+        train.equalize_dims(model, sentences, power=power)

@@ -7,8 +7,10 @@ Each variant takes the start model's table (dense: ternary rows x scales x per-t
 one step (a PCA rotation, or ``train.finetune`` on pairs of ``scripts/doc_corpus.py``), ternarizes per
 row again (as the default model is stored) and scores nDCG@10 with the retrieval protocol on the Debian
 dev pairs (float32, binary + rescore x4, 128 and 64 dims). The dev pairs only choose the recipe; nothing
-is trained on them. The README's rows start from the round-2 default model:
-``git show 3fc2334:fastembed_core/models/default/<file>`` for its five files.
+is trained on them. The README's round-3 rows start from the round-2 default model:
+``git show 3fc2334:fastembed_core/models/default/<file>`` for its five files. The round-4 rows
+(``equalize-*``, ``mrl-rotation``, ``mrl-rotation+equalize``) start from the fine-tuned float table before
+equalization and ternarization (``scripts/build_default_model.py --format float32 --equalize-power 0``).
 """
 
 from __future__ import annotations
@@ -62,11 +64,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="start model directory")
     ap.add_argument("--only", default=None, help="comma list of variant names (default: all)")
+    ap.add_argument("--float", action="store_true", help="also score each variant before the ternarization")
+    ap.add_argument("--man-before", default=None, help="as build_default_model.py --man-before (ISO UTC time)")
     args = ap.parse_args()
+    man_before = None
+    if args.man_before:
+        from datetime import datetime, timezone
+
+        man_before = datetime.fromisoformat(args.man_before).replace(tzinfo=timezone.utc).timestamp()
     torch.set_num_threads(1)
     queries, docs = ev.load_pairs(DATA)
     start = dense(StaticModel.from_pretrained(args.model))
-    man, head = doc_corpus.man_pairs(), doc_corpus.heading_pairs()
+    man, head = doc_corpus.man_pairs(man_before=man_before), doc_corpus.heading_pairs()
+    sample = doc_corpus.build_corpus(["python", "debref"], limit=8000, seed=1)  # as the build's equalize step
 
     def ft(pairs, **kw):
         return lambda: train.finetune(start, pairs, dims=DIMS, lr=kw.pop("lr", 0.005), show_progress_bar=False, **kw)
@@ -82,14 +92,27 @@ def main() -> int:
         "man+head-3ep": ft(man + head, epochs=3),
         "man+head+para": lambda: train.finetune(start, man + head + doc_corpus.paragraph_pairs(limit=30000),
                                                 dims=DIMS, lr=0.005, show_progress_bar=False),
+        **{f"equalize-{p}": (lambda p=p: train.equalize_dims(start, sample, power=p)) for p in (0.5, 0.75, 1.0, 1.5)},
+        "mrl-rotation": lambda: train.matryoshka_rotation(start, man + head, show_progress_bar=False),
+        "mrl-rotation+equalize": lambda: train.equalize_dims(
+            train.matryoshka_rotation(start, man + head, show_progress_bar=False), sample, power=1.0),
     }
     names = args.only.split(",") if args.only else list(variants)
+
+    def score(m):
+        qv, dv = m.encode(queries), m.encode(docs)
+        return [ev.metrics_from_ranks(ev.retrieval_ranks(qv, dv, **kw))["ndcg@10"]
+                for kw in ({}, {"precision": "binary", "rescore": 4}, {"dims": 128}, {"dims": 64})]
+
     print("| variant | float32 | binary + rescore x4 | 128 dims | 64 dims |\n|---|---|---|---|---|")
     for name in names:
-        m = ternary(variants[name]())
-        qv, dv = m.encode(queries), m.encode(docs)
-        r = [ev.metrics_from_ranks(ev.retrieval_ranks(qv, dv, **kw))["ndcg@10"]
-             for kw in ({}, {"precision": "binary", "rescore": 4}, {"dims": 128}, {"dims": 64})]
+        m = variants[name]()
+        if args.float:
+            m = dense(m)
+            r = score(m)
+            print(f"| {name} (float) | " + " | ".join(f"{x:.4f}" for x in r) + " |", flush=True)
+        m = ternary(m)
+        r = score(m)
         print(f"| {name} | " + " | ".join(f"{x:.4f}" for x in r) + " |", flush=True)
     return 0
 

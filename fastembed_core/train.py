@@ -10,6 +10,10 @@ Needs the ``[distill]`` extra (torch, transformers, sentence-transformers), impo
 - :func:`finetune`: contrastive training on (query, positive[, negative]) pairs through
   sentence-transformers' own ``StaticEmbedding``, ``MultipleNegativesRankingLoss`` (in-batch
   negatives) and ``MatryoshkaLoss``.
+- :func:`equalize_dims`: per-dimension partial whitening of a finished table (each dim scaled by a power
+  of its spread over the model's embeddings of real sentences), applied before ternarizing.
+- :func:`matryoshka_rotation`: an orthogonal rotation of a finished table, learned on pairs with the
+  contrastive loss of the truncated prefixes only; full-width cosines are unchanged (up to float rounding).
 
 Both return a ``fastembed_core.StaticModel`` (``save_pretrained`` writes model2vec format) and are
 deterministic for a given ``seed`` and thread count.
@@ -31,7 +35,7 @@ import numpy as np
 from ._extras import require
 from ._io import atomic_write
 
-__all__ = ["TrainError", "finetune", "fit", "fit_arrays", "teacher_embeddings"]
+__all__ = ["TrainError", "equalize_dims", "finetune", "fit", "fit_arrays", "matryoshka_rotation", "teacher_embeddings"]
 
 class TrainError(ValueError):
     """An argument of :func:`fit` / :func:`finetune` cannot be used."""
@@ -390,6 +394,19 @@ def _check_pairs(pairs: Iterable[Sequence[str]]) -> tuple[list[tuple[str, ...]],
     return out, len(out[0])
 
 
+def _dense_table(model) -> np.ndarray:
+    """float32 [V, d]: the table with the mapping and the per-token weights folded in."""
+    if not isinstance(model.table, np.ndarray):
+        raise TrainError(f"model: needs a dense table, not {type(model.table).__name__} "
+                         "(train before quantize('ternary'))")
+    table = np.asarray(model.table, dtype=np.float32)
+    if model.mapping is not None:
+        table = table[model.mapping]
+    if model.weights is not None:
+        table = table * model.weights[:, None]
+    return table
+
+
 def finetune(
     model, pairs: Iterable[Sequence[str]], *, dims: Sequence[int] | None = None,
     matryoshka_weights: Sequence[float] | None = None, epochs: int = 1, lr: float = 0.05, batch_size: int = 128,
@@ -406,9 +423,7 @@ def finetune(
     table (``save_pretrained`` writes model2vec format; ``config["finetune_loss"]`` is the mean loss per epoch).
     """
     pairs, arity = _check_pairs(pairs)
-    if not isinstance(model.table, np.ndarray):
-        raise TrainError(f"model: finetune needs a dense table, not {type(model.table).__name__} "
-                         "(fine-tune before quantize('ternary'))")
+    table = _dense_table(model)
     width = model.dim
     if dims is None:
         dims = [d for d in (32, 64, 128, 256, 512, 1024) if d < width] + [width]
@@ -428,11 +443,6 @@ def finetune(
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    table = np.asarray(model.table, dtype=np.float32)
-    if model.mapping is not None:
-        table = table[model.mapping]
-    if model.weights is not None:
-        table = table * model.weights[:, None]
     tokenizer = model.tokenizer.tokenizer
     static = StaticEmbedding(tokenizer, embedding_weights=table.copy())
     st = SentenceTransformer(modules=[static], device="cpu")
@@ -467,3 +477,132 @@ def finetune(
                   finetune_loss=[round(h, 6) for h in history])
     config.pop("embedding_dtype", None)
     return _to_model(new_table, None, tokenizer.to_str(), config)
+
+
+# --------------------------------------------------------------------------------------------------
+# matryoshka_rotation
+
+
+def matryoshka_rotation(
+    model, pairs: Iterable[Sequence[str]], *, dims: Sequence[int] | None = None,
+    matryoshka_weights: Sequence[float] | None = None, epochs: int = 5, lr: float = 1e-3, batch_size: int = 128,
+    scale: float = 20.0, seed: int = 0, show_progress_bar: bool = True,
+):
+    """Rotate a finished static model so that its leading dimensions carry more of its retrieval signal.
+
+    Learns an orthogonal ``R`` [d, d] (``torch.nn.utils.parametrizations.orthogonal``, from the
+    identity; ``epochs`` of Adam at ``lr`` on batches of ``batch_size`` pairs shuffled with ``seed``) that
+    minimises ``sum_p w_p * MNRL(prefix_p(q R), prefix_p(pos R))`` over the prefixes ``dims`` (default
+    32, 64, 128, ... below the width, or half the width; ``matryoshka_weights`` default all 1): the in-batch-negatives
+    contrastive loss (cosine times ``scale``, a given negative as one more candidate) of the truncated,
+    renormalised embeddings of the ``(query, positive[, negative])`` pairs. The sentence embeddings are
+    computed once (a static model's embedding is linear in its table, so rotating the embeddings is
+    rotating the table): the training is cheap. The full-width cosines do not change (R is
+    orthogonal), only how much of them the first dims hold. Returns a new normalising ``StaticModel``
+    with the float32 table ``table @ R`` (mapping and per-token weights folded in first; ternarize after,
+    not before). ``config["rotation_loss"]``: the loss before training and after each epoch.
+    """
+    pairs, arity = _check_pairs(pairs)
+    table = _dense_table(model)
+    width = model.dim
+    if dims is None:
+        dims = [d for d in (32, 64, 128, 256, 512, 1024) if d < width] or [max(1, width // 2)]
+    d_list = list(dims)
+    if not d_list or d_list[-1] >= width:
+        raise TrainError(f"dims must be prefixes shorter than the width {width} (the full width does not "
+                         f"change under a rotation), got {dims!r}")
+    dims, mweights = _check_dims(d_list + [width], width, None if matryoshka_weights is None
+                                 else list(matryoshka_weights) + [0.0])
+    dims, mweights = dims[:-1], mweights[:-1]
+    if len(mweights) != len(dims) or sum(mweights) == 0:
+        raise TrainError(f"matryoshka_weights must be {len(dims)} non-negative floats, not all 0, got {matryoshka_weights!r}")
+    for name, v, low in (("epochs", epochs, 1), ("batch_size", batch_size, 2)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            raise TrainError(f"{name} must be an int >= {low}, got {v!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise TrainError(f"lr must be a positive number, got {lr!r}")
+    torch = _torch()
+    from tqdm.auto import tqdm
+
+    F = torch.nn.functional
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    start = _to_model(table, None, model.tokenizer.tokenizer.to_str(), {})
+    emb = [torch.from_numpy(np.asarray(start.encode([p[j] for p in pairs]), dtype=np.float32)) for j in range(arity)]
+    rot = torch.nn.Linear(width, width, bias=False)
+    torch.nn.init.eye_(rot.weight)
+    torch.nn.utils.parametrizations.orthogonal(rot)
+    opt = torch.optim.Adam(rot.parameters(), lr=lr)
+
+    def loss_of(idx):
+        q, *cands = (rot(e[idx]) for e in emb)
+        labels = torch.arange(len(idx))
+        total = 0.0
+        for d, w in zip(dims, mweights):
+            if w:
+                qd = F.normalize(q[:, :d], dim=1)
+                cd = torch.cat([F.normalize(c[:, :d], dim=1) for c in cands])
+                total = total + w * F.cross_entropy(scale * qd @ cd.T, labels)
+        return total
+
+    with torch.no_grad():
+        everything = torch.arange(len(pairs))
+        history = [float(sum(loss_of(everything[s : s + batch_size]) * len(everything[s : s + batch_size])
+                             for s in range(0, len(pairs), batch_size)) / len(pairs))]
+    n_batches = (len(pairs) + batch_size - 1) // batch_size
+    with tqdm(total=epochs * n_batches, desc="Matryoshka rotation", disable=not show_progress_bar) as bar:
+        for _ in range(epochs):
+            perm = torch.randperm(len(pairs), generator=gen)
+            total, count = 0.0, 0
+            for b in range(n_batches):
+                idx = perm[b * batch_size : (b + 1) * batch_size]
+                if len(idx) < 2:
+                    continue
+                loss = loss_of(idx)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+                bar.update(1)
+                bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+            history.append(total / count)
+    with torch.no_grad():
+        r = rot.weight.detach().numpy().astype(np.float64).T  # Linear computes x @ W.T
+    config = dict(model.config)
+    config.update(rotation_pairs=len(pairs), rotation_epochs=epochs, rotation_dims=dims,
+                  rotation_matryoshka_weights=mweights, rotation_seed=seed,
+                  rotation_loss=[round(h, 6) for h in history])
+    config.pop("embedding_dtype", None)
+    return _to_model((table.astype(np.float64) @ r).astype(np.float32), None, model.tokenizer.tokenizer.to_str(), config)
+
+
+# --------------------------------------------------------------------------------------------------
+# equalize_dims
+
+
+def equalize_dims(model, sentences: Iterable[str], *, power: float = 1.0):
+    """Per-dimension partial whitening: scale column ``j`` of the table by ``std_j ** -power`` (scales
+    normalised to mean 1), ``std_j`` the standard deviation of dim ``j`` over the model's (normalised)
+    embeddings of ``sentences``. ``power=0`` changes nothing, ``power=1`` gives every dim the same
+    spread over those sentences; a fitted table in the teacher's PCA basis has a spread falling about 5x
+    from the first dim to the last, and the per-row ternarization that follows (``train.ternary_rows``)
+    then keeps more of the trailing dims. No training; deterministic. Returns a new normalising
+    ``StaticModel`` with a float32 table (mapping and per-token weights folded in);
+    ``config["equalize_power"]`` records ``power``.
+    """
+    sentences = _check_sentences(sentences)
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or not math.isfinite(power) or power < 0:
+        raise TrainError(f"power must be a finite number >= 0, got {power!r}")
+    table = _dense_table(model)
+    start = _to_model(table, None, model.tokenizer.tokenizer.to_str(), {})
+    std = np.asarray(start.encode(sentences), dtype=np.float64).std(axis=0)
+    if not np.all(std > 0):
+        raise TrainError(f"sentences: dims {np.flatnonzero(std <= 0)[:8].tolist()} do not vary over them "
+                         f"({len(sentences)} sentences); give more, or more varied, sentences")
+    scale = std ** -float(power)
+    scale /= scale.mean()
+    config = dict(model.config)
+    config.update(equalize_power=float(power), equalize_sentences=len(sentences))
+    config.pop("embedding_dtype", None)
+    return _to_model((table * scale[None, :]).astype(np.float32), None, model.tokenizer.tokenizer.to_str(), config)

@@ -15,16 +15,28 @@ Recipe (``fastembed_core.train.fit``; deterministic for a seed, CPU only, offlin
    and the (section heading, its first paragraphs) pairs of the Python documentation
    (``doc_corpus.heading_pairs``, about 2,900); ``para`` adds (first sentence, rest of the paragraph)
    pairs of all three sources (``--para-pairs``; it lowered the truncated-dims scores on the dev pairs).
-5. Per-row ternarization (``t = clip(rint(w / mean|w|), -1, 1)``, row scale folded into the per-token
+5. ``--equalize-power`` (1.0; 0 skips): ``train.equalize_dims``, each dim of the fine-tuned table scaled by
+   ``std ** -1`` of that dim over the model's embeddings of 8,000 Python-docs / Debian Reference sentences
+   (``doc_corpus.build_corpus(["python", "debref"], limit=8000, seed=1)``). The fitted table is in the
+   teacher's PCA basis, whose spread falls about 5x from the first dim to the last; flattening it before
+   the ternarization keeps more of the trailing dims and raised every absolute row on the dev pairs.
+6. Per-row ternarization (``t = clip(rint(w / mean|w|), -1, 1)``, row scale folded into the per-token
    weights). ``--format ternary`` (default) stores the 2-bit packed rows (about 2 MB; fastembed_core
    loads it); ``--format int8`` stores the same values model2vec-compatibly (int8 in {-1, 0, 1},
-   7.7 MB); ``--format float32`` skips the ternarization.
+   7.7 MB); ``--format float32`` skips steps 5-6.
 
-The learning rates, epochs and the choice of steps 4-5 were picked on the Debian dev pairs (DESIGN §9
+The learning rates, epochs and the choice of steps 4-6 were picked on the Debian dev pairs (DESIGN §9
 protocol; nothing is trained on them): lr 0.01 beat 0.02 / 0.005 / 0.0025; equal Matryoshka weights beat
 4/2/1/1; refitting the weights after ternarization lowered the fit loss but also the dev score; adding the
 heading pairs and a second fine-tuning epoch raised every row (README); a third epoch, lr 0.01, Matryoshka
-weights 4/4/2/1 in the fine-tuning and a PCA rotation of the finished table did not.
+weights 4/4/2/1 in the fine-tuning and a PCA rotation of the finished table did not. Round 4: Matryoshka
+weights 8/4/2/1 in the fit or the fine-tuning did not raise the truncated dims either; equalize powers 0.5 /
+0.75 / 1.0 / 1.5 gave 64 dims 0.6237 / 0.6262 / 0.6284 / 0.6139 (1.0 kept); ``train.matryoshka_rotation``
+(a rotation learned on the pairs) raised the float table's 64 dims 0.567 -> 0.609 but the ternarized one
+lost full-width score (0.7419), so it is not a build step.
+
+``--man-before 2026-12-02T02:30`` rebuilds the corpus of the bundled model on a machine where packages
+with manual pages were installed since (``doc_corpus.man_files``), so the cached teacher targets are hit.
 
 Corpus (``--corpus``): ``docs`` (default) = the first ``--max-sentences`` sentences of
 ``scripts/doc_corpus.py`` (the Python documentation, the Debian Reference and the English manual pages
@@ -34,7 +46,7 @@ file, one sentence per line. Never Debian package descriptions (the evaluation d
 
 Usage:
     python scripts/build_default_model.py [--corpus docs|pseudo|FILE] [--max-sentences N] [--pairs man,head|none]
-        [--cache DIR] [--out DIR] [--force]
+        [--equalize-power P] [--man-before ISO-TIME] [--cache DIR] [--out DIR] [--force]
 """
 
 from __future__ import annotations
@@ -77,11 +89,11 @@ def pseudo_corpus(tokenizer_json: dict, n: int = 12000, seed: int = 0) -> list[s
             for _ in range(n)]
 
 
-def load_corpus(name: str, limit: int, teacher: str) -> list[str]:
+def load_corpus(name: str, limit: int, teacher: str, man_before: float | None = None) -> list[str]:
     if name == "docs":
         import doc_corpus
 
-        return doc_corpus.build_corpus(["python", "debref", "man"], limit=limit)
+        return doc_corpus.build_corpus(["python", "debref", "man"], limit=limit, man_before=man_before)
     if name == "pseudo":
         import importlib
 
@@ -115,8 +127,20 @@ def main(argv=None) -> int:
     ap.add_argument("--para-pairs", type=int, default=30000)
     ap.add_argument("--finetune-lr", type=float, default=0.005)
     ap.add_argument("--finetune-epochs", type=int, default=2)
+    ap.add_argument("--equalize-power", type=float, default=1.0,
+                    help="train.equalize_dims before ternarizing: each dim scaled by its std ** -POWER over the "
+                         "model's embeddings of --equalize-sentences doc sentences (0: skip)")
+    ap.add_argument("--equalize-sentences", type=int, default=8000)
+    ap.add_argument("--man-before", metavar="ISO-TIME",
+                    help="only the manual pages installed before this UTC time (doc_corpus.man_files), for the "
+                         "corpus and the man pairs: rebuilds an earlier build's corpus (and hits its teacher cache)")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
+    man_before = None
+    if args.man_before:
+        from datetime import datetime, timezone
+
+        man_before = datetime.fromisoformat(args.man_before).replace(tzinfo=timezone.utc).timestamp()
 
     import torch
 
@@ -130,7 +154,7 @@ def main(argv=None) -> int:
         print(f"{out} exists (use --force)", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
-    corpus = load_corpus(args.corpus, args.max_sentences, args.teacher)
+    corpus = load_corpus(args.corpus, args.max_sentences, args.teacher, man_before)
     dims = [int(d) for d in args.dims.split(",")]
     ternary = args.format != "float32"
     pair_sets = [] if args.pairs == "none" else args.pairs.split(",")
@@ -144,7 +168,7 @@ def main(argv=None) -> int:
     if pair_sets:
         import doc_corpus
 
-        sets = {"man": (doc_corpus.man_pairs, "man pages (summary, description)"),
+        sets = {"man": (lambda: doc_corpus.man_pairs(man_before=man_before), "man pages (summary, description)"),
                 "head": (doc_corpus.heading_pairs, "Python docs (section heading, its first paragraphs)"),
                 "para": (lambda: doc_corpus.paragraph_pairs(limit=args.para_pairs),
                          "docs (first sentence, rest of the paragraph)")}
@@ -153,10 +177,16 @@ def main(argv=None) -> int:
                                seed=args.seed)
         model.config["finetune_corpus"] = "; ".join(sets[name][1] for name in pair_sets)
         print(f"fine-tuned on {len(pairs)} pairs at {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        if ternary and args.equalize_power:
+            sample = doc_corpus.build_corpus(["python", "debref"], limit=args.equalize_sentences, seed=1)
+            model = train.equalize_dims(model, sample, power=args.equalize_power)
+            model.config["equalize_corpus"] = (f"{len(sample)} Python docs / Debian Reference sentences "
+                                               "(doc_corpus.build_corpus seed 1)")
         if ternary:
             values, scales = train.ternary_rows(np.asarray(model.table))
             model = train._to_model(values, scales, model.tokenizer.tokenizer.to_str(), model.config)
-            model.config["table"] = "ternary per row after fine-tuning (weights = token weight x row scale)"
+            model.config["table"] = ("ternary per row after fine-tuning" + (" and equalize_dims" if args.equalize_power else "")
+                                     + " (weights = token weight x row scale)")
     model.config.update({
         "tokenizer_name": "all-MiniLM-L6-v2", "max_length": 512, "teacher": "sentence-transformers/all-MiniLM-L6-v2",
         "teacher_license": "Apache-2.0", "built_by": "scripts/build_default_model.py",

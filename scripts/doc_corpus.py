@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import glob
 import gzip
+import os
 import random
 import re
 import sys
@@ -121,14 +122,24 @@ def _untroff(s: str) -> str:
     return s
 
 
-def iter_source(name: str) -> Iterator[str]:
+def man_files(before: float | None = None) -> list[str]:
+    """The English manual pages, sorted; with ``before`` (a POSIX time) only those whose inode (the link
+    itself for a symbolic link, as update-alternatives makes) changed before it, i.e. that were installed
+    before it (dpkg sets ctime at unpacking). This rebuilds the corpus of an earlier build on a machine
+    where packages were installed since (the teacher cache is keyed by the corpus)."""
+    files = sorted(glob.glob("/usr/share/man/man[1-8]/*.gz"))
+    return files if before is None else [f for f in files if os.lstat(f).st_ctime < before]
+
+
+def iter_source(name: str, *, man_before: float | None = None) -> Iterator[str]:
     """Sentences of one source (see the module docstring), in a fixed file order."""
-    for p in iter_paragraphs(name):
+    for p in iter_paragraphs(name, man_before=man_before):
         yield from sentences_of(p)
 
 
-def iter_paragraphs(name: str) -> Iterator[str]:
-    """Prose paragraphs of one source (see the module docstring), in a fixed file order."""
+def iter_paragraphs(name: str, *, man_before: float | None = None) -> Iterator[str]:
+    """Prose paragraphs of one source (see the module docstring), in a fixed file order
+    (``man_before``: see :func:`man_files`)."""
     if name == "python":
         for f in sorted(glob.glob("/usr/share/doc/python3*/html/_sources/**/*.rst.txt", recursive=True)):
             yield from _paragraphs(rst_lines(Path(f).read_text(encoding="utf-8", errors="replace")))
@@ -138,7 +149,7 @@ def iter_paragraphs(name: str) -> Iterator[str]:
             with gzip.open(f, "rt", encoding="utf-8", errors="replace") as fh:
                 yield from _paragraphs(fh)
     elif name == "man":
-        for f in sorted(glob.glob("/usr/share/man/man[1-8]/*.gz")):
+        for f in man_files(man_before):
             try:
                 with gzip.open(f, "rt", encoding="utf-8", errors="replace") as fh:
                     text = fh.read()
@@ -151,12 +162,12 @@ def iter_paragraphs(name: str) -> Iterator[str]:
         raise ValueError(f"unknown source {name!r} (python, debref, man)")
 
 
-def man_pairs(limit: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
-    """(summary, description) pairs of the English manual pages: the ``NAME`` line's text after
-    ``\\-`` and the first paragraphs (up to 120 words) of ``DESCRIPTION``; deduplicated, shuffled
-    with ``random.Random(seed)``, the first ``limit``."""
+def man_pairs(limit: int | None = None, seed: int = 0, *, man_before: float | None = None) -> list[tuple[str, str]]:
+    """(summary, description) pairs of the English manual pages (:func:`man_files`): the ``NAME`` line's
+    text after ``\\-`` and the first paragraphs (up to 120 words) of ``DESCRIPTION``; deduplicated,
+    shuffled with ``random.Random(seed)``, the first ``limit``."""
     out: dict[str, str] = {}
-    for f in sorted(glob.glob("/usr/share/man/man[1-8]/*.gz")):
+    for f in man_files(man_before):
         try:
             with gzip.open(f, "rt", encoding="utf-8", errors="replace") as fh:
                 text = fh.read()
@@ -245,11 +256,13 @@ def paragraph_pairs(sources: Iterable[str] = ("python", "debref", "man"), *, lim
     return pairs[:limit] if limit else pairs
 
 
-def build_corpus(sources: Iterable[str], *, limit: int | None = None, seed: int = 0) -> list[str]:
-    """Deduplicated sentences of ``sources``, shuffled with ``random.Random(seed)``, first ``limit``."""
+def build_corpus(sources: Iterable[str], *, limit: int | None = None, seed: int = 0,
+                 man_before: float | None = None) -> list[str]:
+    """Deduplicated sentences of ``sources``, shuffled with ``random.Random(seed)``, first ``limit``
+    (``man_before``: see :func:`man_files`)."""
     seen: dict[str, None] = {}
     for name in sources:
-        for s in iter_source(name):
+        for s in iter_source(name, man_before=man_before):
             seen.setdefault(s, None)
     out = list(seen)
     random.Random(seed).shuffle(out)

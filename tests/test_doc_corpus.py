@@ -52,3 +52,10 @@ def test_first_sentence_pair():
     assert doc_corpus.first_sentence_pair("One sentence only, with no rest at all here.") is None
     assert doc_corpus.first_sentence_pair("Too short. But this rest is long enough to count as text.") is None
     assert doc_corpus.first_sentence_pair("A real first sentence here. | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 0 | 1 | 2") is None
+
+
+def test_man_files_before_filters_by_install_time():
+    files = doc_corpus.man_files()
+    assert files == sorted(files)
+    assert doc_corpus.man_files(before=0.0) == []  # nothing was installed before 1970
+    assert doc_corpus.man_files(before=float("inf")) == files

@@ -201,3 +201,89 @@ def test_finetune_bad_dims_and_table():
         train.finetune(model, pairs, dims=(8, 24), show_progress_bar=False)
     with pytest.raises(train.TrainError, match="dense table"):
         train.finetune(model.quantize("ternary"), pairs, show_progress_bar=False)
+
+
+# ------------------------------------------------------------------------------------ matryoshka_rotation
+
+
+def _tail_signal_model(n_topics=24, words=6, dim=32, head=8):
+    """Topic pairs whose signal lives only in the last dim - head dims (the first head dims are noise)."""
+    from fastembed_core.model import StaticModel
+
+    model, pairs, held = _topic_model_and_pairs(n_topics, words)
+    rng = np.random.default_rng(1)
+    topic = rng.standard_normal((n_topics, dim - head))
+    table = np.zeros((model.table.shape[0], dim), np.float32)
+    vocab = model.tokenizer.tokenizer.get_vocab()
+    for w, i in vocab.items():
+        if w[0] in "qd" and "w" in w:
+            table[i, head:] = topic[int(w[1 : w.index("w")])] + 0.3 * rng.standard_normal(dim - head)
+            table[i, :head] = rng.standard_normal(head)
+    return StaticModel(table, model.tokenizer.tokenizer, normalize=True), pairs, held
+
+
+def test_matryoshka_rotation_raises_truncated_dims_keeps_full_cosines():
+    model, pairs, held = _tail_signal_model()
+    rotated = train.matryoshka_rotation(model, pairs, dims=(8,), epochs=3, lr=0.05, batch_size=32,
+                                        show_progress_bar=False)
+    assert _pair_ndcg(rotated, held, dims=8) > _pair_ndcg(model, held, dims=8) + 0.3
+    texts = [p[0] for p in held] + [p[1] for p in held]
+    a, b = model.encode(texts), rotated.encode(texts)
+    np.testing.assert_allclose(a @ a.T, b @ b.T, atol=1e-4)  # a rotation: full-width cosines unchanged
+    h = rotated.config["rotation_loss"]
+    assert h[-1] < h[0] and rotated.config["rotation_dims"] == [8]
+    again = train.matryoshka_rotation(model, pairs, dims=(8,), epochs=3, lr=0.05, batch_size=32,
+                                      show_progress_bar=False)
+    np.testing.assert_array_equal(again.table, rotated.table)  # same seed, same rotation
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dims": (8, 32)}, "shorter than the width"),
+    ({"dims": ()}, "shorter than the width"),
+    ({"dims": (16, 8)}, "must increase"),
+    ({"dims": (8, 16), "matryoshka_weights": [1.0]}, "matryoshka_weights"),
+    ({"epochs": 0}, "epochs"),
+    ({"lr": -1.0}, "lr"),
+])
+def test_matryoshka_rotation_bad_input(kwargs, match):
+    model, pairs, _ = _tail_signal_model(n_topics=2)
+    with pytest.raises(train.TrainError, match=match):
+        train.matryoshka_rotation(model, pairs, show_progress_bar=False, **kwargs)
+    with pytest.raises(train.TrainError, match="dense table"):
+        train.matryoshka_rotation(model.quantize("ternary"), pairs, show_progress_bar=False)
+    with pytest.raises(train.TrainError, match=r"pairs\[1\]"):
+        train.matryoshka_rotation(model, [("a", "b"), ("c",)], show_progress_bar=False)
+
+
+# ---------------------------------------------------------------------------------------- equalize_dims
+
+
+def test_equalize_dims_flattens_the_spread_and_power_zero_is_identity():
+    from fastembed_core.model import StaticModel
+
+    model, pairs, _ = _topic_model_and_pairs()
+    falling = np.linspace(1.0, 0.1, model.dim, dtype=np.float32)  # a PCA-like falling spread
+    model = StaticModel(model.table * falling, model.tokenizer.tokenizer, normalize=True)
+    texts = [t for p in pairs for t in p]
+
+    def spread(m):
+        s = np.asarray(m.encode(texts)).std(axis=0)
+        return s.max() / s.min()
+
+    eq = train.equalize_dims(model, texts, power=1.0)
+    assert spread(eq) < 0.5 * spread(model) and eq.config["equalize_power"] == 1.0
+    same = train.equalize_dims(model, texts, power=0)
+    np.testing.assert_allclose(same.encode(texts[:20]), model.encode(texts[:20]), atol=1e-6)
+
+
+@pytest.mark.parametrize("sentences, power, match", [
+    ([], 1.0, "sentences is empty"),
+    ("one string", 1.0, "not one string"),
+    (["q0w1"], -1.0, "power"),
+    (["q0w1"], float("nan"), "power"),
+    (["q0w1", "q0w1"], 1.0, "do not vary"),
+])
+def test_equalize_dims_bad_input(sentences, power, match):
+    model, _, _ = _topic_model_and_pairs(n_topics=2)
+    with pytest.raises(train.TrainError, match=match):
+        train.equalize_dims(model, sentences, power=power)

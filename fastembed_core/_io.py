@@ -17,6 +17,7 @@ import contextlib
 import gzip
 import json
 import math
+import mmap
 import os
 import shutil
 import tempfile
@@ -25,7 +26,30 @@ from typing import IO, Any, Iterator
 
 import numpy as np
 
-__all__ = ["atomic_write", "read_safetensors", "write_safetensors", "read_json", "open_text", "read_jsonl"]
+__all__ = ["advise_random", "atomic_write", "cache_dir", "read_safetensors", "write_safetensors", "read_json", "open_text", "read_jsonl"]
+
+
+CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Where fastembed_core keeps derived files (vocabulary caches, finite-table verdicts):
+    $FASTEMBED_CORE_CACHE_DIR, else $XDG_CACHE_HOME/fastembed_core (default ~/.cache/fastembed_core)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastembed_core"
+
+
+def advise_random(a: np.ndarray) -> None:
+    """Tell the kernel a memory-mapped array (np.memmap) is read at random places (MADV_RANDOM): a page
+    fault then reads only its page from disk, without read-ahead, so the page cache and this process
+    hold the pages actually touched. Advice only: ignored where unsupported."""
+    mm = getattr(a, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        try:
+            mm.madvise(mmap.MADV_RANDOM)
+        except OSError:
+            pass
 
 
 def _umask() -> int:

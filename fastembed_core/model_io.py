@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._io import atomic_write, read_json, read_safetensors, write_safetensors
+from ._io import advise_random, atomic_write, cache_dir, read_json, read_safetensors, write_safetensors
 from .quantization import model2vec_quantize
 from .ternary import TernaryMatrix, ternarize
 from .tokenize import TextTokenizer
@@ -39,19 +39,56 @@ UNSET: Any = object()
 TERNARY_PACKED, TERNARY_SCALES = "ternary_packed", "ternary_scales"
 
 
+# A file must be this old (ctime) before its finite verdict is kept: a later change then moves ctime
+# even on filesystems with coarse timestamps ("racy git" rule).
+_SETTLED_NS = 2_000_000_000
+
+
 def check_finite(table: np.ndarray, name: str) -> None:
     """ValueError if a float table holds NaN or inf, checked in slices.
 
-    A memory-mapped table is read through the file, not through the mapping: the check then leaves
-    none of the table's pages in this process (they stay in the shared page cache), so a process
-    holding a large model keeps only the rows it gathers.
+    A memory-mapped table is read through its file, not through the mapping, and each slice read is
+    dropped from the page cache again (POSIX_FADV_DONTNEED: pages some process maps stay): the check
+    leaves none of the table's pages in this process or in the cache, so a process holding a large
+    model keeps only the rows it gathers (see ``_dense_table``). A finite table is remembered by its
+    file's identity (path, device, inode, size, mtime, ctime; a file under ``cache_dir()``), and
+    later loads of the unchanged file skip the read.
     """
     if table.dtype.kind != "f":
+        return
+    verdict = _finite_verdict(table)
+    if verdict is not None and verdict[0].exists() and verdict[0].read_text(errors="replace") == verdict[1]:
         return
     step = max(1, (1 << 22) // max(1, table.shape[1]))
     for i, rows in _row_slices(table, step):
         if not np.isfinite(rows).all():
             raise ValueError(f"tensor {name!r} contains NaN or inf (rows {i}..{i + step})")
+    if verdict is not None and verdict[2]:
+        try:
+            verdict[0].parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(verdict[0]) as tmp:
+                tmp.write_text(verdict[1])
+        except OSError:  # a read-only cache only costs the check next time
+            pass
+
+
+def _finite_verdict(table: np.ndarray) -> tuple[Path, str, bool] | None:
+    """(verdict file, its expected content, whether the file is settled enough to keep one) of a
+    whole mapped tensor, else None."""
+    filename, offset = getattr(table, "filename", None), getattr(table, "offset", None)
+    if filename is None or offset is None:
+        return None
+    import hashlib
+    import time
+
+    try:
+        st = os.stat(filename)
+    except OSError:
+        return None
+    key = (f"finite table v1 {os.path.realpath(filename)} dev={st.st_dev} ino={st.st_ino} size={st.st_size} "
+           f"mtime={st.st_mtime_ns} ctime={st.st_ctime_ns} offset={offset} {table.dtype.str} {list(table.shape)}\n")
+    path = cache_dir() / f"finite-{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+    return path, key, time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS
 
 
 def _row_slices(table: np.ndarray, step: int):
@@ -62,13 +99,17 @@ def _row_slices(table: np.ndarray, step: int):
             yield i, table[i : i + step]
         return
     row_bytes = table.shape[1] * table.itemsize
-    with open(filename, "rb") as fh:
+    dontneed = getattr(os, "posix_fadvise", None)
+    with open(filename, "rb", buffering=0) as fh:
         for i in range(0, table.shape[0], step):
             n = min(step, table.shape[0] - i)
-            fh.seek(offset + i * row_bytes)
+            at = offset + i * row_bytes
+            fh.seek(at)
             rows = np.frombuffer(fh.read(n * row_bytes), dtype=table.dtype)
             if rows.size != n * table.shape[1]:
                 raise ValueError(f"{filename}: shorter than its header says")
+            if dontneed is not None:  # the whole file: a partly covered (large) folio would stay
+                dontneed(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
             yield i, rows
 
 
@@ -158,6 +199,7 @@ def _dense_table(tensor_file: Path, tensors: dict[str, np.ndarray]) -> np.ndarra
     if table.dtype not in (np.float32, np.float16, np.int8, np.float64):
         raise ValueError(f"{tensor_file}: tensor {name!r} has dtype {table.dtype}; expected float32, float16, int8 or float64")
     check_finite(table, name)
+    advise_random(table)  # encode gathers scattered rows: fault in only the pages touched
     return table
 
 

@@ -165,3 +165,32 @@ def test_finite_check_of_a_mapped_table_reads_the_file(tmp_path):
     _io.write_safetensors(path, {"a": np.zeros(3, np.float32), "embeddings": table})
     with pytest.raises(ValueError, match="NaN or inf"):
         check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+
+
+def test_finite_verdict_is_kept_per_file_identity(tmp_path, monkeypatch):
+    """A table found finite is not read again while its file is unchanged; a changed file (here: a NaN
+    written in place, same size, another mtime) is read again and rejected; a file changed moments ago
+    gets no verdict (a coarse timestamp could hide the next change)."""
+    from fastembed_core import _io, model_io
+
+    monkeypatch.setenv("FASTEMBED_CORE_CACHE_DIR", str(tmp_path / "cache"))
+    table = np.ones((300, 8), np.float32)
+    path = tmp_path / "t.safetensors"
+    _io.write_safetensors(path, {"embeddings": table})
+    model_io.check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+    assert not (tmp_path / "cache").exists()  # just written: not settled, no verdict
+    monkeypatch.setattr(model_io, "_SETTLED_NS", -1)
+    reads = []
+    real = model_io._row_slices
+    monkeypatch.setattr(model_io, "_row_slices", lambda t, step: reads.append(1) or real(t, step))
+    model_io.check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+    assert len(reads) == 1 and len(list((tmp_path / "cache").iterdir())) == 1
+    model_io.check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+    assert len(reads) == 1  # the verdict stood in for the read
+    mtime = path.stat().st_mtime_ns
+    table[123, 4] = np.nan
+    _io.write_safetensors(path, {"embeddings": table})
+    os.utime(path, ns=(mtime + 10**9, mtime + 10**9))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model_io.check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+    assert len(reads) == 2

@@ -26,7 +26,7 @@ from typing import IO, Any, Iterator
 
 import numpy as np
 
-__all__ = ["advise_random", "atomic_write", "cache_dir", "read_safetensors", "write_safetensors", "read_json", "open_text", "read_jsonl"]
+__all__ = ["advise_random", "atomic_write", "cache_dir", "drop_page_cache", "read_safetensors", "write_safetensors", "read_json", "open_text", "read_jsonl"]
 
 
 CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
@@ -48,6 +48,26 @@ def advise_random(a: np.ndarray) -> None:
     if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
         try:
             mm.madvise(mmap.MADV_RANDOM)
+        except OSError:
+            pass
+
+
+KEEP_CACHE_ENV = "FASTEMBED_CORE_KEEP_PAGE_CACHE"
+
+
+def drop_page_cache(fd: int) -> None:
+    """Drop the pages of the open file ``fd`` that sit in the page cache but that no process maps
+    (POSIX_FADV_DONTNEED over the whole file; mapped pages stay). A memory-mapped table advised
+    random (``advise_random``) then brings back only the 4 KB pages it touches: a file read whole
+    (a download, a copy, a full check) sits in the cache in large folios, up to 2 MB each, and on
+    recent kernels a fault maps the whole folio. Off when $FASTEMBED_CORE_KEEP_PAGE_CACHE is 1/true
+    (keep a pre-warmed cache: faster first calls, more memory); ignored where unsupported."""
+    if os.environ.get(KEEP_CACHE_ENV, "0").strip().lower() in ("1", "true", "yes", "on"):
+        return
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        try:
+            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except OSError:
             pass
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._io import advise_random, atomic_write, cache_dir, read_json, read_safetensors, write_safetensors
+from ._io import advise_random, atomic_write, cache_dir, drop_page_cache, read_json, read_safetensors, write_safetensors
 from .quantization import model2vec_quantize
 from .ternary import TernaryMatrix, ternarize
 from .tokenize import TextTokenizer
@@ -48,7 +48,7 @@ def check_finite(table: np.ndarray, name: str) -> None:
     """ValueError if a float table holds NaN or inf, checked in slices.
 
     A memory-mapped table is read through its file, not through the mapping, and each slice read is
-    dropped from the page cache again (POSIX_FADV_DONTNEED: pages some process maps stay): the check
+    dropped from the page cache again (``_io.drop_page_cache``: pages some process maps stay): the check
     leaves none of the table's pages in this process or in the cache, so a process holding a large
     model keeps only the rows it gathers (see ``_dense_table``). A finite table is remembered by its
     file's identity (path, device, inode, size, mtime, ctime; a file under ``cache_dir()``), and
@@ -99,7 +99,6 @@ def _row_slices(table: np.ndarray, step: int):
             yield i, table[i : i + step]
         return
     row_bytes = table.shape[1] * table.itemsize
-    dontneed = getattr(os, "posix_fadvise", None)
     with open(filename, "rb", buffering=0) as fh:
         for i in range(0, table.shape[0], step):
             n = min(step, table.shape[0] - i)
@@ -108,8 +107,7 @@ def _row_slices(table: np.ndarray, step: int):
             rows = np.frombuffer(fh.read(n * row_bytes), dtype=table.dtype)
             if rows.size != n * table.shape[1]:
                 raise ValueError(f"{filename}: shorter than its header says")
-            if dontneed is not None:  # the whole file: a partly covered (large) folio would stay
-                dontneed(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            drop_page_cache(fh.fileno())  # the whole file: a partly covered (large) folio would stay
             yield i, rows
 
 
@@ -168,7 +166,9 @@ def load_pretrained(cls: type, path: str | os.PathLike, *, normalize: bool | Non
             raise ValueError(f"{tensor_file}: tensor 'weights' must be float, not {weights.dtype}")
         if mapping is not None and mapping.dtype.kind not in "iu":
             raise ValueError(f"{tensor_file}: tensor 'mapping' must be integer, not {mapping.dtype}")
-        if quantize_to == "ternary":
+        if quantize_to is None and table.dtype != np.float64:
+            _map_lean(table)  # used in place (a quantizer or the float64 conversion reads it all once)
+        elif quantize_to == "ternary":
             table = ternarize(np.asarray(table, dtype=np.float32))
         elif quantize_to is not None:
             table = model2vec_quantize(table, quantize_to)
@@ -199,8 +199,25 @@ def _dense_table(tensor_file: Path, tensors: dict[str, np.ndarray]) -> np.ndarra
     if table.dtype not in (np.float32, np.float16, np.int8, np.float64):
         raise ValueError(f"{tensor_file}: tensor {name!r} has dtype {table.dtype}; expected float32, float16, int8 or float64")
     check_finite(table, name)
-    advise_random(table)  # encode gathers scattered rows: fault in only the pages touched
     return table
+
+
+def _map_lean(table: np.ndarray) -> None:
+    """Encode gathers scattered rows of a memory-mapped table: advise random access and drop the
+    file's unmapped cached pages, so a lone process maps (and the cache holds) only the 4 KB pages
+    of the rows it gathers, not whole large folios (``_io.drop_page_cache``)."""
+    filename = getattr(table, "filename", None)
+    if filename is None:
+        return
+    advise_random(table)
+    try:
+        fd = os.open(filename, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        drop_page_cache(fd)
+    finally:
+        os.close(fd)
 
 
 def _ternary_table(root: Path, tensor_file: Path, tensors: dict[str, np.ndarray], config: dict) -> TernaryMatrix:

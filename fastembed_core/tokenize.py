@@ -168,9 +168,8 @@ class TextTokenizer:
     def from_file(cls, path: Any, *, fast: Any = "auto") -> "TextTokenizer":
         """A TextTokenizer of a tokenizer.json. With ``fast="auto"`` a supported Unigram tokenizer is
         read through its memory-mapped vocabulary cache (``fastembed_core.unigram.cached``): the
-        ``tokenizers.Tokenizer`` is then loaded only when a text needs the fallback."""
-        from tokenizers import Tokenizer
-
+        ``tokenizers.Tokenizer`` is then loaded (and ``tokenizers`` imported) only when a text needs
+        the fallback."""
         if isinstance(fast, str) and fast == "auto" and fast_tokenizer_enabled():
             from .unigram import cached
 
@@ -187,6 +186,8 @@ class TextTokenizer:
                 self.fast, self.fast_reason = fast_path, None
                 self._auto_fast = fast_path
                 return self
+
+        from tokenizers import Tokenizer
 
         try:
             tok = Tokenizer.from_file(str(path))

@@ -76,11 +76,26 @@ def no_fast_reason(tokenizer: Any) -> str:
         from .wordpiece import added_tokens
 
         d = json.loads(tokenizer.to_str())
+        pre, norm = d.get("pre_tokenizer"), d.get("normalizer")
+        if not isinstance(pre, dict) or pre.get("type") != "BertPreTokenizer":
+            return f"WordPiece with pre-tokenizer {_component(pre)} (the fast path takes BertPreTokenizer)"
+        if norm is not None and not (isinstance(norm, dict) and norm.get("type") == "BertNormalizer"):
+            return f"WordPiece with normalizer {_component(norm)} (the fast path takes BertNormalizer or none)"
         added = added_tokens(d, tokenizer)
         if isinstance(added, str):
             return f"WordPiece with {added}"
-        return "WordPiece without BertPreTokenizer / BertNormalizer (or with an unsupported option)"
+        return "WordPiece with an unsupported option (unk_token, ids or prefix)"
     return f"model {model.get('type')} has no fast path"
+
+
+def _component(c: Any) -> str:
+    """A normalizer / pre-tokenizer named by type, a Sequence with its members: "Sequence[NFD, StripAccents]"."""
+    if not isinstance(c, dict):
+        return repr(c)
+    subs = c.get("normalizers", c.get("pretokenizers"))
+    if c.get("type") == "Sequence" and isinstance(subs, list):
+        return f"Sequence[{', '.join(_component(x) for x in subs)}]"
+    return str(c.get("type"))
 
 
 def tokenizer_meta(tokenizer: Any) -> dict:

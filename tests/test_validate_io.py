@@ -194,3 +194,36 @@ def test_finite_verdict_is_kept_per_file_identity(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="NaN or inf"):
         model_io.check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
     assert len(reads) == 2
+
+
+def test_a_table_used_in_place_drops_its_unmapped_page_cache(tmp_path, monkeypatch):
+    """from_pretrained drops the table file's unmapped cached pages (so the pages a lone process maps
+    are the 4 KB ones it gathers, not whole large folios) and advises random access, unless
+    FASTEMBED_CORE_KEEP_PAGE_CACHE is set or the table is converted (quantize_to) rather than mapped.
+    Encoding gives the same vectors either way."""
+    from fastembed_core import model_io
+
+    if not hasattr(os, "posix_fadvise") or not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs posix_fadvise and /proc")
+    monkeypatch.setattr(model_io, "_SETTLED_NS", 10**30)  # no verdict: the check reads every time
+    path = _models.make_tiny_model(tmp_path / "m")
+    table_file = os.path.realpath(path / "model.safetensors")
+    dropped = []
+    real_fadvise = os.posix_fadvise
+
+    def fadvise(fd, offset, length, advice):
+        if advice == os.POSIX_FADV_DONTNEED and os.path.realpath(f"/proc/self/fd/{fd}") == table_file:
+            dropped.append((offset, length))
+        return real_fadvise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    want = fe.StaticModel.from_pretrained(path, fast_tokenizer=False).encode(["alpha beta", "gamma"])
+    assert dropped == [(0, 0), (0, 0)]  # the whole file: after the check's one slice, and once mapped
+    monkeypatch.setenv("FASTEMBED_CORE_KEEP_PAGE_CACHE", "1")
+    dropped.clear()
+    got = fe.StaticModel.from_pretrained(path, fast_tokenizer=False).encode(["alpha beta", "gamma"])
+    assert dropped == []
+    np.testing.assert_array_equal(got, want)
+    monkeypatch.delenv("FASTEMBED_CORE_KEEP_PAGE_CACHE")
+    fe.StaticModel.from_pretrained(path, quantize_to="float16", fast_tokenizer=False)
+    assert dropped == [(0, 0)]  # the check's slice only: the quantized copy is used, not the mapping

@@ -57,8 +57,12 @@ def check_finite(table: np.ndarray, name: str) -> None:
     if table.dtype.kind != "f":
         return
     verdict = _finite_verdict(table)
-    if verdict is not None and verdict[0].exists() and verdict[0].read_text(errors="replace") == verdict[1]:
-        return
+    if verdict is not None:
+        try:
+            if verdict[0].read_bytes() == verdict[1]:
+                return
+        except OSError:  # none yet (or unreadable): check
+            pass
     step = max(1, (1 << 22) // max(1, table.shape[1]))
     for i, rows in _row_slices(table, step):
         if not np.isfinite(rows).all():
@@ -67,12 +71,12 @@ def check_finite(table: np.ndarray, name: str) -> None:
         try:
             verdict[0].parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(verdict[0]) as tmp:
-                tmp.write_text(verdict[1])
+                tmp.write_bytes(verdict[1])
         except OSError:  # a read-only cache only costs the check next time
             pass
 
 
-def _finite_verdict(table: np.ndarray) -> tuple[Path, str, bool] | None:
+def _finite_verdict(table: np.ndarray) -> tuple[Path, bytes, bool] | None:
     """(verdict file, its expected content, whether the file is settled enough to keep one) of a
     whole mapped tensor, else None."""
     filename, offset = getattr(table, "filename", None), getattr(table, "offset", None)
@@ -87,8 +91,9 @@ def _finite_verdict(table: np.ndarray) -> tuple[Path, str, bool] | None:
         return None
     key = (f"finite table v1 {os.path.realpath(filename)} dev={st.st_dev} ino={st.st_ino} size={st.st_size} "
            f"mtime={st.st_mtime_ns} ctime={st.st_ctime_ns} offset={offset} {table.dtype.str} {list(table.shape)}\n")
-    path = cache_dir() / f"finite-{hashlib.sha256(key.encode()).hexdigest()[:40]}"
-    return path, key, time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS
+    raw = key.encode("utf-8", "surrogateescape")  # a path need not be valid UTF-8
+    path = cache_dir() / f"finite-{hashlib.sha256(raw).hexdigest()[:40]}"
+    return path, raw, time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS
 
 
 def _row_slices(table: np.ndarray, step: int):

@@ -26,7 +26,7 @@ from typing import IO, Any, Iterator
 
 import numpy as np
 
-__all__ = ["advise_random", "atomic_write", "cache_dir", "drop_page_cache", "read_safetensors", "write_safetensors", "read_json", "open_text", "read_jsonl"]
+__all__ = ["advise_random", "atomic_write", "cache_dir", "drop_page_cache", "reading_whole", "read_safetensors", "write_safetensors", "read_json", "open_text", "read_jsonl"]
 
 
 CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
@@ -40,16 +40,39 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastembed_core"
 
 
-def advise_random(a: np.ndarray) -> None:
-    """Tell the kernel a memory-mapped array (np.memmap) is read at random places (MADV_RANDOM): a page
-    fault then reads only its page from disk, without read-ahead, so the page cache and this process
-    hold the pages actually touched. Advice only: ignored where unsupported."""
-    mm = getattr(a, "_mmap", None)
-    if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+def _mmap_of(a: Any) -> Any:
+    """The mmap.mmap under a memory-mapped array or a view of one, else None."""
+    while a is not None and not isinstance(a, mmap.mmap):
+        a = getattr(a, "_mmap", None) or getattr(a, "base", None)
+    return a
+
+
+def _madvise(a: Any, advice: str) -> None:
+    mm = _mmap_of(a)
+    if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, advice):
         try:
-            mm.madvise(mmap.MADV_RANDOM)
-        except OSError:
+            mm.madvise(getattr(mmap, advice))
+        except OSError:  # advice only
             pass
+
+
+def advise_random(a: np.ndarray) -> None:
+    """Tell the kernel a memory-mapped array (or a view of one) is read at random places
+    (MADV_RANDOM): a page fault then reads only its page from disk, without read-ahead, so the page
+    cache and this process hold the pages actually touched. Advice only: ignored where unsupported."""
+    _madvise(a, "MADV_RANDOM")
+
+
+@contextlib.contextmanager
+def reading_whole(a: Any) -> Iterator[None]:
+    """Around one pass over the whole of a memory-mapped array advised random (quantizing, saving):
+    read-ahead on for the pass (MADV_SEQUENTIAL), random again after. Without it a cold page cache
+    is read one 4 KB fault at a time (a 256 MB table: 5-9 s instead of ~2 s on a loaded VM)."""
+    _madvise(a, "MADV_SEQUENTIAL")
+    try:
+        yield
+    finally:
+        _madvise(a, "MADV_RANDOM")
 
 
 KEEP_CACHE_ENV = "FASTEMBED_CORE_KEEP_PAGE_CACHE"

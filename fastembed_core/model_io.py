@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._io import advise_random, atomic_write, cache_dir, drop_page_cache, read_json, read_safetensors, write_safetensors
+from ._io import (advise_random, atomic_write, cache_dir, drop_page_cache, read_json, read_safetensors, reading_whole,
+                  write_safetensors)
 from .quantization import model2vec_quantize
 from .ternary import TernaryMatrix, ternarize
 from .tokenize import TextTokenizer
@@ -239,6 +240,11 @@ def _ternary_table(root: Path, tensor_file: Path, tensors: dict[str, np.ndarray]
         raise ValueError(f"{tensor_file}: {exc}") from None
 
 
+def _write_tensors(path: Path, tensors: dict) -> None:
+    with reading_whole(tensors.get("embeddings")):  # a memory-mapped table is read whole once
+        write_safetensors(path, tensors)
+
+
 def save_pretrained(model: "StaticModel", path: str | os.PathLike, *, force: bool = True) -> Path:
     """Write ``model`` as a model2vec directory at ``path``, atomically (see the module docstring).
 
@@ -278,7 +284,7 @@ def save_pretrained(model: "StaticModel", path: str | os.PathLike, *, force: boo
     if model.normalize:
         modules.append({"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"})
     files = {
-        "model.safetensors": lambda p: write_safetensors(p, tensors),
+        "model.safetensors": lambda p: _write_tensors(p, tensors),
         "tokenizer.json": lambda p: model.tokenizer.tokenizer.save(str(p), pretty=False),
         "config.json": lambda p: p.write_text(json.dumps(cfg, indent=4), encoding="utf-8"),
         "modules.json": lambda p: p.write_text(json.dumps(modules, indent=4), encoding="utf-8"),

@@ -227,3 +227,36 @@ def test_a_table_used_in_place_drops_its_unmapped_page_cache(tmp_path, monkeypat
     monkeypatch.delenv("FASTEMBED_CORE_KEEP_PAGE_CACHE")
     fe.StaticModel.from_pretrained(path, quantize_to="float16", fast_tokenizer=False)
     assert dropped == [(0, 0)]  # the check's slice only: the quantized copy is used, not the mapping
+
+
+def _vm_flags(path) -> set:
+    """The VmFlags of this process's mappings of ``path`` (/proc/self/smaps)."""
+    flags, cur = set(), None
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            f = line.split()
+            if f and "-" in f[0] and not f[0].endswith(":"):
+                cur = f[5] if len(f) > 5 else None
+            elif f and f[0] == "VmFlags:" and cur == str(path):
+                flags.update(f[1:])
+    return flags
+
+
+def test_the_mapped_table_is_advised_random_and_sequential_for_a_whole_pass(tmp_path):
+    """The mapped table is advised random (rr) after from_pretrained; quantize and save_pretrained
+    read it whole with read-ahead on (sr) and leave it random again."""
+    from fastembed_core import _io
+
+    if not os.path.exists("/proc/self/smaps"):
+        pytest.skip("needs /proc/self/smaps")
+    path = _models.make_tiny_model(tmp_path / "m")
+    table_file = os.path.realpath(path / "model.safetensors")
+    model = fe.StaticModel.from_pretrained(path, fast_tokenizer=False)
+    assert "rr" in _vm_flags(table_file)
+    with _io.reading_whole(model.table):
+        assert "sr" in _vm_flags(table_file) and "rr" not in _vm_flags(table_file)
+    assert "rr" in _vm_flags(table_file)
+    q = model.quantize("float16")
+    model.save_pretrained(tmp_path / "copy")
+    assert "rr" in _vm_flags(table_file)
+    np.testing.assert_allclose(q.encode(["alpha beta"]), model.encode(["alpha beta"]), atol=2e-3)

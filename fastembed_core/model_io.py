@@ -51,7 +51,7 @@ def check_finite(table: np.ndarray, name: str) -> None:
     A memory-mapped table is read through its file, not through the mapping, and each slice read is
     dropped from the page cache again (``_io.drop_page_cache``: pages some process maps stay): the check
     leaves none of the table's pages in this process or in the cache, so a process holding a large
-    model keeps only the rows it gathers (see ``_dense_table``). A finite table is remembered by its
+    model keeps only the rows it gathers (see ``_map_lean``). A finite table is remembered by its
     file's identity (path, device, inode, size, mtime, ctime; a file under ``cache_dir()``), and
     later loads of the unchanged file skip the read.
     """

@@ -15,10 +15,13 @@ Private_Clean + Private_Dirty of /proc/self/smaps_rollup minus the same after ``
 process run while the first still holds the model. The file-backed pages of the memory-mapped
 table and vocabulary count as private in a lone process (nobody else maps them; they are clean and
 reclaimable), so they are printed apart, with the anonymous part (heap, tokenizer state, Python
-objects: what the process really owns); in the second process the file pages are shared. How many
-file pages a few reads map is the kernel's business: recent kernels map a whole large page-cache
-folio (up to 2 MB) on a fault, so a handful of texts maps most of a file that sits in the page
-cache in large folios. load_s is from_pretrained alone (import_s: importing the package).
+objects: what the process really owns); in the second process the file pages are shared. The last
+line is the floor of any memory-mapped table: the distinct rows the encode gathers and the distinct
+4 KB pages they lie on. A lone process reaches that floor because from_pretrained advises random
+access on the table and drops the file's unmapped page cache (``fastembed_core._io.drop_page_cache``):
+a file read whole (a download, model2vec's load, a copy) sits in the cache in large folios (up to
+2 MB), and this kernel (6.18) maps the whole folio on a fault; pages cached 4 KB at a time are mapped
+only around the ones touched. load_s is from_pretrained alone (import_s: importing the package).
 """
 
 from __future__ import annotations
@@ -142,6 +145,16 @@ if which == 'fastembed_core':
     load = time.perf_counter() - t_imported
     model.encode(texts)
     extra = dict(path=model.tokenizer_path, tokenizer_loaded=model.tokenizer._tokenizer is not None)
+    if len(sys.argv) > 6:  # the floor of any memory-mapped table: the rows and 4 KB pages encode reads
+        import numpy as np
+        from fastembed_core._io import read_safetensors
+        ids = np.unique(model.tokenizer.encode(texts, max_length=model.max_length)[0])
+        table = read_safetensors(path + '/model.safetensors')['embeddings']
+        row = table.shape[1] * table.itemsize
+        pages = np.unique(np.concatenate([(table.offset + ids * row) // 4096,
+                                          (table.offset + ids * row + row - 1) // 4096]))
+        extra.update(rows_touched=int(ids.size), rows_mb=round(ids.size * row / 2**20, 1),
+                     pages_4k_touched=int(pages.size), pages_mb=round(pages.size / 256, 1))
 else:
     from model2vec import StaticModel
     t_imported = time.perf_counter()
@@ -168,8 +181,8 @@ def memory(pieces: int, dim: int) -> None:
         tf = Path(tmp) / "texts.json"
         tf.write_text(json.dumps(texts))
 
-        def run(which, hold=0.0, background=False):
-            cmd = [sys.executable, "-c", CHILD, which, str(path), str(tf), str(hold), str(ROOT)]
+        def run(which, hold=0.0, background=False, floor=False):
+            cmd = [sys.executable, "-c", CHILD, which, str(path), str(tf), str(hold), str(ROOT)] + ["floor"] * floor
             if background:
                 return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
             return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
@@ -183,6 +196,8 @@ def memory(pieces: int, dim: int) -> None:
         print("fastembed_core (2nd proc)", run("fastembed_core"))
         first.wait()
         print("model2vec                ", run("model2vec"))
+        print("floor (rows / 4 KB pages encode reads; counted after measuring)",
+              {k: v for k, v in run("fastembed_core", floor=True).items() if k.startswith(("rows", "pages"))})
 
 
 def main() -> None:

@@ -40,14 +40,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import mmap
 import os
 import threading
 
 import numpy as np
 
 from . import _backend, _parallel, _validate
-from ._io import atomic_write, read_safetensors, write_safetensors
+from ._io import advise_random, atomic_write, read_safetensors, write_safetensors
 from .binary import _as_codes, _positive_int, _topk, pack_bits
 from .index import _cosine_scores, _kept_vectors, _query_codes, _rescore_choice
 
@@ -554,17 +553,6 @@ def _write_safetensors(path, tensors: dict, meta: dict) -> None:
         write_safetensors(tmp, tensors, meta)
 
 
-def _advise_random(a: np.memmap) -> None:
-    """A search reads a few lists and a few rescoring rows at random places: tell the kernel, so a page
-    fault does not read (and map) a large window around it. RSS then tracks what was touched."""
-    mm = getattr(a, "_mmap", None)
-    if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
-        try:
-            mm.madvise(mmap.MADV_RANDOM)
-        except OSError:  # advice only
-            pass
-
-
 def _check_tensors(path: str, tensors: dict, expected: dict, mmap: bool, small=()) -> dict:
     """Check the tensors ``read_safetensors`` mapped against ``expected`` {name: (dtype str, shape)}: the
     names, dtypes and shapes, stored in that order, back to back, up to the end of the file. Returns them
@@ -582,7 +570,7 @@ def _check_tensors(path: str, tensors: dict, expected: dict, mmap: bool, small=(
                 raise ValueError(f"{path}: tensor {name!r} is not stored right after the one before it")
             end = a.offset + a.nbytes
         if mmap and a.nbytes and name not in small:
-            _advise_random(a)
+            advise_random(a)  # a search reads a few lists and rescoring rows at random places
             arrays[name] = a
         else:
             arrays[name] = np.array(a)

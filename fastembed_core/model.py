@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import _parallel, _validate, model_io
-from ._io import read_safetensors, write_safetensors  # noqa: F401  (their old home; kept importable)
+from ._io import read_safetensors, reading_whole, write_safetensors  # noqa: F401  (old home of the I/O; kept importable)
 from .gather import check_mapping, check_table, check_weights, kernel_table, run
 from .model_io import DEFAULT_MAX_LENGTH, UNSET as _UNSET
 from .quantization import EMBEDDING_PRECISIONS as PRECISIONS
@@ -151,6 +151,10 @@ class StaticModel:
             raise TypeError(f"cannot quantize a {type(self.table).__name__} table")
         if ternary_options and to != "ternary":
             raise TypeError(f"quantize({to!r}) takes no options; got {sorted(ternary_options)}")
+        with reading_whole(self.table):  # a memory-mapped table is read whole once
+            return self._quantized(to, ternary_options)
+
+    def _quantized(self, to: str, ternary_options: dict) -> "StaticModel":
         if to == "float16":
             return self._replace(np.asarray(self.table, dtype=np.float16), self.weights)
         if to == "int8":

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._io import atomic_write, read_json, read_safetensors, write_safetensors
+from ._io import (advise_random, atomic_write, cache_dir, drop_page_cache, read_json, read_safetensors, reading_whole,
+                  write_safetensors)
 from .quantization import model2vec_quantize
 from .ternary import TernaryMatrix, ternarize
 from .tokenize import TextTokenizer
@@ -39,19 +40,61 @@ UNSET: Any = object()
 TERNARY_PACKED, TERNARY_SCALES = "ternary_packed", "ternary_scales"
 
 
+# A file must be this old (ctime) before its finite verdict is kept: a later change then moves ctime
+# even on filesystems with coarse timestamps ("racy git" rule).
+_SETTLED_NS = 2_000_000_000
+
+
 def check_finite(table: np.ndarray, name: str) -> None:
     """ValueError if a float table holds NaN or inf, checked in slices.
 
-    A memory-mapped table is read through the file, not through the mapping: the check then leaves
-    none of the table's pages in this process (they stay in the shared page cache), so a process
-    holding a large model keeps only the rows it gathers.
+    A memory-mapped table is read through its file, not through the mapping, and each slice read is
+    dropped from the page cache again (``_io.drop_page_cache``: pages some process maps stay): the check
+    leaves none of the table's pages in this process or in the cache, so a process holding a large
+    model keeps only the rows it gathers (see ``_map_lean``). A finite table is remembered by its
+    file's identity (path, device, inode, size, mtime, ctime; a file under ``cache_dir()``), and
+    later loads of the unchanged file skip the read.
     """
     if table.dtype.kind != "f":
         return
+    verdict = _finite_verdict(table)
+    if verdict is not None:
+        try:
+            if verdict[0].read_bytes() == verdict[1]:
+                return
+        except OSError:  # none yet (or unreadable): check
+            pass
     step = max(1, (1 << 22) // max(1, table.shape[1]))
     for i, rows in _row_slices(table, step):
         if not np.isfinite(rows).all():
             raise ValueError(f"tensor {name!r} contains NaN or inf (rows {i}..{i + step})")
+    if verdict is not None and verdict[2]:
+        try:
+            verdict[0].parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(verdict[0]) as tmp:
+                tmp.write_bytes(verdict[1])
+        except OSError:  # a read-only cache only costs the check next time
+            pass
+
+
+def _finite_verdict(table: np.ndarray) -> tuple[Path, bytes, bool] | None:
+    """(verdict file, its expected content, whether the file is settled enough to keep one) of a
+    whole mapped tensor, else None."""
+    filename, offset = getattr(table, "filename", None), getattr(table, "offset", None)
+    if filename is None or offset is None:
+        return None
+    import hashlib
+    import time
+
+    try:
+        st = os.stat(filename)
+    except OSError:
+        return None
+    key = (f"finite table v1 {os.path.realpath(filename)} dev={st.st_dev} ino={st.st_ino} size={st.st_size} "
+           f"mtime={st.st_mtime_ns} ctime={st.st_ctime_ns} offset={offset} {table.dtype.str} {list(table.shape)}\n")
+    raw = key.encode("utf-8", "surrogateescape")  # a path need not be valid UTF-8
+    path = cache_dir() / f"finite-{hashlib.sha256(raw).hexdigest()[:40]}"
+    return path, raw, time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS
 
 
 def _row_slices(table: np.ndarray, step: int):
@@ -62,13 +105,15 @@ def _row_slices(table: np.ndarray, step: int):
             yield i, table[i : i + step]
         return
     row_bytes = table.shape[1] * table.itemsize
-    with open(filename, "rb") as fh:
+    with open(filename, "rb", buffering=0) as fh:
         for i in range(0, table.shape[0], step):
             n = min(step, table.shape[0] - i)
-            fh.seek(offset + i * row_bytes)
+            at = offset + i * row_bytes
+            fh.seek(at)
             rows = np.frombuffer(fh.read(n * row_bytes), dtype=table.dtype)
             if rows.size != n * table.shape[1]:
                 raise ValueError(f"{filename}: shorter than its header says")
+            drop_page_cache(fh.fileno())  # the whole file: a partly covered (large) folio would stay
             yield i, rows
 
 
@@ -127,7 +172,9 @@ def load_pretrained(cls: type, path: str | os.PathLike, *, normalize: bool | Non
             raise ValueError(f"{tensor_file}: tensor 'weights' must be float, not {weights.dtype}")
         if mapping is not None and mapping.dtype.kind not in "iu":
             raise ValueError(f"{tensor_file}: tensor 'mapping' must be integer, not {mapping.dtype}")
-        if quantize_to == "ternary":
+        if quantize_to is None and table.dtype != np.float64:
+            _map_lean(table)  # used in place (a quantizer or the float64 conversion reads it all once)
+        elif quantize_to == "ternary":
             table = ternarize(np.asarray(table, dtype=np.float32))
         elif quantize_to is not None:
             table = model2vec_quantize(table, quantize_to)
@@ -161,6 +208,24 @@ def _dense_table(tensor_file: Path, tensors: dict[str, np.ndarray]) -> np.ndarra
     return table
 
 
+def _map_lean(table: np.ndarray) -> None:
+    """Encode gathers scattered rows of a memory-mapped table: advise random access and drop the
+    file's unmapped cached pages, so a lone process maps (and the cache holds) only the 4 KB pages
+    of the rows it gathers, not whole large folios (``_io.drop_page_cache``)."""
+    filename = getattr(table, "filename", None)
+    if filename is None:
+        return
+    advise_random(table)
+    try:
+        fd = os.open(filename, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        drop_page_cache(fd)
+    finally:
+        os.close(fd)
+
+
 def _ternary_table(root: Path, tensor_file: Path, tensors: dict[str, np.ndarray], config: dict) -> TernaryMatrix:
     """The table of a directory written by save_pretrained from a ternary model."""
     shape = config.get("ternary_shape")
@@ -173,6 +238,11 @@ def _ternary_table(root: Path, tensor_file: Path, tensors: dict[str, np.ndarray]
         return TernaryMatrix(tensors[TERNARY_PACKED], scales, (shape[0], shape[1]))  # verifies every code
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{tensor_file}: {exc}") from None
+
+
+def _write_tensors(path: Path, tensors: dict) -> None:
+    with reading_whole(tensors.get("embeddings")):  # a memory-mapped table is read whole once
+        write_safetensors(path, tensors)
 
 
 def save_pretrained(model: "StaticModel", path: str | os.PathLike, *, force: bool = True) -> Path:
@@ -214,7 +284,7 @@ def save_pretrained(model: "StaticModel", path: str | os.PathLike, *, force: boo
     if model.normalize:
         modules.append({"idx": 1, "name": "1", "path": "1_Normalize", "type": "sentence_transformers.models.Normalize"})
     files = {
-        "model.safetensors": lambda p: write_safetensors(p, tensors),
+        "model.safetensors": lambda p: _write_tensors(p, tensors),
         "tokenizer.json": lambda p: model.tokenizer.tokenizer.save(str(p), pretty=False),
         "config.json": lambda p: p.write_text(json.dumps(cfg, indent=4), encoding="utf-8"),
         "modules.json": lambda p: p.write_text(json.dumps(modules, indent=4), encoding="utf-8"),

@@ -76,11 +76,26 @@ def no_fast_reason(tokenizer: Any) -> str:
         from .wordpiece import added_tokens
 
         d = json.loads(tokenizer.to_str())
+        pre, norm = d.get("pre_tokenizer"), d.get("normalizer")
+        if not isinstance(pre, dict) or pre.get("type") != "BertPreTokenizer":
+            return f"WordPiece with pre-tokenizer {_component(pre)} (the fast path takes BertPreTokenizer)"
+        if norm is not None and not (isinstance(norm, dict) and norm.get("type") == "BertNormalizer"):
+            return f"WordPiece with normalizer {_component(norm)} (the fast path takes BertNormalizer or none)"
         added = added_tokens(d, tokenizer)
         if isinstance(added, str):
             return f"WordPiece with {added}"
-        return "WordPiece without BertPreTokenizer / BertNormalizer (or with an unsupported option)"
+        return "WordPiece with an unsupported option (unk_token, ids or prefix)"
     return f"model {model.get('type')} has no fast path"
+
+
+def _component(c: Any) -> str:
+    """A normalizer / pre-tokenizer named by type, a Sequence with its members: "Sequence[NFD, StripAccents]"."""
+    if not isinstance(c, dict):
+        return repr(c)
+    subs = c.get("normalizers", c.get("pretokenizers"))
+    if c.get("type") == "Sequence" and isinstance(subs, list):
+        return f"Sequence[{', '.join(_component(x) for x in subs)}]"
+    return str(c.get("type"))
 
 
 def tokenizer_meta(tokenizer: Any) -> dict:
@@ -168,9 +183,8 @@ class TextTokenizer:
     def from_file(cls, path: Any, *, fast: Any = "auto") -> "TextTokenizer":
         """A TextTokenizer of a tokenizer.json. With ``fast="auto"`` a supported Unigram tokenizer is
         read through its memory-mapped vocabulary cache (``fastembed_core.unigram.cached``): the
-        ``tokenizers.Tokenizer`` is then loaded only when a text needs the fallback."""
-        from tokenizers import Tokenizer
-
+        ``tokenizers.Tokenizer`` is then loaded (and ``tokenizers`` imported) only when a text needs
+        the fallback."""
         if isinstance(fast, str) and fast == "auto" and fast_tokenizer_enabled():
             from .unigram import cached
 
@@ -187,6 +201,8 @@ class TextTokenizer:
                 self.fast, self.fast_reason = fast_path, None
                 self._auto_fast = fast_path
                 return self
+
+        from tokenizers import Tokenizer
 
         try:
             tok = Tokenizer.from_file(str(path))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import json
 import mmap
-import os
 import re
 import sys
 import unicodedata
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import _backend
-from ._io import atomic_write
+from ._io import CACHE_ENV, atomic_write, cache_dir  # noqa: F401  (CACHE_ENV: re-exported)
 from .wordpiece import FastWordPiece, added_tokens
 
 __all__ = ["FastUnigram", "unsupported_reason", "cached", "cache_dir"]
@@ -229,17 +228,8 @@ def _rebuild(spec: dict, blob: bytes | None) -> FastUnigram:
 
 # ------------------------------------------------------------------ the memory-mapped vocabulary cache
 
-CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
 _CACHE_MAGIC = b"FEUGCACH"
 _CACHE_FORMAT = 4
-
-
-def cache_dir() -> Path:
-    """Where vocabulary caches live: $FASTEMBED_CORE_CACHE_DIR, else $XDG_CACHE_HOME/fastembed_core
-    (default ~/.cache/fastembed_core)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastembed_core"
 
 
 def _cache_path(data: bytes) -> Path:

@@ -163,6 +163,21 @@ def test_unsupported_components_are_named():
         assert ids.tolist() == ref[0].tolist()
 
 
+def test_strip_accents_reason_names_the_component(tmp_path):
+    """A StripAccents inside a Sequence (loaded from a file: the vocabulary cache is skipped) and Nmt
+    are named by the reason; the ids are still those of tokenizers."""
+    tok = U.spm_tokenizer("xlmr")
+    strip = _with(tok, normalizer={"type": "Sequence", "normalizers": [{"type": "NFKD"}, {"type": "StripAccents"}]})
+    assert unsupported_reason(strip) == "normalizer StripAccents"
+    path = tmp_path / "tokenizer.json"
+    strip.save(str(path))
+    t = TextTokenizer.from_file(path)
+    assert t.fast is None and t.path == "tokenizers" and t.fast_reason == "normalizer StripAccents"
+    texts = ["Crème brûlée à Zürich", "naïve café"]
+    assert t.encode(texts, max_length=None)[0].tolist() == TextTokenizer(strip, fast=None).encode(texts, max_length=None)[0].tolist()
+    assert unsupported_reason(_with(tok, normalizer={"type": "Nmt"})) == "normalizer Nmt"
+
+
 def test_supported_variants_match():
     """Strip / Prepend / literal Replace / WhitespaceSplit / Metaspace never + no split / no unk_id."""
     tok = U.spm_tokenizer("xlmr")

@@ -165,3 +165,98 @@ def test_finite_check_of_a_mapped_table_reads_the_file(tmp_path):
     _io.write_safetensors(path, {"a": np.zeros(3, np.float32), "embeddings": table})
     with pytest.raises(ValueError, match="NaN or inf"):
         check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+
+
+def test_finite_verdict_is_kept_per_file_identity(tmp_path, monkeypatch):
+    """A table found finite is not read again while its file is unchanged; a changed file (here: a NaN
+    written in place, same size, another mtime) is read again and rejected; a file changed moments ago
+    gets no verdict (a coarse timestamp could hide the next change)."""
+    from fastembed_core import _io, model_io
+
+    monkeypatch.setenv("FASTEMBED_CORE_CACHE_DIR", str(tmp_path / "cache"))
+    table = np.ones((300, 8), np.float32)
+    path = tmp_path / "t.safetensors"
+    _io.write_safetensors(path, {"embeddings": table})
+    model_io.check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+    assert not (tmp_path / "cache").exists()  # just written: not settled, no verdict
+    monkeypatch.setattr(model_io, "_SETTLED_NS", -1)
+    reads = []
+    real = model_io._row_slices
+    monkeypatch.setattr(model_io, "_row_slices", lambda t, step: reads.append(1) or real(t, step))
+    model_io.check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+    assert len(reads) == 1 and len(list((tmp_path / "cache").iterdir())) == 1
+    model_io.check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+    assert len(reads) == 1  # the verdict stood in for the read
+    mtime = path.stat().st_mtime_ns
+    table[123, 4] = np.nan
+    _io.write_safetensors(path, {"embeddings": table})
+    os.utime(path, ns=(mtime + 10**9, mtime + 10**9))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model_io.check_finite(_io.read_safetensors(path)["embeddings"], "embeddings")
+    assert len(reads) == 2
+
+
+def test_a_table_used_in_place_drops_its_unmapped_page_cache(tmp_path, monkeypatch):
+    """from_pretrained drops the table file's unmapped cached pages (so the pages a lone process maps
+    are the 4 KB ones it gathers, not whole large folios) and advises random access, unless
+    FASTEMBED_CORE_KEEP_PAGE_CACHE is set or the table is converted (quantize_to) rather than mapped.
+    Encoding gives the same vectors either way."""
+    from fastembed_core import model_io
+
+    if not hasattr(os, "posix_fadvise") or not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs posix_fadvise and /proc")
+    monkeypatch.setattr(model_io, "_SETTLED_NS", 10**30)  # no verdict: the check reads every time
+    path = _models.make_tiny_model(tmp_path / "m")
+    table_file = os.path.realpath(path / "model.safetensors")
+    dropped = []
+    real_fadvise = os.posix_fadvise
+
+    def fadvise(fd, offset, length, advice):
+        if advice == os.POSIX_FADV_DONTNEED and os.path.realpath(f"/proc/self/fd/{fd}") == table_file:
+            dropped.append((offset, length))
+        return real_fadvise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    want = fe.StaticModel.from_pretrained(path, fast_tokenizer=False).encode(["alpha beta", "gamma"])
+    assert dropped == [(0, 0), (0, 0)]  # the whole file: after the check's one slice, and once mapped
+    monkeypatch.setenv("FASTEMBED_CORE_KEEP_PAGE_CACHE", "1")
+    dropped.clear()
+    got = fe.StaticModel.from_pretrained(path, fast_tokenizer=False).encode(["alpha beta", "gamma"])
+    assert dropped == []
+    np.testing.assert_array_equal(got, want)
+    monkeypatch.delenv("FASTEMBED_CORE_KEEP_PAGE_CACHE")
+    fe.StaticModel.from_pretrained(path, quantize_to="float16", fast_tokenizer=False)
+    assert dropped == [(0, 0)]  # the check's slice only: the quantized copy is used, not the mapping
+
+
+def _vm_flags(path) -> set:
+    """The VmFlags of this process's mappings of ``path`` (/proc/self/smaps)."""
+    flags, cur = set(), None
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            f = line.split()
+            if f and "-" in f[0] and not f[0].endswith(":"):
+                cur = f[5] if len(f) > 5 else None
+            elif f and f[0] == "VmFlags:" and cur == str(path):
+                flags.update(f[1:])
+    return flags
+
+
+def test_the_mapped_table_is_advised_random_and_sequential_for_a_whole_pass(tmp_path):
+    """The mapped table is advised random (rr) after from_pretrained; quantize and save_pretrained
+    read it whole with read-ahead on (sr) and leave it random again."""
+    from fastembed_core import _io
+
+    if not os.path.exists("/proc/self/smaps"):
+        pytest.skip("needs /proc/self/smaps")
+    path = _models.make_tiny_model(tmp_path / "m")
+    table_file = os.path.realpath(path / "model.safetensors")
+    model = fe.StaticModel.from_pretrained(path, fast_tokenizer=False)
+    assert "rr" in _vm_flags(table_file)
+    with _io.reading_whole(model.table):
+        assert "sr" in _vm_flags(table_file) and "rr" not in _vm_flags(table_file)
+    assert "rr" in _vm_flags(table_file)
+    q = model.quantize("float16")
+    model.save_pretrained(tmp_path / "copy")
+    assert "rr" in _vm_flags(table_file)
+    np.testing.assert_allclose(q.encode(["alpha beta"]), model.encode(["alpha beta"]), atol=2e-3)

@@ -402,3 +402,20 @@ def test_static_model_reports_and_disables_fast_path(tmp_path):
     assert np.array_equal(model.encode(texts), fast_vecs)
     caps = fe.capabilities()["tokenizer_fast_path"]
     assert caps["enabled"] is True and caps["wordpiece"] == (_backend.BACKEND == "compiled")
+
+
+def test_unsupported_wordpiece_pipelines_name_the_component():
+    """The reason names the normalizer (a Sequence with its members) or pre-tokenizer the fast path
+    does not take."""
+    from _models import tiny_tokenizer
+
+    from fastembed_core.tokenize import TextTokenizer
+
+    tok = tiny_tokenizer()
+    tok.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(), normalizers.Lowercase()])
+    t = TextTokenizer(tok)
+    assert t.fast is None and t.fast_reason == ("WordPiece with normalizer Sequence[NFD, StripAccents, Lowercase] "
+                                                "(the fast path takes BertNormalizer or none)")
+    tok = tiny_tokenizer()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    assert TextTokenizer(tok).fast_reason.startswith("WordPiece with pre-tokenizer Whitespace ")

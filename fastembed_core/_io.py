@@ -26,7 +26,7 @@ from typing import IO, Any, Iterator
 
 import numpy as np
 
-__all__ = ["advise_random", "atomic_write", "cache_dir", "drop_page_cache", "reading_whole", "read_safetensors", "write_safetensors", "read_json", "open_text", "read_jsonl"]
+__all__ = ["advise_random", "atomic_write", "cache_dir", "drop_page_cache", "reading_whole", "resident_fraction", "read_safetensors", "write_safetensors", "read_json", "open_text", "read_jsonl"]
 
 
 CACHE_ENV = "FASTEMBED_CORE_CACHE_DIR"
@@ -76,6 +76,28 @@ def reading_whole(a: Any) -> Iterator[None]:
 
 
 KEEP_CACHE_ENV = "FASTEMBED_CORE_KEEP_PAGE_CACHE"
+
+
+def resident_fraction(a: Any) -> float | None:
+    """The fraction of the pages of the file mapping under ``a`` that sit in the page cache (mincore),
+    or None where that cannot be asked. (Linux reports only this process's mapped pages for a file
+    it neither owns nor may write, which reads as "sparse".)"""
+    mm = _mmap_of(a)
+    if mm is None or len(mm) == 0:
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        view = np.frombuffer(mm, np.uint8)
+        page = mmap.PAGESIZE
+        vec = np.zeros((len(mm) + page - 1) // page, np.uint8)
+        rc = libc.mincore(ctypes.c_void_p(view.ctypes.data), ctypes.c_size_t(len(mm)),
+                          ctypes.c_void_p(vec.ctypes.data))
+        del view
+    except (OSError, AttributeError, ValueError, TypeError):
+        return None
+    return None if rc != 0 else float(np.count_nonzero(vec & 1)) / len(vec)
 
 
 def drop_page_cache(fd: int) -> None:

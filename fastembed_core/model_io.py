@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._io import (advise_random, atomic_write, cache_dir, drop_page_cache, read_json, read_safetensors, reading_whole,
-                  write_safetensors)
+                  resident_fraction, write_safetensors)
 from .quantization import model2vec_quantize
 from .ternary import TernaryMatrix, ternarize
 from .tokenize import TextTokenizer
@@ -208,14 +208,23 @@ def _dense_table(tensor_file: Path, tensors: dict[str, np.ndarray]) -> np.ndarra
     return table
 
 
+# A table file this much in the page cache was read whole (a download, a copy, another library's load):
+# large folios, which a fault maps whole. A sparser cache holds the 4 KB pages earlier gathers read: kept.
+_WHOLE_READ_RESIDENCY = 0.9
+
+
 def _map_lean(table: np.ndarray) -> None:
-    """Encode gathers scattered rows of a memory-mapped table: advise random access and drop the
-    file's unmapped cached pages, so a lone process maps (and the cache holds) only the 4 KB pages
-    of the rows it gathers, not whole large folios (``_io.drop_page_cache``)."""
+    """Encode gathers scattered rows of a memory-mapped table: advise random access, and when the
+    file sits (almost) whole in the page cache drop its unmapped cached pages, so a lone process maps
+    (and the cache holds) only the 4 KB pages of the rows it gathers, not whole large folios
+    (``_io.drop_page_cache``). A cache left sparse by earlier gathers is kept (warm repeat loads)."""
     filename = getattr(table, "filename", None)
     if filename is None:
         return
     advise_random(table)
+    resident = resident_fraction(table)
+    if resident is not None and resident < _WHOLE_READ_RESIDENCY:
+        return
     try:
         fd = os.open(filename, os.O_RDONLY)
     except OSError:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .hamming import hamming_distance
 
-__all__ = ["ivf_probe", "ivf_topk", "ivf_topk_grouped"]
+__all__ = ["ivf_probe", "ivf_search", "ivf_topk", "ivf_topk_grouped"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -107,3 +107,26 @@ def ivf_probe(queries: np.ndarray, centroids: np.ndarray, nprobe: int, out: np.n
     at_cut = dist == cut[:, None]
     take = (dist < cut[:, None]) | (at_cut & (np.cumsum(at_cut, axis=1) <= (nprobe - below)[:, None]))
     out[:] = np.nonzero(take)[1].reshape(nq, nprobe)
+
+
+def ivf_search(
+    queries: np.ndarray,
+    centroids: np.ndarray,
+    nprobe: int,
+    offsets: np.ndarray,
+    codes: np.ndarray,
+    ids: np.ndarray,
+    k: int,
+    out_distances: np.ndarray,
+    out_rows: np.ndarray,
+) -> None:
+    """A search in one call: ``ivf_probe`` of each query over the centroids, then ``ivf_topk`` over the
+    probed lists, list l being the rows ``offsets[l]:offsets[l + 1]`` (offsets: int64[nlist + 1]).
+    ValueError if a probed list is not an ascending range within the rows of codes. (The compiled
+    kernel scans the lists nearest first; the result is the same.)"""
+    nq, nlist = queries.shape[0], centroids.shape[0]
+    if offsets.shape[0] != nlist + 1:
+        raise ValueError(f"offsets must have nlist + 1 = {nlist + 1} entries, got {offsets.shape[0]}")
+    probe = np.empty((nq, nprobe), np.int64)
+    ivf_probe(queries, centroids, nprobe, probe)
+    ivf_topk(queries, codes, ids, offsets[probe], offsets[probe + 1], k, out_distances, out_rows)

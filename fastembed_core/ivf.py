@@ -363,8 +363,9 @@ class IVFBinaryIndex:
                                                    rows[s:e]), nq, threads)
         if self.replicas > 1:
             dist, rows = _distinct_rows(dist, rows, ids, kc)
-        missing = rows < 0
-        any_missing = bool(missing.any())
+        # missing slots (-1) come last: the last column tells whether there are any (cheap for one query)
+        any_missing = bool(rows[0, -1] < 0) if nq == 1 else bool((rows[:, -1] < 0).any())
+        missing = rows < 0 if any_missing else None
         safe = np.where(missing, 0, rows) if any_missing else rows
         out_ids = np.asarray(ids)[safe]
         if any_missing:
@@ -447,12 +448,16 @@ class IVFBinaryIndex:
         index._vectors, index._scales = arrays.get("vectors", index._vectors), arrays.get("scales", index._scales)
         return index
 
-    def empty_like(self, *, keep="same") -> IVFBinaryIndex:
-        """A new, empty index with the same quantizer and options (e.g. a new shard); ``keep`` may differ."""
+    def empty_like(self, *, keep="same", replicas: int | None = None) -> IVFBinaryIndex:
+        """A new, empty index with the same quantizer and options (e.g. a new shard); ``keep`` and
+        ``replicas`` may differ."""
         self._require_trained()
         other = IVFBinaryIndex(self.dim, nlist=self.centroids.shape[0], keep=self.keep if keep == "same" else keep, threshold=self.threshold.copy(),
                                nprobe=self.nprobe, seed=self.seed, niter=self.niter,
-                               max_points_per_list=self.max_points_per_list, replicas=self.replicas)
+                               max_points_per_list=self.max_points_per_list,
+                               replicas=self.replicas if replicas is None else replicas)
+        if other.replicas > self.centroids.shape[0]:
+            raise ValueError(f"replicas={other.replicas} is larger than nlist={self.centroids.shape[0]}")
         other.centroids = np.array(self.centroids)
         other._reset_lists()
         return other
@@ -485,9 +490,8 @@ def finish_candidates(cand, k: int) -> tuple[np.ndarray, np.ndarray]:
     if cos is None:
         dist, ids = dist[:, :k], ids[:, :k]
         scores = np.negative(dist, dtype=np.float32)
-        missing = ids < 0
-        if missing.any():
-            scores[missing] = -np.inf
+        if (ids[0, -1] < 0) if ids.shape[0] == 1 else (ids[:, -1] < 0).any():  # missing slots come last
+            scores[ids < 0] = -np.inf
         return scores, ids
     key_ids = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
     order = np.lexsort((key_ids, -cos), axis=-1)[:, :k]

@@ -422,3 +422,4 @@ def test_replicas_two_lists_per_vector(backend, data, tmp_path, keep):
         IVFBinaryIndex(DIM, replicas=3)
     with pytest.raises(ValueError, match="replicas"):
         IVFBinaryIndex(DIM, nlist=1, replicas=2).train(x)
+    assert one.empty_like(replicas=2).replicas == 2 and two.empty_like().replicas == 2

@@ -62,6 +62,7 @@ def ivf_search(
     k: int,
     out_distances: "np.ndarray",
     out_rows: "np.ndarray",
+    distinct: bool = False,
 ) -> None: ...
 def ivf_topk_grouped(
     queries: "np.ndarray",

@@ -126,12 +126,13 @@ def ivf_probe(const uint8_t[:, :] queries, const uint8_t[:, :] centroids, Py_ssi
 cdef extern from "ivf.h" nogil:
     int fe_ivf_search(const uint8_t *q, const uint8_t *centroids, size_t nlist, size_t c_stride, size_t width,
                       size_t nprobe, const int64_t *offsets, const uint8_t *codes, size_t code_stride, size_t n,
-                      const int64_t *ids, size_t k, int32_t *out_d, int64_t *out_r, int32_t *work, int64_t *work_k)
+                      const int64_t *ids, size_t k, int distinct, int32_t *out_d, int64_t *out_r, int32_t *work,
+                      int64_t *work_k)
 
 
 def ivf_search(const uint8_t[:, :] queries, const uint8_t[:, :] centroids, Py_ssize_t nprobe,
                const int64_t[::1] offsets, const uint8_t[:, :] codes, const int64_t[::1] ids, Py_ssize_t k,
-               int32_t[:, ::1] out_distances, int64_t[:, ::1] out_rows):
+               int32_t[:, ::1] out_distances, int64_t[:, ::1] out_rows, bint distinct=False):
     cdef Py_ssize_t nq = queries.shape[0], nlist = centroids.shape[0], n = codes.shape[0], width = queries.shape[1]
     cdef Py_ssize_t i
     cdef int rc = 0
@@ -162,7 +163,8 @@ def ivf_search(const uint8_t[:, :] queries, const uint8_t[:, :] centroids, Py_ss
     with nogil:
         for i in range(nq):
             rc = fe_ivf_search(&queries[0, 0] + i * sq, &centroids[0, 0], nlist, sl, width, nprobe, &offsets[0],
-                               cp, sc, n, ip, k, &out_distances[i, 0], &out_rows[i, 0], &work[0], &work_k[0])
+                               cp, sc, n, ip, k, distinct, &out_distances[i, 0], &out_rows[i, 0], &work[0],
+                               &work_k[0])
             if rc != 0:
                 break
     if rc != 0:

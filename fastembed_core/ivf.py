@@ -343,26 +343,30 @@ class IVFBinaryIndex:
         if k > n:
             raise ValueError(f"k={k} is larger than the index ({n} vectors)")
         kc = min(n, k * m) if rescore else k
-        kr = kc * self.replicas  # the best kc distinct ids are among the best kc * replicas rows
+        kr = kc * self.replicas  # a batch: the best kc distinct ids are among the best kc * replicas rows
         nq = qcodes.shape[0]
         if ids.shape[0] == 0:  # an empty part of a larger collection
             empty = np.full((nq, kc), -1, np.int64)
             return single, (np.full((nq, kc), _INT32_MAX, np.int32), empty,
                             np.full((nq, kc), -np.inf, np.float32) if rescore else None)
-        dist = np.empty((nq, kr), np.int32)
-        rows = np.empty((nq, kr), np.int64)
-        if nq == 1:  # one call: probe, list scan and top-k (a query costs tens of microseconds)
-            _backend.kernels.ivf_search(qcodes, self.centroids, nprobe, offsets, codes, ids, kr, dist, rows)
-        elif threads == 1:  # inline, no thread hand-off
-            probe = np.empty((nq, nprobe), np.int64)
-            _backend.kernels.ivf_probe(qcodes, self.centroids, nprobe, probe)
-            _scan_lists(qcodes, codes, ids, offsets, probe, kr, dist, rows)
+        if nq == 1:  # one call: probe, list scan and top-k of distinct ids (a query costs tens of microseconds)
+            dist = np.empty((1, kc), np.int32)
+            rows = np.empty((1, kc), np.int64)
+            _backend.kernels.ivf_search(qcodes, self.centroids, nprobe, offsets, codes, ids, kc, dist, rows,
+                                        self.replicas > 1)
         else:
-            probe = _nearest_lists(qcodes, self.centroids, nprobe, threads)
-            _parallel.run(lambda s, e: _scan_lists(qcodes[s:e], codes, ids, offsets, probe[s:e], kr, dist[s:e],
-                                                   rows[s:e]), nq, threads)
-        if self.replicas > 1:
-            dist, rows = _distinct_rows(dist, rows, ids, kc)
+            dist = np.empty((nq, kr), np.int32)
+            rows = np.empty((nq, kr), np.int64)
+            if threads == 1:  # inline, no thread hand-off
+                probe = np.empty((nq, nprobe), np.int64)
+                _backend.kernels.ivf_probe(qcodes, self.centroids, nprobe, probe)
+                _scan_lists(qcodes, codes, ids, offsets, probe, kr, dist, rows)
+            else:
+                probe = _nearest_lists(qcodes, self.centroids, nprobe, threads)
+                _parallel.run(lambda s, e: _scan_lists(qcodes[s:e], codes, ids, offsets, probe[s:e], kr, dist[s:e],
+                                                       rows[s:e]), nq, threads)
+            if self.replicas > 1:
+                dist, rows = _distinct_rows(dist, rows, ids, kc)
         # missing slots (-1) come last: the last column tells whether there are any (cheap for one query)
         any_missing = bool(rows[0, -1] < 0) if nq == 1 else bool((rows[:, -1] < 0).any())
         missing = rows < 0 if any_missing else None

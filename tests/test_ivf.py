@@ -346,7 +346,8 @@ def test_nearest_lists_match_hamming_topk(backend):
 def test_fused_search_is_probe_then_scan(backend, width):
     """``ivf_search`` (the one-call probe + list scan + top-k of a single query, lists scanned nearest
     first in the compiled kernel) equals ``ivf_probe`` then ``ivf_topk`` over the probed lists, with
-    many tied centroid and row distances and empty lists; bad offsets are refused before any scan."""
+    many tied centroid and row distances and empty lists; with ``distinct``, an id stored in two lists
+    counts once; bad offsets are refused before any scan."""
     rng = np.random.default_rng(8)
     nlist, n = 40, 900
     cents = rng.integers(0, 256, size=(nlist, width), dtype=np.uint8) & 0x31
@@ -367,6 +368,24 @@ def test_fused_search_is_probe_then_scan(backend, width):
         kern.ivf_search(q, cents, nprobe, offsets, codes, ids, k, *got)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+    # distinct=True: ids stored twice (same code, two lists) count once, as in an index with replicas=2
+    twice = np.concatenate([codes, codes])
+    twice_ids = np.concatenate([ids, ids])
+    lists = np.concatenate([np.repeat(np.arange(nlist), sizes), (np.repeat(np.arange(nlist), sizes) + 7) % nlist])
+    order = np.lexsort((twice_ids, lists))
+    off2 = np.concatenate([[0], np.cumsum(np.bincount(lists, minlength=nlist))]).astype(np.int64)
+    twice, twice_ids = np.ascontiguousarray(twice[order]), twice_ids[order]
+    for nprobe, k in ((3, 10), (nlist, 50)):
+        got = (np.empty((5, k), np.int32), np.empty((5, k), np.int64))
+        kern.ivf_search(q, cents, nprobe, off2, twice, twice_ids, k, *got, True)
+        probe = np.empty((5, nprobe), np.int64)
+        kern.ivf_probe(q, cents, nprobe, probe)
+        for i in range(5):
+            rows = np.concatenate([np.arange(off2[g], off2[g + 1]) for g in probe[i]])
+            dist = np.unpackbits(q[i] ^ twice[rows], axis=1).sum(1)
+            pairs = sorted(set(zip(dist.tolist(), twice_ids[rows].tolist())))[:k]
+            assert list(zip(got[0][i, : len(pairs)].tolist(), twice_ids[got[1][i, : len(pairs)]].tolist())) == pairs
+            assert (got[1][i, len(pairs) :] == -1).all()
     out = (np.empty((5, 3), np.int32), np.empty((5, 3), np.int64))
     bad = offsets.copy()
     bad[1:] += n  # every list past the end of the codes

@@ -119,14 +119,31 @@ def ivf_search(
     k: int,
     out_distances: np.ndarray,
     out_rows: np.ndarray,
+    distinct: bool = False,
 ) -> None:
     """A search in one call: ``ivf_probe`` of each query over the centroids, then ``ivf_topk`` over the
     probed lists, list l being the rows ``offsets[l]:offsets[l + 1]`` (offsets: int64[nlist + 1]).
-    ValueError if a probed list is not an ascending range within the rows of codes. (The compiled
-    kernel scans the lists nearest first; the result is the same.)"""
+    ``distinct``: rows with an equal (distance, id) pair count once (an id stored in several lists):
+    the k best distinct pairs. ValueError if a probed list is not an ascending range within the rows
+    of codes. (The compiled kernel scans the lists nearest first; the result is the same.)"""
     nq, nlist = queries.shape[0], centroids.shape[0]
     if offsets.shape[0] != nlist + 1:
         raise ValueError(f"offsets must have nlist + 1 = {nlist + 1} entries, got {offsets.shape[0]}")
     probe = np.empty((nq, nprobe), np.int64)
     ivf_probe(queries, centroids, nprobe, probe)
-    ivf_topk(queries, codes, ids, offsets[probe], offsets[probe + 1], k, out_distances, out_rows)
+    if not distinct:
+        ivf_topk(queries, codes, ids, offsets[probe], offsets[probe + 1], k, out_distances, out_rows)
+        return
+    wide_d = np.empty((nq, k * nprobe), np.int32)  # at most nprobe copies of an id among the probed lists
+    wide_r = np.empty((nq, k * nprobe), np.int64)
+    ivf_topk(queries, codes, ids, offsets[probe], offsets[probe + 1], k * nprobe, wide_d, wide_r)
+    out_distances[:] = _INT32_MAX
+    out_rows[:] = -1
+    for i in range(nq):
+        r = wide_r[i][wide_r[i] >= 0]
+        keys = ids[r]
+        first = np.ones(r.size, bool)
+        first[1:] = (keys[1:] != keys[:-1]) | (wide_d[i, 1 : r.size] != wide_d[i, : r.size - 1])
+        r, d = r[first][:k], wide_d[i, : first.size][first][:k]
+        out_distances[i, : r.size] = d
+        out_rows[i, : r.size] = r

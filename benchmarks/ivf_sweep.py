@@ -85,6 +85,9 @@ def main(argv=None):
     ap.add_argument("--no-rescore", action="store_true", help="codes only (no int8 rescoring, no rescored nDCG)")
     ap.add_argument("--queries-10m", type=int, default=0, help="with --synthetic: use only this many queries")
     ap.add_argument("--no-faiss-lists", action="store_true", help="skip faiss IVF on our lists (its add is slow at 10M)")
+    ap.add_argument("--replicas", default="1", help="comma list: lists per vector (IVFBinaryIndex replicas), "
+                    "each on the same trained quantizer")
+    ap.add_argument("--nprobe-r2", default="", help="nprobe values for replicas=2 (default: --nprobe)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
@@ -142,66 +145,83 @@ def main(argv=None):
     res["ours"], res["faiss_ivf_our_lists"], res["faiss_ivf"] = [], [], []
     for nlist in [int(x) for x in args.nlist.split(",") if x]:
         keep = "int8" if rescore else None
-        ix = IVFBinaryIndex(dim, nlist=nlist, keep=keep, threshold=threshold, niter=args.niter,
-                            max_points_per_list=max(1, min(64, args.max_train // nlist)))
+        trained = IVFBinaryIndex(dim, nlist=nlist, keep=keep, threshold=threshold, niter=args.niter,
+                                 max_points_per_list=max(1, min(64, args.max_train // nlist)))
         t = time.perf_counter()
-        ix.train(emb if rescore else codes, num_threads=1)
+        trained.train(emb if rescore else codes, num_threads=1)
+        t_train = time.perf_counter() - t
+        for replicas in [int(r) for r in args.replicas.split(",")]:
+            ix = trained.empty_like(replicas=replicas)
+            t = time.perf_counter()
+            ix.add(emb if rescore else codes, num_threads=1)
+            len(ix.ids)
+            t_add = time.perf_counter() - t
+            run_list(args, res, faiss, measure, ix, nlist, replicas, t_train, t_add, codes, qcodes, q, own, n, dim,
+                     rescore, nprobes if replicas == 1 or not args.nprobe_r2 else [int(p) for p in args.nprobe_r2.split(",")])
+            ix = None
+        _dump(res, args.out)
+    hnsw(args, res, faiss, codes, qcodes, lat_q, exact_d, exact_i, n, dim)
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _dump(res, args.out)
+
+
+def run_list(args, res, faiss, measure, ix, nlist, replicas, t_train, t_add, codes, qcodes, q, own, n, dim, rescore,
+             nprobes):
+    """Our index at one nlist / replicas over the nprobes; faiss IndexBinaryIVF on the same lists
+    (replicas 1) and, for --faiss-train nlists, on its own k-means."""
+    sizes = ix.list_sizes()
+    info = {"nlist": nlist, "replicas": replicas, "train_s": t_train,
+            "train_points": min(n, nlist * ix.max_points_per_list),
+            "add_s": t_add, "list_sizes_min_median_max": [int(sizes.min()), float(np.median(sizes)), int(sizes.max())],
+            "bytes_per_vector_codes_ids": sum(a.nbytes for a in (ix._codes, ix._ids, ix._offsets, ix.centroids)) / n,
+            "bytes_per_vector": ix.nbytes / n, "runs": []}
+    print("ours", json.dumps(info), flush=True)
+    fx = None
+    if faiss is not None and not args.no_faiss_lists and replicas == 1:
+        fq = faiss.IndexBinaryFlat(dim)
+        fq.add(np.ascontiguousarray(ix.centroids))
+        fx = faiss.IndexBinaryIVF(fq, dim, nlist)
+        fx.is_trained = True
+        t = time.perf_counter()
+        fx.add(codes)
+        finfo = {"nlist": nlist, "add_s": time.perf_counter() - t,
+                 "bytes_per_vector": len(faiss.serialize_index_binary(fx)) / n, "runs": []}
+    for p in [p for p in nprobes if p <= nlist]:
+        found = ix.search(qcodes, 10, nprobe=p, num_threads=1)[1]
+        extra = {"nprobe": p, "replicas": replicas, "rows_scanned_fraction": float(np.mean(
+            [sizes[lst].sum() for lst in _probes(ix, qcodes[:200], p)]) / n)}
+        if rescore:
+            extra["ndcg10_rescored"] = ndcg(ix.search(q, 10, nprobe=p, num_threads=1)[1], own)
+        info["runs"].append(measure("ours", lambda c, p=p: ix.search(c, 10, nprobe=p, num_threads=1), found, extra))
+        if fx is not None:
+            fx.nprobe = p
+            finfo["runs"].append(measure("faiss_ivf_our_lists", lambda c: fx.search(c[None], 10),
+                                         fx.search(qcodes, 10)[1], {"nprobe": p}))
+    res["ours"].append(info)
+    if fx is not None:
+        res["faiss_ivf_our_lists"].append(finfo)
+    fx = None
+    if faiss is not None and str(nlist) in args.faiss_train.split(",") and replicas == 1:
+        rng = np.random.default_rng(0)
+        sample = codes[np.sort(rng.choice(n, min(n, 39 * nlist), replace=False))]
+        fx = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(dim), dim, nlist)
+        fx.cp.niter = args.niter
+        t = time.perf_counter()
+        fx.train(sample)
         t_train = time.perf_counter() - t
         t = time.perf_counter()
-        ix.add(emb if rescore else codes, num_threads=1)
-        len(ix.ids)
-        t_add = time.perf_counter() - t
-        sizes = ix.list_sizes()
-        info = {"nlist": nlist, "train_s": t_train, "train_points": min(n, nlist * ix.max_points_per_list),
-                "add_s": t_add, "list_sizes_min_median_max": [int(sizes.min()), float(np.median(sizes)), int(sizes.max())],
-                "bytes_per_vector_codes_ids": sum(a.nbytes for a in (ix._codes, ix._ids, ix._offsets, ix.centroids)) / n,
-                "bytes_per_vector": ix.nbytes / n, "runs": []}
-        print("ours", json.dumps(info), flush=True)
-        fx = None
-        if faiss is not None and not args.no_faiss_lists:
-            fq = faiss.IndexBinaryFlat(dim)
-            fq.add(np.ascontiguousarray(ix.centroids))
-            fx = faiss.IndexBinaryIVF(fq, dim, nlist)
-            fx.is_trained = True
-            t = time.perf_counter()
-            fx.add(codes)
-            finfo = {"nlist": nlist, "add_s": time.perf_counter() - t,
-                     "bytes_per_vector": len(faiss.serialize_index_binary(fx)) / n, "runs": []}
+        fx.add(codes)
+        finfo = {"nlist": nlist, "train_s": t_train, "train_points": len(sample), "add_s": time.perf_counter() - t,
+                 "bytes_per_vector": len(faiss.serialize_index_binary(fx)) / n, "runs": []}
+        print("faiss_ivf", json.dumps(finfo), flush=True)
         for p in [p for p in nprobes if p <= nlist]:
-            found = ix.search(qcodes, 10, nprobe=p, num_threads=1)[1]
-            extra = {"nprobe": p, "rows_scanned_fraction": float(np.mean(
-                [sizes[lst].sum() for lst in _probes(ix, qcodes[:200], p)]) / n)}
-            if rescore:
-                extra["ndcg10_rescored"] = ndcg(ix.search(q, 10, nprobe=p, num_threads=1)[1], own)
-            info["runs"].append(measure("ours", lambda c, p=p: ix.search(c, 10, nprobe=p, num_threads=1), found, extra))
-            if fx is not None:
-                fx.nprobe = p
-                finfo["runs"].append(measure("faiss_ivf_our_lists", lambda c: fx.search(c[None], 10),
-                                             fx.search(qcodes, 10)[1], {"nprobe": p}))
-        res["ours"].append(info)
-        if fx is not None:
-            res["faiss_ivf_our_lists"].append(finfo)
-        ix = fx = None
-        if faiss is not None and str(nlist) in args.faiss_train.split(","):
-            rng = np.random.default_rng(0)
-            sample = codes[np.sort(rng.choice(n, min(n, 39 * nlist), replace=False))]
-            fx = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(dim), dim, nlist)
-            fx.cp.niter = args.niter
-            t = time.perf_counter()
-            fx.train(sample)
-            t_train = time.perf_counter() - t
-            t = time.perf_counter()
-            fx.add(codes)
-            finfo = {"nlist": nlist, "train_s": t_train, "train_points": len(sample), "add_s": time.perf_counter() - t,
-                     "bytes_per_vector": len(faiss.serialize_index_binary(fx)) / n, "runs": []}
-            print("faiss_ivf", json.dumps(finfo), flush=True)
-            for p in [p for p in nprobes if p <= nlist]:
-                fx.nprobe = p
-                finfo["runs"].append(measure("faiss_ivf", lambda c: fx.search(c[None], 10), fx.search(qcodes, 10)[1],
-                                             {"nprobe": p}))
-            res["faiss_ivf"].append(finfo)
-            fx = None
-        _dump(res, args.out)
+            fx.nprobe = p
+            finfo["runs"].append(measure("faiss_ivf", lambda c: fx.search(c[None], 10), fx.search(qcodes, 10)[1],
+                                         {"nprobe": p}))
+        res["faiss_ivf"].append(finfo)
+
+
+def hnsw(args, res, faiss, codes, qcodes, lat_q, exact_d, exact_i, n, dim):
     if faiss is not None and args.hnsw:
         sub = codes[: args.hnsw_subset] if args.hnsw_subset else codes
         t = time.perf_counter()
@@ -225,8 +245,6 @@ def main(argv=None):
             print("faiss_hnsw", json.dumps(run), flush=True)
             info["runs"].append(run)
         res["faiss_hnsw"] = info
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    _dump(res, args.out)
 
 
 def _probes(ix, qcodes, nprobe):

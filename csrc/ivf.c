@@ -53,8 +53,15 @@ static void ivf_reset(ivf_heap *h) {
 
 /* Offers rows [s, s + m) of the codes to the heap: fe_hamming_below keeps the rows at most as far as the
  * heap's worst (the fused SIMD filter of the exact scan), then their (distance, id) keys decide. */
+/* Whether the heap already holds the pair (d, id) (an id stored in several lists, same code). */
+static int ivf_holds(const ivf_heap *h, int32_t d, int64_t id) {
+    for (size_t j = 0; j < h->k; j++)
+        if (h->id[j] == id && h->d[j] == d) return 1;
+    return 0;
+}
+
 static inline void ivf_offer(ivf_heap *h, const uint8_t *q, const uint8_t *codes, size_t stride, size_t width,
-                             size_t s, size_t m, size_t e, const int64_t *ids) {
+                             size_t s, size_t m, size_t e, const int64_t *ids, int distinct) {
     uint32_t cj[IVF_BATCH];
     int32_t cd[IVF_BATCH];
     size_t nc = fe_hamming_below(q, codes + s * stride, m, stride, width,
@@ -64,7 +71,8 @@ static inline void ivf_offer(ivf_heap *h, const uint8_t *q, const uint8_t *codes
         if (dv > h->d[0]) continue; /* the heap tightened since the filter ran */
         size_t r = s + cj[c];
         int64_t iv = ids[r];
-        if (key_gt(h->d[0], h->id[0], dv, iv)) ivf_sift_down(h, h->k, 0, dv, (int64_t)r, iv);
+        if (key_gt(h->d[0], h->id[0], dv, iv) && !(distinct && ivf_holds(h, dv, iv)))
+            ivf_sift_down(h, h->k, 0, dv, (int64_t)r, iv);
     }
 }
 
@@ -100,7 +108,7 @@ void fe_ivf_topk(const uint8_t *queries, size_t nq, size_t q_stride, const uint8
             if (p + 1 < nranges) ivf_prefetch_range(codes, code_stride, st[p + 1], en[p + 1]);
             for (size_t s = (size_t)st[p], e = (size_t)en[p]; s < e; s += IVF_BATCH) {
                 size_t m = e - s < IVF_BATCH ? e - s : IVF_BATCH;
-                ivf_offer(&h, q, codes, code_stride, width, s, m, e, ids);
+                ivf_offer(&h, q, codes, code_stride, width, s, m, e, ids, 0);
             }
         }
         ivf_sort(&h);
@@ -124,7 +132,7 @@ void fe_ivf_topk_grouped(const uint8_t *queries, size_t nq, size_t q_stride, con
             for (int64_t t = group_offsets[g]; t < group_offsets[g + 1]; t++) {
                 size_t i = (size_t)group_queries[t];
                 ivf_heap h = {out_d + i * k, out_r + i * k, work + i * k, k};
-                ivf_offer(&h, queries + i * q_stride, codes, code_stride, width, s, m, e, ids);
+                ivf_offer(&h, queries + i * q_stride, codes, code_stride, width, s, m, e, ids, 0);
             }
         }
     }
@@ -153,4 +161,52 @@ void fe_ivf_probe(const uint8_t *queries, size_t nq, size_t q_stride, const uint
             }
         }
     }
+}
+
+/* The nprobe nearest lists of one query, nearest first: a counting sort of the lists by distance over
+ * the histogram (ties in list order), the lists at the cut-off distance taken in list order as in
+ * fe_ivf_probe (the same set). dist: nlist distances; hist: 8 * width + 1 bins; order: nprobe slots. */
+static void ivf_probe_sorted(const int32_t *dist, size_t nlist, size_t bins, size_t nprobe, int32_t *hist,
+                             int32_t *order) {
+    for (size_t b = 0; b < bins; b++) hist[b] = 0;
+    for (size_t l = 0; l < nlist; l++) hist[dist[l]]++;
+    size_t below = 0, cut = 0;
+    while (below + (size_t)hist[cut] < nprobe) below += (size_t)hist[cut++];
+    /* hist[b] becomes the first slot of distance b (b <= cut); the cut-off bin gets nprobe - below slots */
+    int32_t pos = 0;
+    for (size_t b = 0; b <= cut; b++) {
+        int32_t c = hist[b];
+        hist[b] = pos;
+        pos += c;
+    }
+    int32_t end_cut = (int32_t)nprobe;
+    for (size_t l = 0; l < nlist; l++) {
+        size_t d = (size_t)dist[l];
+        if (d < cut || (d == cut && hist[cut] < end_cut)) order[hist[d]++] = (int32_t)l;
+    }
+}
+
+int fe_ivf_search(const uint8_t *q, const uint8_t *centroids, size_t nlist, size_t c_stride, size_t width,
+                  size_t nprobe, const int64_t *offsets, const uint8_t *codes, size_t code_stride, size_t n,
+                  const int64_t *ids, size_t k, int distinct, int32_t *out_d, int64_t *out_r, int32_t *work,
+                  int64_t *work_k) {
+    if (k == 0) return 0;
+    int32_t *dist = work, *order = work + nlist, *hist = work + nlist + nprobe;
+    fe_hamming_distance(q, 1, width, centroids, nlist, c_stride, width, dist, nlist);
+    ivf_probe_sorted(dist, nlist, 8 * width + 1, nprobe, hist, order);
+    for (size_t p = 0; p < nprobe; p++) { /* the lists must lie within the rows (checked before any scan) */
+        int64_t s = offsets[order[p]], e = offsets[order[p] + 1];
+        if (s < 0 || s > e || (uint64_t)e > (uint64_t)n) return -1;
+    }
+    ivf_heap h = {out_d, out_r, work_k, k};
+    ivf_reset(&h);
+    for (size_t p = 0; p < nprobe; p++) {
+        if (p + 1 < nprobe) ivf_prefetch_range(codes, code_stride, offsets[order[p + 1]], offsets[order[p + 1] + 1]);
+        for (size_t s = (size_t)offsets[order[p]], e = (size_t)offsets[order[p] + 1]; s < e; s += IVF_BATCH) {
+            size_t m = e - s < IVF_BATCH ? e - s : IVF_BATCH;
+            ivf_offer(&h, q, codes, code_stride, width, s, m, e, ids, distinct);
+        }
+    }
+    ivf_sort(&h);
+    return 0;
 }

@@ -33,6 +33,19 @@ void fe_ivf_topk_grouped(const uint8_t *queries, size_t nq, size_t q_stride, con
 void fe_ivf_probe(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *centroids, size_t nlist,
                   size_t c_stride, size_t width, size_t nprobe, int64_t *out, int32_t *work);
 
+/* One query end to end, in one call: its nprobe nearest lists (the set fe_ivf_probe finds, over the
+ * nlist centroids), then fe_ivf_topk over those lists' rows, list l being rows [offsets[l],
+ * offsets[l + 1]) of the n rows of codes; the lists are scanned nearest first (the heap tightens
+ * sooner; the result does not depend on the order). Returns 0, or -1 (nothing scanned, outputs
+ * undefined) if a probed list's offsets are not an ascending range within [0, n]. distinct != 0: a
+ * (distance, id) pair already kept is not kept again (an id stored in several lists, with the same
+ * code, counts once: the k best distinct ids). `work` is scratch
+ * space for nlist + nprobe + 8 * width + 1 int32, `work_k` for k int64; 1 <= nprobe <= nlist. */
+int fe_ivf_search(const uint8_t *q, const uint8_t *centroids, size_t nlist, size_t c_stride, size_t width,
+                  size_t nprobe, const int64_t *offsets, const uint8_t *codes, size_t code_stride, size_t n,
+                  const int64_t *ids, size_t k, int distinct, int32_t *out_d, int64_t *out_r, int32_t *work,
+                  int64_t *work_k);
+
 #ifdef __cplusplus
 }
 #endif

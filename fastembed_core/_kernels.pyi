@@ -52,6 +52,18 @@ def ivf_topk(
     out_rows: "np.ndarray",
 ) -> None: ...
 def ivf_probe(queries: "np.ndarray", centroids: "np.ndarray", nprobe: int, out: "np.ndarray") -> None: ...
+def ivf_search(
+    queries: "np.ndarray",
+    centroids: "np.ndarray",
+    nprobe: int,
+    offsets: "np.ndarray",
+    codes: "np.ndarray",
+    ids: "np.ndarray",
+    k: int,
+    out_distances: "np.ndarray",
+    out_rows: "np.ndarray",
+    distinct: bool = False,
+) -> None: ...
 def ivf_topk_grouped(
     queries: "np.ndarray",
     codes: "np.ndarray",

@@ -121,3 +121,51 @@ def ivf_probe(const uint8_t[:, :] queries, const uint8_t[:, :] centroids, Py_ssi
     cdef int32_t[::1] work = _np.empty(nlist + 8 * width + 1, _np.int32)
     with nogil:
         fe_ivf_probe(&queries[0, 0], nq, sq, &centroids[0, 0], nlist, sc, width, nprobe, &out[0, 0], &work[0])
+
+
+cdef extern from "ivf.h" nogil:
+    int fe_ivf_search(const uint8_t *q, const uint8_t *centroids, size_t nlist, size_t c_stride, size_t width,
+                      size_t nprobe, const int64_t *offsets, const uint8_t *codes, size_t code_stride, size_t n,
+                      const int64_t *ids, size_t k, int distinct, int32_t *out_d, int64_t *out_r, int32_t *work,
+                      int64_t *work_k)
+
+
+def ivf_search(const uint8_t[:, :] queries, const uint8_t[:, :] centroids, Py_ssize_t nprobe,
+               const int64_t[::1] offsets, const uint8_t[:, :] codes, const int64_t[::1] ids, Py_ssize_t k,
+               int32_t[:, ::1] out_distances, int64_t[:, ::1] out_rows, bint distinct=False):
+    cdef Py_ssize_t nq = queries.shape[0], nlist = centroids.shape[0], n = codes.shape[0], width = queries.shape[1]
+    cdef Py_ssize_t i
+    cdef int rc = 0
+    if centroids.shape[1] != width or codes.shape[1] != width:
+        raise ValueError("queries, centroids and codes have different code widths")
+    if not 1 <= nprobe <= nlist:
+        raise ValueError(f"nprobe must be between 1 and nlist={nlist}, got {nprobe}")
+    if offsets.shape[0] != nlist + 1:
+        raise ValueError(f"offsets must have nlist + 1 = {nlist + 1} entries, got {offsets.shape[0]}")
+    if ids.shape[0] != n:
+        raise ValueError("ids must have one entry per row of codes")
+    if k < 1:
+        raise ValueError("k must be positive")
+    if (out_distances.shape[0] != nq or out_distances.shape[1] != k or out_rows.shape[0] != nq
+            or out_rows.shape[1] != k):
+        raise ValueError("out_distances and out_rows must have shape (len(queries), k)")
+    if width == 0:
+        raise ValueError("codes must have at least one byte")
+    cdef size_t sq = _row_stride(nq, queries.strides[0], queries.strides[1], width, 1, "queries")
+    cdef size_t sl = _row_stride(nlist, centroids.strides[0], centroids.strides[1], width, 1, "centroids")
+    cdef size_t sc = _row_stride(n, codes.strides[0], codes.strides[1], width, 1, "codes")
+    if nq == 0:
+        return
+    cdef int32_t[::1] work = _np.empty(nlist + nprobe + 8 * width + 1, _np.int32)
+    cdef int64_t[::1] work_k = _np.empty(k, _np.int64)
+    cdef const uint8_t *cp = &codes[0, 0] if n else NULL
+    cdef const int64_t *ip = &ids[0] if n else NULL
+    with nogil:
+        for i in range(nq):
+            rc = fe_ivf_search(&queries[0, 0] + i * sq, &centroids[0, 0], nlist, sl, width, nprobe, &offsets[0],
+                               cp, sc, n, ip, k, distinct, &out_distances[i, 0], &out_rows[i, 0], &work[0],
+                               &work_k[0])
+            if rc != 0:
+                break
+    if rc != 0:
+        raise ValueError(f"offsets hold a list that is not an ascending range within the {n} rows of codes")

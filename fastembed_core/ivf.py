@@ -8,13 +8,16 @@ How it works:
           Hamming metric on the same binarised centroids, so a vector is always stored in the list a
           query close to it probes first. Deterministic: a seeded numpy Generator picks the sample
           and the initial centroids; ties go to the smaller centroid.
-  add     each vector goes to the inverted list of its nearest centroid. Lists are contiguous runs of
-          rows, kept in (list, external id) order, with codes, int64 external ids and the optional
-          float32/int8 rescoring vectors stored in the same order.
+  add     each vector goes to the inverted list of its nearest centroid (``replicas=2``: to its two
+          nearest, ties to the smaller list, so that a query near a list boundary finds it from either
+          side; a search dedups the copies). Lists are contiguous runs of rows, kept in (list, external
+          id) order, with codes, int64 external ids and the optional float32/int8 rescoring vectors
+          stored in the same order (one row per copy).
   search  the ``nprobe`` nearest centroids of each query (``ivf_probe``: a Hamming scan of the
           centroids, then a histogram of the distances), then an exact top-k over the rows of those
           lists with the same SIMD distance kernels, ties by smaller external id (``ivf_topk`` for
-          one query; ``ivf_topk_grouped`` for a batch, list-major so that a list is read from memory
+          one query, fused with the probe in one call as ``ivf_search``, lists scanned nearest first;
+          ``ivf_topk_grouped`` for a batch, list-major so that a list is read from memory
           once for all the queries that probe it), then, as in ``BinaryIndex``, the cosine
           rescoring of the best ``k * rescore_multiplier`` candidates. ``nprobe = nlist`` is an exact
           search. Results do not depend on the thread count or on the order rows were added.
@@ -71,10 +74,14 @@ class IVFBinaryIndex:
     seed: seeds the training sample and the initial centroids.
     niter: k-majority iterations (stops earlier when no assignment changes).
     max_points_per_list: the training sample holds at most ``nlist * max_points_per_list`` vectors.
+    replicas: the number of lists each vector is stored in (its nearest ones; 1 or 2). 2 costs a second
+        row per vector (codes, id and rescoring vector: 2x the bytes) and buys recall at equal rows
+        scanned: on 1.1M real sentences, id-exact recall@10 0.945 at 6.3% of the rows vs 0.925 at 6.1%.
     """
 
     def __init__(self, dim: int, *, nlist: int | None = None, keep: str | None = "float32", threshold=0.0,
-                 nprobe: int = 8, seed: int = 0, niter: int = 10, max_points_per_list: int = 64):
+                 nprobe: int = 8, seed: int = 0, niter: int = 10, max_points_per_list: int = 64,
+                 replicas: int = 1):
         self.dim = _positive_int(dim, "dim")
         self.width = (self.dim + 7) // 8
         if keep not in _KEEP:
@@ -87,6 +94,9 @@ class IVFBinaryIndex:
         self.seed = int(seed)
         self.niter = _positive_int(niter, "niter")
         self.max_points_per_list = _positive_int(max_points_per_list, "max_points_per_list")
+        self.replicas = _positive_int(replicas, "replicas")
+        if self.replicas > 2:
+            raise ValueError(f"replicas must be 1 or 2, not {replicas}")
         if isinstance(threshold, str):
             if threshold not in ("mean", "median"):
                 raise ValueError(f"threshold must be a number, a [{dim}] array, 'mean' or 'median', not {threshold!r}")
@@ -123,16 +133,16 @@ class IVFBinaryIndex:
 
     def __len__(self) -> int:
         with self._lock:
-            return self._ids.shape[0] + sum(p[1].shape[0] for p in self._pending)
+            return (self._ids.shape[0] + sum(p[1].shape[0] for p in self._pending)) // self.replicas
 
     def list_sizes(self) -> np.ndarray:
-        """int64[nlist]: the number of vectors in each inverted list."""
+        """int64[nlist]: the number of rows (vectors, or copies of vectors) in each inverted list."""
         self._require_trained()
         return np.diff(self._consolidate()[2])
 
     @property
     def ids(self) -> np.ndarray:
-        """int64[n]: every stored external id, in (list, id) order."""
+        """int64[n * replicas]: the external id of every row, in (list, id) order."""
         return self._consolidate()[1]
 
     @property
@@ -171,6 +181,8 @@ class IVFBinaryIndex:
         if n == 0:
             raise ValueError("embeddings_or_codes is empty: train() needs vectors")
         nlist = self._nlist or max(1, min(n, round(4 * math.sqrt(n))))
+        if self.replicas > nlist:
+            raise ValueError(f"replicas={self.replicas} is larger than nlist={nlist}")
         rng = np.random.default_rng(self.seed)
         limit = nlist * self.max_points_per_list
         sample = x if n <= limit else x[np.sort(rng.choice(n, limit, replace=False))]
@@ -213,8 +225,14 @@ class IVFBinaryIndex:
                 if clash.size:
                     raise ValueError(f"ids already in the index: {clash[:5].tolist()}")
             if n:
-                lists = _topk(codes, self.centroids, 1, threads)[1][:, 0]
-                self._pending.append((lists, codes, new_ids, vectors, scales))
+                lists = _topk(codes, self.centroids, self.replicas, threads)[1].ravel()
+                if self.replicas > 1:  # one row per copy, copy j of vector i at row i * replicas + j
+                    codes, new_rows = (np.repeat(a, self.replicas, axis=0) for a in (codes, new_ids))
+                    vectors = None if vectors is None else np.repeat(vectors, self.replicas, axis=0)
+                    scales = None if scales is None else np.repeat(scales, self.replicas)
+                else:
+                    new_rows = new_ids
+                self._pending.append((lists, codes, new_rows, vectors, scales))
         return new_ids
 
     def remove(self, ids) -> None:
@@ -318,29 +336,39 @@ class IVFBinaryIndex:
         single, qcodes, qf = _query_codes(queries, self.dim, self.width, self.threshold)
         rescore = _rescore_choice(rescore, self.keep, qf)
         codes, ids, offsets, vectors, scales = self._consolidate()
-        n = ids.shape[0] if total is None else total
+        n = len(self) if total is None else total
         if n == 0:
             raise ValueError("the index is empty")
         if k > n:
             raise ValueError(f"k={k} is larger than the index ({n} vectors)")
         kc = min(n, k * m) if rescore else k
+        kr = kc * self.replicas  # a batch: the best kc distinct ids are among the best kc * replicas rows
         nq = qcodes.shape[0]
         if ids.shape[0] == 0:  # an empty part of a larger collection
             empty = np.full((nq, kc), -1, np.int64)
             return single, (np.full((nq, kc), _INT32_MAX, np.int32), empty,
                             np.full((nq, kc), -np.inf, np.float32) if rescore else None)
-        dist = np.empty((nq, kc), np.int32)
-        rows = np.empty((nq, kc), np.int64)
-        if nq == 1 or threads == 1:  # inline: one query costs tens of microseconds, no thread hand-off
-            probe = np.empty((nq, nprobe), np.int64)
-            _backend.kernels.ivf_probe(qcodes, self.centroids, nprobe, probe)
-            _scan_lists(qcodes, codes, ids, offsets, probe, kc, dist, rows)
+        if nq == 1:  # one call: probe, list scan and top-k of distinct ids (a query costs tens of microseconds)
+            dist = np.empty((1, kc), np.int32)
+            rows = np.empty((1, kc), np.int64)
+            _backend.kernels.ivf_search(qcodes, self.centroids, nprobe, offsets, codes, ids, kc, dist, rows,
+                                        self.replicas > 1)
         else:
-            probe = _nearest_lists(qcodes, self.centroids, nprobe, threads)
-            _parallel.run(lambda s, e: _scan_lists(qcodes[s:e], codes, ids, offsets, probe[s:e], kc, dist[s:e],
-                                                   rows[s:e]), nq, threads)
-        missing = rows < 0
-        any_missing = bool(missing.any())
+            dist = np.empty((nq, kr), np.int32)
+            rows = np.empty((nq, kr), np.int64)
+            if threads == 1:  # inline, no thread hand-off
+                probe = np.empty((nq, nprobe), np.int64)
+                _backend.kernels.ivf_probe(qcodes, self.centroids, nprobe, probe)
+                _scan_lists(qcodes, codes, ids, offsets, probe, kr, dist, rows)
+            else:
+                probe = _nearest_lists(qcodes, self.centroids, nprobe, threads)
+                _parallel.run(lambda s, e: _scan_lists(qcodes[s:e], codes, ids, offsets, probe[s:e], kr, dist[s:e],
+                                                       rows[s:e]), nq, threads)
+            if self.replicas > 1:
+                dist, rows = _distinct_rows(dist, rows, ids, kc)
+        # missing slots (-1) come last: the last column tells whether there are any (cheap for one query)
+        any_missing = bool(rows[0, -1] < 0) if nq == 1 else bool((rows[:, -1] < 0).any())
+        missing = rows < 0 if any_missing else None
         safe = np.where(missing, 0, rows) if any_missing else rows
         out_ids = np.asarray(ids)[safe]
         if any_missing:
@@ -366,6 +394,7 @@ class IVFBinaryIndex:
         tensors["centroids"], tensors["codes"] = self.centroids, codes
         meta = {"format": _FORMAT, "version": _VERSION, "dim": str(self.dim), "nlist": str(self.centroids.shape[0]),
                 "keep": str(self.keep), "n": str(ids.shape[0]), "nprobe": str(self.nprobe), "seed": str(self.seed),
+                "replicas": str(self.replicas),
                 "quantizer": self.quantizer_digest,
                 "sha256": json.dumps({k: _sha256(v) for k, v in tensors.items()})}
         _write_safetensors(path, tensors, meta)
@@ -385,11 +414,13 @@ class IVFBinaryIndex:
             raise ValueError(f"{path}: unsupported version {meta.get('version')!r}")
         try:
             dim, nlist, n, nprobe, seed = (int(meta[k]) for k in ("dim", "nlist", "n", "nprobe", "seed"))
+            replicas = int(meta.get("replicas", "1"))  # files written before replicas existed hold 1
             keep = None if meta["keep"] == "None" else meta["keep"]
             sums = json.loads(meta["sha256"])
         except (KeyError, ValueError, TypeError):
             raise ValueError(f"{path}: bad metadata") from None
-        if dim < 1 or nlist < 1 or n < 0 or nprobe < 1 or seed < 0 or keep not in _KEEP or not isinstance(sums, dict):
+        if (dim < 1 or nlist < 1 or n < 0 or nprobe < 1 or seed < 0 or keep not in _KEEP or not isinstance(sums, dict)
+                or replicas not in (1, 2) or replicas > nlist or n % replicas):
             raise ValueError(f"{path}: bad metadata")
         width = (dim + 7) // 8
         expected = {"ids": ("<i8", [n]), "offsets": ("<i8", [nlist + 1]), "threshold": ("<f4", [dim])}
@@ -407,9 +438,12 @@ class IVFBinaryIndex:
         off = arrays["offsets"]
         if off[0] != 0 or off[-1] != n or np.any(np.diff(off) < 0):
             raise ValueError(f"{path}: list offsets are not monotonic from 0 to n={n}")
-        if np.unique(np.asarray(arrays["ids"])).size != n:
-            raise ValueError(f"{path}: ids are not unique")
-        index = cls(dim, nlist=nlist, keep=keep, threshold=arrays["threshold"], nprobe=nprobe, seed=seed)
+        _, counts = np.unique(np.asarray(arrays["ids"]), return_counts=True)
+        if np.any(counts != replicas):
+            raise ValueError(f"{path}: ids are not unique" if replicas == 1 else
+                             f"{path}: an id is not stored exactly replicas={replicas} times")
+        index = cls(dim, nlist=nlist, keep=keep, threshold=arrays["threshold"], nprobe=nprobe, seed=seed,
+                    replicas=replicas)
         index.centroids = arrays["centroids"]
         if index.quantizer_digest != meta.get("quantizer"):
             raise ValueError(f"{path}: centroids/threshold do not match the recorded quantizer digest (corrupted)")
@@ -417,18 +451,23 @@ class IVFBinaryIndex:
         index._vectors, index._scales = arrays.get("vectors", index._vectors), arrays.get("scales", index._scales)
         return index
 
-    def empty_like(self, *, keep="same") -> IVFBinaryIndex:
-        """A new, empty index with the same quantizer and options (e.g. a new shard); ``keep`` may differ."""
+    def empty_like(self, *, keep="same", replicas: int | None = None) -> IVFBinaryIndex:
+        """A new, empty index with the same quantizer and options (e.g. a new shard); ``keep`` and
+        ``replicas`` may differ."""
         self._require_trained()
         other = IVFBinaryIndex(self.dim, nlist=self.centroids.shape[0], keep=self.keep if keep == "same" else keep, threshold=self.threshold.copy(),
                                nprobe=self.nprobe, seed=self.seed, niter=self.niter,
-                               max_points_per_list=self.max_points_per_list)
+                               max_points_per_list=self.max_points_per_list,
+                               replicas=self.replicas if replicas is None else replicas)
+        if other.replicas > self.centroids.shape[0]:
+            raise ValueError(f"replicas={other.replicas} is larger than nlist={self.centroids.shape[0]}")
         other.centroids = np.array(self.centroids)
         other._reset_lists()
         return other
 
     def __repr__(self) -> str:
-        return f"IVFBinaryIndex(dim={self.dim}, nlist={self.nlist}, keep={self.keep!r}, n={len(self)})"
+        return (f"IVFBinaryIndex(dim={self.dim}, nlist={self.nlist}, keep={self.keep!r}, n={len(self)}"
+                + (f", replicas={self.replicas})" if self.replicas > 1 else ")"))
 
 
 # ---------------------------------------------------------------------- candidates and merging
@@ -454,9 +493,8 @@ def finish_candidates(cand, k: int) -> tuple[np.ndarray, np.ndarray]:
     if cos is None:
         dist, ids = dist[:, :k], ids[:, :k]
         scores = np.negative(dist, dtype=np.float32)
-        missing = ids < 0
-        if missing.any():
-            scores[missing] = -np.inf
+        if (ids[0, -1] < 0) if ids.shape[0] == 1 else (ids[:, -1] < 0).any():  # missing slots come last
+            scores[ids < 0] = -np.inf
         return scores, ids
     key_ids = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
     order = np.lexsort((key_ids, -cos), axis=-1)[:, :k]
@@ -512,6 +550,18 @@ def _scan_lists(qcodes, codes, ids, offsets, probe, kc, dist, rows) -> None:
     np.cumsum(counts, out=group_offsets[1:])
     kernels.ivf_topk_grouped(qcodes, codes, ids, offsets[lists], offsets[lists + 1], group_offsets,
                              (order // nprobe).astype(np.int64), kc, dist, rows)
+
+
+def _distinct_rows(dist, rows, ids, kc):
+    """The first kc (distance, row) pairs of each query's ascending (distance, id) candidates, copies of
+    an id dropped (copies hold the same code, so they sit next to each other); missing slots stay last."""
+    rid = np.where(rows >= 0, np.asarray(ids)[np.maximum(rows, 0)], -1)
+    copy = np.zeros(rid.shape, bool)
+    copy[:, 1:] = (rid[:, 1:] == rid[:, :-1]) & (rid[:, 1:] >= 0)
+    if not copy.any():
+        return dist[:, :kc], rows[:, :kc]
+    order = np.argsort(copy, axis=1, kind="stable")[:, :kc]
+    return np.take_along_axis(dist, order, axis=1), np.take_along_axis(rows, order, axis=1)
 
 
 def _nearest_lists(qcodes: np.ndarray, centroids: np.ndarray, nprobe: int, threads: int) -> np.ndarray:

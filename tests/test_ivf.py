@@ -340,3 +340,105 @@ def test_nearest_lists_match_hamming_topk(backend):
         want = np.sort(hamming_topk(q, cents, nprobe)[1], axis=1)
         np.testing.assert_array_equal(_nearest_lists(q, cents, nprobe, 1), want)
         np.testing.assert_array_equal(_nearest_lists(q, cents, nprobe, 2), want)
+
+
+@pytest.mark.parametrize("width", [32, 5])
+def test_fused_search_is_probe_then_scan(backend, width):
+    """``ivf_search`` (the one-call probe + list scan + top-k of a single query, lists scanned nearest
+    first in the compiled kernel) equals ``ivf_probe`` then ``ivf_topk`` over the probed lists, with
+    many tied centroid and row distances and empty lists; with ``distinct``, an id stored in two lists
+    counts once; bad offsets are refused before any scan."""
+    rng = np.random.default_rng(8)
+    nlist, n = 40, 900
+    cents = rng.integers(0, 256, size=(nlist, width), dtype=np.uint8) & 0x31
+    sizes = rng.integers(0, 45, size=nlist)
+    sizes[::7] = 0
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    n = int(offsets[-1])
+    codes = rng.integers(0, 256, size=(n, width), dtype=np.uint8) & 0x35
+    ids = rng.permutation(10 * n)[:n].astype(np.int64)
+    q = rng.integers(0, 256, size=(5, width), dtype=np.uint8) & 0x3F
+    kern = _backend.kernels
+    for nprobe, k in ((1, 1), (6, 10), (17, 60), (nlist, 300)):
+        probe = np.empty((5, nprobe), np.int64)
+        kern.ivf_probe(q, cents, nprobe, probe)
+        want = (np.empty((5, k), np.int32), np.empty((5, k), np.int64))
+        kern.ivf_topk(q, codes, ids, offsets[probe], offsets[probe + 1], k, *want)
+        got = (np.empty((5, k), np.int32), np.empty((5, k), np.int64))
+        kern.ivf_search(q, cents, nprobe, offsets, codes, ids, k, *got)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    # distinct=True: ids stored twice (same code, two lists) count once, as in an index with replicas=2
+    twice = np.concatenate([codes, codes])
+    twice_ids = np.concatenate([ids, ids])
+    lists = np.concatenate([np.repeat(np.arange(nlist), sizes), (np.repeat(np.arange(nlist), sizes) + 7) % nlist])
+    order = np.lexsort((twice_ids, lists))
+    off2 = np.concatenate([[0], np.cumsum(np.bincount(lists, minlength=nlist))]).astype(np.int64)
+    twice, twice_ids = np.ascontiguousarray(twice[order]), twice_ids[order]
+    for nprobe, k in ((3, 10), (nlist, 50)):
+        got = (np.empty((5, k), np.int32), np.empty((5, k), np.int64))
+        kern.ivf_search(q, cents, nprobe, off2, twice, twice_ids, k, *got, True)
+        probe = np.empty((5, nprobe), np.int64)
+        kern.ivf_probe(q, cents, nprobe, probe)
+        for i in range(5):
+            rows = np.concatenate([np.arange(off2[g], off2[g + 1]) for g in probe[i]])
+            dist = np.unpackbits(q[i] ^ twice[rows], axis=1).sum(1)
+            pairs = sorted(set(zip(dist.tolist(), twice_ids[rows].tolist())))[:k]
+            assert list(zip(got[0][i, : len(pairs)].tolist(), twice_ids[got[1][i, : len(pairs)]].tolist())) == pairs
+            assert (got[1][i, len(pairs) :] == -1).all()
+    out = (np.empty((5, 3), np.int32), np.empty((5, 3), np.int64))
+    bad = offsets.copy()
+    bad[1:] += n  # every list past the end of the codes
+    with pytest.raises(ValueError):
+        kern.ivf_search(q, cents, nlist, bad, codes, ids, 3, *out)
+    with pytest.raises(ValueError):
+        kern.ivf_search(q, cents, nlist + 1, offsets, codes, ids, 3, *out)
+
+
+@pytest.mark.parametrize("keep", ["int8", None])
+def test_replicas_two_lists_per_vector(backend, data, tmp_path, keep):
+    """replicas=2 stores each vector in its two nearest lists: at nprobe = nlist a search is still the
+    exact search (each id once, ties by the smaller id, one query or a batch, one or two threads); at
+    small nprobe it finds at least what replicas=1 finds over the same lists; remove drops both copies;
+    save/load round trips; a file whose ids are not stored exactly twice is refused."""
+    x, q = data
+    perm = np.random.default_rng(6).permutation(len(x))
+    one = IVFBinaryIndex(DIM, nlist=24, keep=keep)
+    two = IVFBinaryIndex(DIM, nlist=24, keep=keep, replicas=2)
+    for ix in (one, two):
+        ix.train(x)
+        ix.add(x[perm] if keep else pack_bits(x[perm]), ids=perm)
+    assert len(two) == len(x) and two.ids.size == 2 * len(x) and two.list_sizes().sum() == 2 * len(x)
+    qq = q if keep else pack_bits(q)
+    d, i = hamming_topk(pack_bits(q), pack_bits(x), 10)
+    for threads in (1, 2):
+        s, j = two.search(qq, 10, nprobe=24, rescore=False, num_threads=threads)
+        np.testing.assert_array_equal(j, i)
+        np.testing.assert_array_equal(s, -d.astype(np.float32))
+    np.testing.assert_array_equal(two.search(qq[3], 10, nprobe=24, rescore=False)[1], i[3])
+    if keep:
+        np.testing.assert_array_equal(two.search(q, 10, nprobe=24)[1], one.search(q, 10, nprobe=24)[1])
+    hits = [np.mean([len(set(a) & set(b)) for a, b in zip(ix.search(qq, 10, nprobe=2, rescore=False)[1], i)])
+            for ix in (one, two)]
+    assert hits[1] >= hits[0]
+    for row in two.search(qq, 30, nprobe=3, rescore=False)[1]:
+        assert np.unique(row[row >= 0]).size == np.count_nonzero(row >= 0)  # each id at most once
+    two.remove(perm[:100])
+    assert len(two) == len(x) - 100 and not np.isin(two.ids, perm[:100]).any()
+    path = tmp_path / "two.ivf"
+    two.save(path)
+    back = IVFBinaryIndex.load(path, verify=True)
+    assert back.replicas == 2 and len(back) == len(two)
+    for r1, r2 in zip(two.search(qq, 10, nprobe=5), back.search(qq, 10, nprobe=5)):
+        np.testing.assert_array_equal(r1, r2)
+    assert back.quantizer_digest == one.quantizer_digest  # same seed, same quantizer
+    one.save(path)
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace(b'"replicas":"1"', b'"replicas":"2"', 1))
+    with pytest.raises(ValueError, match="exactly replicas=2"):
+        IVFBinaryIndex.load(path)
+    with pytest.raises(ValueError, match="replicas"):
+        IVFBinaryIndex(DIM, replicas=3)
+    with pytest.raises(ValueError, match="replicas"):
+        IVFBinaryIndex(DIM, nlist=1, replicas=2).train(x)
+    assert one.empty_like(replicas=2).replicas == 2 and two.empty_like().replicas == 2

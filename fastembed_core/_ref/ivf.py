@@ -11,7 +11,7 @@ import numpy as np
 
 from .hamming import hamming_distance
 
-__all__ = ["ivf_probe", "ivf_topk", "ivf_topk_grouped"]
+__all__ = ["ivf_probe", "ivf_search", "ivf_topk", "ivf_topk_grouped"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -107,3 +107,43 @@ def ivf_probe(queries: np.ndarray, centroids: np.ndarray, nprobe: int, out: np.n
     at_cut = dist == cut[:, None]
     take = (dist < cut[:, None]) | (at_cut & (np.cumsum(at_cut, axis=1) <= (nprobe - below)[:, None]))
     out[:] = np.nonzero(take)[1].reshape(nq, nprobe)
+
+
+def ivf_search(
+    queries: np.ndarray,
+    centroids: np.ndarray,
+    nprobe: int,
+    offsets: np.ndarray,
+    codes: np.ndarray,
+    ids: np.ndarray,
+    k: int,
+    out_distances: np.ndarray,
+    out_rows: np.ndarray,
+    distinct: bool = False,
+) -> None:
+    """A search in one call: ``ivf_probe`` of each query over the centroids, then ``ivf_topk`` over the
+    probed lists, list l being the rows ``offsets[l]:offsets[l + 1]`` (offsets: int64[nlist + 1]).
+    ``distinct``: rows with an equal (distance, id) pair count once (an id stored in several lists):
+    the k best distinct pairs. ValueError if a probed list is not an ascending range within the rows
+    of codes. (The compiled kernel scans the lists nearest first; the result is the same.)"""
+    nq, nlist = queries.shape[0], centroids.shape[0]
+    if offsets.shape[0] != nlist + 1:
+        raise ValueError(f"offsets must have nlist + 1 = {nlist + 1} entries, got {offsets.shape[0]}")
+    probe = np.empty((nq, nprobe), np.int64)
+    ivf_probe(queries, centroids, nprobe, probe)
+    if not distinct:
+        ivf_topk(queries, codes, ids, offsets[probe], offsets[probe + 1], k, out_distances, out_rows)
+        return
+    wide_d = np.empty((nq, k * nprobe), np.int32)  # at most nprobe copies of an id among the probed lists
+    wide_r = np.empty((nq, k * nprobe), np.int64)
+    ivf_topk(queries, codes, ids, offsets[probe], offsets[probe + 1], k * nprobe, wide_d, wide_r)
+    out_distances[:] = _INT32_MAX
+    out_rows[:] = -1
+    for i in range(nq):
+        r = wide_r[i][wide_r[i] >= 0]
+        keys = ids[r]
+        first = np.ones(r.size, bool)
+        first[1:] = (keys[1:] != keys[:-1]) | (wide_d[i, 1 : r.size] != wide_d[i, : r.size - 1])
+        r, d = r[first][:k], wide_d[i, : first.size][first][:k]
+        out_distances[i, : r.size] = d
+        out_rows[i, : r.size] = r

@@ -167,6 +167,26 @@ class _BagModel:
         return self.emb(ids, offsets, per_sample_weights=self.w(ids)[:, 0]) / lengths[:, None]
 
 
+class _RunningLoss:
+    """One optimiser step per batch, and the epoch's mean loss (per example) on the progress bar."""
+
+    def __init__(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def step(self, opt, loss, n: int, bar) -> None:
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        self.total += float(loss.detach()) * n
+        self.count += n
+        bar.update(1)
+        bar.set_postfix(loss=f"{self.value:.4f}", refresh=False)
+
+    @property
+    def value(self) -> float:
+        return self.total / self.count
+
+
 def _matryoshka_loss(pred, target, dims: list[int], weights: list[float]):
     """``sum_d w_d * mean(1 - cos(pred[:, :d], target[:, :d]))`` over the nested prefixes ``dims``."""
     torch = _torch()
@@ -189,18 +209,12 @@ def _run_epochs(model: _BagModel, params: list, bags: list, targets, *, epochs: 
     with tqdm(total=steps, desc=desc, disable=not show_progress_bar) as bar:
         for _ in range(epochs):
             perm = torch.randperm(len(bags), generator=gen).tolist()
-            total, count = 0.0, 0
+            mean = _RunningLoss()
             for s in range(0, len(bags), batch_size):
                 ids, offsets, lengths, sel = _batch(bags, perm[s : s + batch_size])
                 loss = _matryoshka_loss(model(ids, offsets, lengths), targets[sel], dims, mweights)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(sel)
-                count += len(sel)
-                bar.update(1)
-                bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
-            history.append(total / count)
+                mean.step(opt, loss, len(sel), bar)
+            history.append(mean.value)
     return history
 
 
@@ -553,20 +567,13 @@ def matryoshka_rotation(
     with tqdm(total=epochs * n_batches, desc="Matryoshka rotation", disable=not show_progress_bar) as bar:
         for _ in range(epochs):
             perm = torch.randperm(len(pairs), generator=gen)
-            total, count = 0.0, 0
+            mean = _RunningLoss()
             for b in range(n_batches):
                 idx = perm[b * batch_size : (b + 1) * batch_size]
                 if len(idx) < 2:
                     continue
-                loss = loss_of(idx)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
-                bar.update(1)
-                bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
-            history.append(total / count)
+                mean.step(opt, loss_of(idx), len(idx), bar)
+            history.append(mean.value)
     with torch.no_grad():
         r = rot.weight.detach().numpy().astype(np.float64).T  # Linear computes x @ W.T
     config = dict(model.config)

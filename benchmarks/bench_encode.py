@@ -2,6 +2,7 @@
 
     TOKENIZERS_PARALLELISM=false pytest benchmarks/bench_encode.py --benchmark-only --benchmark-group-by=group
     TOKENIZERS_PARALLELISM=false python benchmarks/bench_encode.py     # where the time goes
+    python benchmarks/bench_encode.py vq     # a vocabulary-quantized float16 model (model2vec's quantize_model)
 
 The model is the float16, 256-dim model2vec distillation of all-MiniLM-L6-v2 (model2vec's default
 distill dtype), built once and cached by tests/_models.py. ``TOKENIZERS_PARALLELISM=false`` keeps
@@ -116,5 +117,50 @@ def breakdown(rounds: int = 5) -> None:
     print(f"ratio model2vec / ours: {stages['model2vec encode'] / stages['ours encode (total)']:.2f}x")
 
 
+def vocab_quantized(rounds: int = 5, clusters: int = 1024) -> None:
+    """A vocabulary-quantized float16 model made by model2vec itself (``quantize_model`` of the float16
+    distillation: KMeans centres, float16 table and float16 weights), model2vec's encode vs the
+    accelerated one (exact bits), 1 thread, interleaved rounds; beside it the accelerated encode with
+    the pooling forced onto model2vec's numpy expressions (what ran for this dtype pair before
+    ``round_product_f16``). The model is cached (its KMeans takes ~1 min)."""
+    import gzip
+    import json
+
+    import _models
+    import model2vec
+    from model2vec.model import quantize_model
+
+    from fastembed_core.integrations.model2vec import accelerate
+
+    def build(tmp: Path) -> None:
+        quantize_model(model2vec.StaticModel.from_pretrained(model_path()),
+                       vocabulary_quantization=clusters).save_pretrained(tmp)
+
+    path = _models._atomic_build(model_path().parent / f"{model_path().name}-m2v-vq{clusters}", build)
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
+    texts = [json.loads(line)["doc"] for line in gzip.open(data, "rt", encoding="utf-8")][:N_DOCS]
+    ref = model2vec.StaticModel.from_pretrained(path)
+    fast = accelerate(model2vec.StaticModel.from_pretrained(path))
+    old = accelerate(model2vec.StaticModel.from_pretrained(path))
+    old.encode._cache_for().plan = ("numpy", False, False)
+    want = ref.encode(texts, use_multiprocessing=False)
+    assert fast.encode(texts).tobytes() == want.tobytes() and old.encode(texts).tobytes() == want.tobytes()
+    cases = {"model2vec encode": lambda: ref.encode(texts, use_multiprocessing=False),
+             "accelerated (kernel, round_product_f16)": lambda: fast.encode(texts),
+             "accelerated, numpy pooling (before)": lambda: old.encode(texts)}
+    times: dict = {k: [] for k in cases}
+    for _ in range(rounds):
+        for k, fn in cases.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    print(f"{len(texts)} Debian docs, model {path.name} (table {ref.embedding.dtype} {ref.embedding.shape}, weights "
+          f"{ref.weights.dtype}); bit-identical to model2vec; medians of {rounds} interleaved rounds, 1 thread")
+    base = float(np.median(times["model2vec encode"]))
+    for k, ts in times.items():
+        m = float(np.median(ts))
+        print(f"{k:45s} {m * 1e3:9.1f} ms  {base / m:6.2f}x model2vec")
+
+
 if __name__ == "__main__":
-    breakdown()
+    vocab_quantized() if sys.argv[1:] == ["vq"] else breakdown()

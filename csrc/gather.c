@@ -161,7 +161,10 @@ static void gather_scalar(const fe_gather_args *a, int64_t start, int64_t stop) 
                 for (int64_t j = 0; j < dim; j++) o[j] += ((const float *)row)[j] * f;
                 break;
             case FE_TABLE_F16:
-                for (int64_t j = 0; j < dim; j++) o[j] += f16_to_f32(((const uint16_t *)row)[j]) * f;
+                if (a->normalize & FE_ROUND_PRODUCT_F16)
+                    for (int64_t j = 0; j < dim; j++) o[j] += f16_round(f16_to_f32(((const uint16_t *)row)[j]) * f);
+                else
+                    for (int64_t j = 0; j < dim; j++) o[j] += f16_to_f32(((const uint16_t *)row)[j]) * f;
                 break;
             case FE_TABLE_T2:
                 for (int64_t j = 0; j < dim; j++) o[j] += t2_weight(row, j) * f;
@@ -175,6 +178,16 @@ static void gather_scalar(const fe_gather_args *a, int64_t start, int64_t stop) 
 }
 
 #ifdef FE_HAVE_NEON
+/* A float16 bag with FE_ROUND_PRODUCT_F16 in plain C, for the NEON variant (gather_scalar's additions). */
+static void bag_scalar_f16r(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) {
+    memset(o, 0, (size_t)a->dim * sizeof(float));
+    for (int64_t t = t0; t < t1; t++) {
+        float f;
+        const uint16_t *row = (const uint16_t *)token_row(a, t, &f);
+        for (int64_t j = 0; j < a->dim; j++) o[j] += f16_round(f16_to_f32(row[j]) * f);
+    }
+}
+
 /* A ternary bag in plain C, for the NEON variant (same additions as gather_scalar). */
 static void bag_scalar_t2(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) {
     memset(o, 0, (size_t)a->dim * sizeof(float));
@@ -193,7 +206,10 @@ static inline void tail_scalar(const fe_gather_args *a, int64_t t0, int64_t t1, 
     for (int64_t t = t0; t < t1; t++) {
         float f;
         const char *row = token_row(a, t, &f);
-        for (int64_t j = 0; j < rem; j++) acc[j] += fe_opaque_f32(load1(a->dtype, row, d + j) * f);
+        if (a->normalize & FE_ROUND_PRODUCT_F16)
+            for (int64_t j = 0; j < rem; j++) acc[j] += f16_round(load1(a->dtype, row, d + j) * f);
+        else
+            for (int64_t j = 0; j < rem; j++) acc[j] += fe_opaque_f32(load1(a->dtype, row, d + j) * f);
     }
     for (int64_t j = 0; j < rem; j++) o[d + j] = acc[j];
 }
@@ -213,6 +229,9 @@ static inline FE_TARGET_AVX512 __m512 fe_opaque512(__m512 v) { __asm__("" : "+v"
 #endif
 #define MULADD256(x, f, acc) _mm256_add_ps((acc), FE_OPAQUE256(_mm256_mul_ps((x), (f))))
 #define MULADD512(x, f, acc) _mm512_add_ps((acc), FE_OPAQUE512(_mm512_mul_ps((x), (f))))
+/* FE_ROUND_PRODUCT_F16: the product rounded to float16 (F16C rounds to nearest even, as numpy). */
+#define MULADD256_F16R(x, f, acc) \
+    _mm256_add_ps((acc), _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps((x), (f)), _MM_FROUND_TO_NEAREST_INT)))
 
 /* ---------------------------------------------------------------- AVX2 */
 
@@ -221,7 +240,7 @@ static inline FE_TARGET_AVX512 __m512 fe_opaque512(__m512 v) { __asm__("" : "+v"
 #define LOAD8_I8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
 
 /* Sums the bag into o[0:dim): 64 columns at a time in 8 registers, then 8 at a time. */
-#define DEFINE_BAG_AVX2(NAME, LOAD, ESIZE)                                                        \
+#define DEFINE_BAG_AVX2(NAME, LOAD, ESIZE, MADD)                                                  \
     static FE_TARGET_AVX2 void NAME(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) { \
         const int64_t dim = a->dim;                                                               \
         int64_t d = 0;                                                                            \
@@ -232,14 +251,14 @@ static inline FE_TARGET_AVX512 __m512 fe_opaque512(__m512 v) { __asm__("" : "+v"
                 float f;                                                                          \
                 const char *r = token_row(a, t, &f) + d * (ESIZE);                                \
                 const __m256 vf = _mm256_set1_ps(f);                                              \
-                s0 = MULADD256(LOAD(r + 0 * (ESIZE)), vf, s0);                              \
-                s1 = MULADD256(LOAD(r + 8 * (ESIZE)), vf, s1);                              \
-                s2 = MULADD256(LOAD(r + 16 * (ESIZE)), vf, s2);                             \
-                s3 = MULADD256(LOAD(r + 24 * (ESIZE)), vf, s3);                             \
-                s4 = MULADD256(LOAD(r + 32 * (ESIZE)), vf, s4);                             \
-                s5 = MULADD256(LOAD(r + 40 * (ESIZE)), vf, s5);                             \
-                s6 = MULADD256(LOAD(r + 48 * (ESIZE)), vf, s6);                             \
-                s7 = MULADD256(LOAD(r + 56 * (ESIZE)), vf, s7);                             \
+                s0 = MADD(LOAD(r + 0 * (ESIZE)), vf, s0);                              \
+                s1 = MADD(LOAD(r + 8 * (ESIZE)), vf, s1);                              \
+                s2 = MADD(LOAD(r + 16 * (ESIZE)), vf, s2);                             \
+                s3 = MADD(LOAD(r + 24 * (ESIZE)), vf, s3);                             \
+                s4 = MADD(LOAD(r + 32 * (ESIZE)), vf, s4);                             \
+                s5 = MADD(LOAD(r + 40 * (ESIZE)), vf, s5);                             \
+                s6 = MADD(LOAD(r + 48 * (ESIZE)), vf, s6);                             \
+                s7 = MADD(LOAD(r + 56 * (ESIZE)), vf, s7);                             \
             }                                                                                     \
             _mm256_storeu_ps(o + d + 0, s0);                                                      \
             _mm256_storeu_ps(o + d + 8, s1);                                                      \
@@ -255,16 +274,17 @@ static inline FE_TARGET_AVX512 __m512 fe_opaque512(__m512 v) { __asm__("" : "+v"
             for (int64_t t = t0; t < t1; t++) {                                                   \
                 float f;                                                                          \
                 const char *r = token_row(a, t, &f) + d * (ESIZE);                                \
-                s = MULADD256(LOAD(r), _mm256_set1_ps(f), s);                               \
+                s = MADD(LOAD(r), _mm256_set1_ps(f), s);                               \
             }                                                                                     \
             _mm256_storeu_ps(o + d, s);                                                           \
         }                                                                                         \
         if (d < dim) tail_scalar(a, t0, t1, d, o);                                                \
     }
 
-DEFINE_BAG_AVX2(bag_avx2_f32, LOAD8_F32, 4)
-DEFINE_BAG_AVX2(bag_avx2_f16, LOAD8_F16, 2)
-DEFINE_BAG_AVX2(bag_avx2_i8, LOAD8_I8, 1)
+DEFINE_BAG_AVX2(bag_avx2_f32, LOAD8_F32, 4, MULADD256)
+DEFINE_BAG_AVX2(bag_avx2_f16, LOAD8_F16, 2, MULADD256)
+DEFINE_BAG_AVX2(bag_avx2_f16r, LOAD8_F16, 2, MULADD256_F16R) /* FE_ROUND_PRODUCT_F16, AVX-512 too */
+DEFINE_BAG_AVX2(bag_avx2_i8, LOAD8_I8, 1, MULADD256)
 
 /* 8 ternary weights d..d+7 (d % 8 == 0: consecutive bytes, one shift) as floats -1, 0, 1. */
 static inline FE_TARGET_AVX2 __m256 load8_t2(const char *row, int64_t d) {
@@ -379,7 +399,7 @@ static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, i
         const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
         switch (a->dtype) {
         case FE_TABLE_F32: bag_avx2_f32(a, t0, t1, o); break;
-        case FE_TABLE_F16: bag_avx2_f16(a, t0, t1, o); break;
+        case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_f16r : bag_avx2_f16)(a, t0, t1, o); break;
         case FE_TABLE_T2: bag_avx2_t2(a, t0, t1, o); break;
         default: bag_avx2_i8(a, t0, t1, o);
         }
@@ -479,7 +499,7 @@ static FE_TARGET_AVX512 void gather_avx512(const fe_gather_args *a, int64_t star
         const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
         switch (a->dtype) {
         case FE_TABLE_F32: bag_avx512_f32(a, t0, t1, o); break;
-        case FE_TABLE_F16: bag_avx512_f16(a, t0, t1, o); break;
+        case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_f16r : bag_avx512_f16)(a, t0, t1, o); break;
         case FE_TABLE_T2: bag_avx2_t2(a, t0, t1, o); break; /* 2-bit decode is not the bottleneck */
         default: bag_avx512_i8(a, t0, t1, o);
         }
@@ -561,7 +581,7 @@ static void gather_neon(const fe_gather_args *a, int64_t start, int64_t stop) {
         const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
         switch (a->dtype) {
         case FE_TABLE_F32: bag_neon_f32(a, t0, t1, o); break;
-        case FE_TABLE_F16: bag_neon_f16(a, t0, t1, o); break;
+        case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_scalar_f16r : bag_neon_f16)(a, t0, t1, o); break;
         case FE_TABLE_T2: bag_scalar_t2(a, t0, t1, o); break;
         default: bag_neon_i8(a, t0, t1, o);
         }

@@ -23,8 +23,11 @@ extern "C" {
 enum { FE_TABLE_F32 = 0, FE_TABLE_F16 = 1, FE_TABLE_I8 = 2, FE_TABLE_T2 = 3 };
 
 /* fe_gather_args.normalize flags. FE_ROUND_F16: round each mean to float16 before normalising
- * (model2vec's float16 tables: its mean is float16); the output stays float32. */
-enum { FE_NORMALIZE = 1, FE_ROUND_F16 = 2 };
+ * (model2vec's float16 tables: its mean is float16); the output stays float32.
+ * FE_ROUND_PRODUCT_F16 (float16 tables only): round each product row value * factor to float16
+ * before it is added (model2vec's float16 table times float16 weights: numpy multiplies in float16;
+ * the float32 product of two float16 values is exact, so this is numpy's float16 product). */
+enum { FE_NORMALIZE = 1, FE_ROUND_F16 = 2, FE_ROUND_PRODUCT_F16 = 4 };
 
 typedef struct {
     const void *table;     /* [rows, dim] of dtype (T2: packed rows); elements of a row are contiguous */
@@ -36,7 +39,7 @@ typedef struct {
     const int32_t *mapping; /* [V] or NULL */
     const float *weights;   /* [V] or NULL */
     const float *scales;    /* [rows] or NULL */
-    int normalize;          /* FE_NORMALIZE | FE_ROUND_F16 */
+    int normalize;          /* FE_NORMALIZE | FE_ROUND_F16 | FE_ROUND_PRODUCT_F16 */
     float *out;            /* [n_bags, dim] */
     int64_t out_stride;    /* floats between output rows */
 } fe_gather_args;

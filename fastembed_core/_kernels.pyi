@@ -24,6 +24,7 @@ def gather_mean(
     start: int,
     stop: int,
     round_f16: bool = False,
+    round_product_f16: bool = False,
 ) -> None: ...
 
 # hamming (contracts: fastembed_core/_ref/hamming.py)

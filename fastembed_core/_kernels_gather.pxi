@@ -20,12 +20,13 @@ cdef extern from "gather.h" nogil:
         float *out
         int64_t out_stride
     int FE_TABLE_F32, FE_TABLE_F16, FE_TABLE_I8, FE_TABLE_T2
-    int FE_NORMALIZE, FE_ROUND_F16
+    int FE_NORMALIZE, FE_ROUND_F16, FE_ROUND_PRODUCT_F16
     void fe_gather_mean(const fe_gather_args *a, int64_t start, int64_t stop)
 
 
 def gather_mean(table, const int32_t[::1] ids, const int64_t[::1] offsets, mapping, weights, scales,
-                bint normalize, float[:, ::1] out, Py_ssize_t start, Py_ssize_t stop, bint round_f16=False):
+                bint normalize, float[:, ::1] out, Py_ssize_t start, Py_ssize_t stop, bint round_f16=False,
+                bint round_product_f16=False):
     """See fastembed_core._ref.gather.gather_mean: the public wrapper validated every index; only
     shapes are checked here (a uint8 table is ternary-packed, of dim = out.shape[1] columns)."""
     cdef fe_gather_args a
@@ -74,7 +75,10 @@ def gather_mean(table, const int32_t[::1] ids, const int64_t[::1] offsets, mappi
     if scales is not None:
         sc = scales
         a.scales = &sc[0]
-    a.normalize = (FE_NORMALIZE if normalize else 0) | (FE_ROUND_F16 if round_f16 else 0)
+    if round_product_f16 and a.dtype != FE_TABLE_F16:
+        raise ValueError("round_product_f16 applies to float16 tables only")
+    a.normalize = ((FE_NORMALIZE if normalize else 0) | (FE_ROUND_F16 if round_f16 else 0)
+                   | (FE_ROUND_PRODUCT_F16 if round_product_f16 else 0))
     a.out = &out[0, 0]
     a.out_stride = out.shape[1]
     if start < 0 or stop > out.shape[0] or offsets.shape[0] < stop + 1:

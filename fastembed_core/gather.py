@@ -156,11 +156,12 @@ def _token_splits(offsets: np.ndarray, parts: int) -> list[int]:
 
 def run(table: Table, ids: np.ndarray, offsets: np.ndarray, mapping: np.ndarray | None,
         weights: np.ndarray | None, normalize: bool, threads: int | None, out: np.ndarray,
-        round_f16: bool = False) -> None:
+        round_f16: bool = False, round_product_f16: bool = False) -> None:
     """Pool validated inputs into ``out`` (float32 [n, table.dim], C-contiguous), split by tokens over
     ``threads`` threads. The one entry every caller (gather_mean, StaticModel, the model2vec drop-in)
     goes through. ``round_f16``: round each mean to float16 before normalising (model2vec's float16
-    tables)."""
+    tables); ``round_product_f16``: round each product to float16 before it is added (model2vec's
+    float16 table times float16 weights)."""
     n = len(offsets) - 1
     if n == 0 or table.dim == 0:
         out[:] = 0.0
@@ -174,6 +175,6 @@ def run(table: Table, ids: np.ndarray, offsets: np.ndarray, mapping: np.ndarray 
     def work(a: int, b: int) -> None:
         for p in range(a, b):
             kernels.gather_mean(table.data, ids, offsets, mapping, weights, table.scales, normalize, out,
-                                cuts[p], cuts[p + 1], round_f16=round_f16)
+                                cuts[p], cuts[p + 1], round_f16=round_f16, round_product_f16=round_product_f16)
 
     _parallel.run(work, len(cuts) - 1, len(cuts) - 1)

@@ -123,3 +123,15 @@ def test_edge_cases_follow_model2vec(backend):
                  lambda m: m.encode(np.array(["x", "y"]))):
         a, b = call(model), call(fast)
         assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def test_every_table_type_but_float64_pools_in_the_kernel():
+    """Which path an accelerated model pools on (the numpy path is model2vec's own expressions: exact
+    but slow). float16 tables with float16 weights (vocabulary-quantized float16 models) use the
+    kernel with each product rounded to float16; their bits are checked by the tests above."""
+    from fastembed_core.integrations.model2vec import _plan
+
+    want = {name: ("numpy", False, False) if dtype == "float64" else ("kernel", dtype == "float16", wdtype == "float16")
+            for name, (dtype, wdtype, _) in TABLES.items()}
+    assert {name: _plan(_model(name, True)) for name in TABLES} == want
+    assert _plan(_model("float32", True, dim=1))[0] == "numpy"  # numpy's mean over one column is pairwise

@@ -113,33 +113,37 @@ def _unset_default() -> Any:
     return _UNSET
 
 
-def _plan(model: Any) -> tuple[str, bool]:
-    """("kernel", round_f16) when the C/numpy gather kernel reproduces model2vec's arithmetic for this
-    model, else ("numpy", False): model2vec's own numpy expressions on our token ids.
+def _plan(model: Any) -> tuple[str, bool, bool]:
+    """("kernel", round_f16, round_product_f16) when the C/numpy gather kernel reproduces model2vec's
+    arithmetic for this model, else ("numpy", False, False): model2vec's own numpy expressions on our
+    token ids.
 
     model2vec forms ``embeddings[mapping[ids]] * weights[ids][:, None]`` in numpy's result dtype P,
     takes ``.mean(axis=0)`` (float32 sum and divide for float16 P, float64 for integer P), stores it
     in the table's dtype (float32 for int8) and normalises in float32. The kernel computes in float32
     with the product rounded before each add, which is that arithmetic exactly when P is float32, or
-    when there are no weights and the table is float16 (the mean rounded to float16: ``round_f16``) or
-    int8 (integer sums are exact in float32). Otherwise (float64 tables or weights, float16 weights,
-    other dtypes) and for dim 1 (numpy's mean over a single column is pairwise, not sequential) the
-    numpy path runs.
+    when the table is float16 (the mean rounded to float16: ``round_f16``) with no weights or float16
+    weights (P is float16: each product rounded to float16 too, ``round_product_f16``), or int8 with
+    no weights (integer sums are exact in float32). Otherwise (float64 tables or weights, float16
+    weights on a float32 or int8 table, other dtypes) and for dim 1 (numpy's mean over a single
+    column is pairwise, not sequential) the numpy path runs.
     """
     table, weights = model.embedding, model.weights
     if not isinstance(table, np.ndarray) or table.ndim != 2 or table.shape[1] < 2:
-        return "numpy", False
+        return "numpy", False, False
     e = table.dtype
     if e not in (np.float32, np.float16, np.int8):
-        return "numpy", False
+        return "numpy", False, False
+    f16_product = False
     if weights is not None:
         w = np.asarray(weights).dtype
-        if w not in (np.float32, np.float16) or np.result_type(e, w) != np.float32:
-            return "numpy", False
+        f16_product = e == w == np.float16  # numpy multiplies in float16: round_product_f16
+        if w not in (np.float32, np.float16) or (np.result_type(e, w) != np.float32 and not f16_product):
+            return "numpy", False, False
     mapping = model.token_mapping
     if mapping is not None and np.asarray(mapping).dtype.kind not in "iu":
-        return "numpy", False
-    return "kernel", e == np.float16
+        return "numpy", False, False
+    return "kernel", e == np.float16, f16_product
 
 
 class _Cache:
@@ -241,11 +245,11 @@ class _Encode:
         if not texts or batch_size < 0:
             raise ValueError("need at least one array to concatenate")  # model2vec's np.concatenate([])
         cache = self._cache_for()
-        kind, round_f16 = cache.plan
+        kind, round_f16, round_product = cache.plan
         if not self.exact and kind != "kernel":
             if cache.core is None:
                 cache.core = _from_model2vec(model, None, cache.tokenizer)
-            kind, round_f16 = "kernel", False
+            kind, round_f16, round_product = "kernel", False, False
         out_dtype = np.dtype(np.float32) if model.embedding.dtype == np.int8 else model.embedding.dtype
         out = np.zeros((len(texts), model.embedding.shape[1]), dtype=np.float32 if kind == "kernel" else out_dtype)
         starts = range(0, len(texts), batch_size)
@@ -263,7 +267,7 @@ class _Encode:
                 core = cache.core
                 ids, offsets = check_bags(ids, offsets, core.vocab_size)
                 run(core._kernel_table, ids, offsets, core.mapping, core.weights, normalize, threads,
-                    out[s : s + len(batch)], round_f16=round_f16)
+                    out[s : s + len(batch)], round_f16=round_f16, round_product_f16=round_product)
             else:
                 out[s : s + len(batch)] = _numpy_pool(model, ids, offsets, normalize)
         if out.dtype != out_dtype:
@@ -278,9 +282,10 @@ def accelerate(model: Any, *, num_threads: int | None = 1, exact: bool = True) -
     num_threads: default threads per ``encode`` call (1 like model2vec without multiprocessing;
     None = all cores); a call may pass ``num_threads=`` to override it.
     exact: True (default) gives model2vec 0.10's output bits for every table and weights dtype (float64
-    tables, float16 weights and dim-1 tables then pool with model2vec's numpy expressions, only the
-    tokenizer is accelerated); False pools every dtype in the float32 kernel (faster for those cases,
-    float64 tables converted to float32 once; results within float32 rounding of model2vec's).
+    tables, float16 weights on float32 or int8 tables and dim-1 tables then pool with model2vec's numpy
+    expressions, only the tokenizer is accelerated); False pools every dtype in the float32 kernel
+    (faster for those cases, float64 tables converted to float32 once; results within float32
+    rounding of model2vec's).
     """
     _check(model)
     from .. import _parallel

@@ -126,6 +126,11 @@ static void run_gather(void *out, size_t c) {
                         (float *)out, GDIM};
     fe_gather_mean(&a, 0, GBAGS);
 }
+static void run_gather_f16r(void *out, size_t c) { /* float16 table, weights, each product rounded to float16 */
+    fe_gather_args a = {gtab_f16, GDIM * 2, FE_TABLE_F16, GDIM, gids, goff, NULL, gweights, NULL,
+                        FE_ROUND_F16 | FE_ROUND_PRODUCT_F16 | (c ? FE_NORMALIZE : 0), (float *)out, GDIM};
+    fe_gather_mean(&a, 0, GBAGS);
+}
 static void run_ternary_gather(void *out, size_t c) { /* the FE_TABLE_T2 dtype of gather_mean */
     fe_gather_args a = {gtern, 32, FE_TABLE_T2, GDIM, gids, goff, NULL, (c & 1) ? gweights : NULL, gscales,
                         (int)(c >> 1), (float *)out, GDIM};
@@ -192,6 +197,10 @@ int main(void) {
         snprintf(what, sizeof what, "%s weights=%d normalize=%d", dnames[c % 3], (int)(c / 3) & 1, (int)(c / 6));
         check_tol("gather_mean", run_gather, GBAGS * GDIM * 4, c, what, c >= 6 ? 1e-6 : 0.0);
     }
+    for (size_t c = 0; c < 2; c++)
+        check_tol("gather_mean", run_gather_f16r, GBAGS * GDIM * 4, c,
+                  c ? "f16 x f16 weights, products rounded, normalize=1" : "f16 x f16 weights, products rounded",
+                  c ? 1e-6 : 0.0);
     for (size_t c = 0; c < 4; c++) {
         char what[40];
         snprintf(what, sizeof what, "2-bit weights=%d normalize=%d", (int)(c & 1), (int)(c >> 1));

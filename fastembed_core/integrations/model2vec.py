@@ -125,7 +125,7 @@ def _plan(model: Any) -> tuple[str, bool, bool]:
     when the table is float16 (the mean rounded to float16: ``round_f16``) with no weights or float16
     weights (P is float16: each product rounded to float16 too, ``round_product_f16``), or int8 with
     no weights (integer sums are exact in float32). Otherwise (float64 tables or weights, float16
-    weights on a float32 or int8 table, other dtypes) and for dim 1 (numpy's mean over a single
+    weights on an int8 table, other dtypes) and for dim 1 (numpy's mean over a single
     column is pairwise, not sequential) the numpy path runs.
     """
     table, weights = model.embedding, model.weights
@@ -282,7 +282,7 @@ def accelerate(model: Any, *, num_threads: int | None = 1, exact: bool = True) -
     num_threads: default threads per ``encode`` call (1 like model2vec without multiprocessing;
     None = all cores); a call may pass ``num_threads=`` to override it.
     exact: True (default) gives model2vec 0.10's output bits for every table and weights dtype (float64
-    tables, float16 weights on float32 or int8 tables and dim-1 tables then pool with model2vec's numpy
+    tables, float16 weights on int8 tables and dim-1 tables then pool with model2vec's numpy
     expressions, only the tokenizer is accelerated); False pools every dtype in the float32 kernel
     (faster for those cases, float64 tables converted to float32 once; results within float32
     rounding of model2vec's).

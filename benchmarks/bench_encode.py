@@ -2,7 +2,7 @@
 
     TOKENIZERS_PARALLELISM=false pytest benchmarks/bench_encode.py --benchmark-only --benchmark-group-by=group
     TOKENIZERS_PARALLELISM=false python benchmarks/bench_encode.py     # where the time goes
-    python benchmarks/bench_encode.py vq     # a vocabulary-quantized float16 model (model2vec's quantize_model)
+    python benchmarks/bench_encode.py vq     # vocabulary-quantized float16 / int8 models (model2vec's quantize_model)
 
 The model is the float16, 256-dim model2vec distillation of all-MiniLM-L6-v2 (model2vec's default
 distill dtype), built once and cached by tests/_models.py. ``TOKENIZERS_PARALLELISM=false`` keeps
@@ -117,9 +117,10 @@ def breakdown(rounds: int = 5) -> None:
     print(f"ratio model2vec / ours: {stages['model2vec encode'] / stages['ours encode (total)']:.2f}x")
 
 
-def vocab_quantized(rounds: int = 5, clusters: int = 1024) -> None:
+def vocab_quantized(rounds: int = 5, clusters: int = 1024, quantize_to: str | None = None) -> None:
     """A vocabulary-quantized float16 model made by model2vec itself (``quantize_model`` of the float16
-    distillation: KMeans centres, float16 table and float16 weights), model2vec's encode vs the
+    distillation: KMeans centres, float16 table and float16 weights; ``quantize_to="int8"``: an int8
+    table), model2vec's encode vs the
     accelerated one (exact bits), 1 thread, interleaved rounds; beside it the accelerated encode with
     the pooling forced onto model2vec's numpy expressions (what ran for this dtype pair before
     ``round_product_f16``). The model is cached (its KMeans takes ~1 min)."""
@@ -133,10 +134,11 @@ def vocab_quantized(rounds: int = 5, clusters: int = 1024) -> None:
     from fastembed_core.integrations.model2vec import accelerate
 
     def build(tmp: Path) -> None:
-        quantize_model(model2vec.StaticModel.from_pretrained(model_path()),
-                       vocabulary_quantization=clusters).save_pretrained(tmp)
+        quantize_model(model2vec.StaticModel.from_pretrained(model_path()), vocabulary_quantization=clusters,
+                       quantize_to=quantize_to).save_pretrained(tmp)
 
-    path = _models._atomic_build(model_path().parent / f"{model_path().name}-m2v-vq{clusters}", build)
+    suffix = f"-m2v-vq{clusters}" + (f"-{quantize_to}" if quantize_to else "")
+    path = _models._atomic_build(model_path().parent / f"{model_path().name}{suffix}", build)
     data = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
     texts = [json.loads(line)["doc"] for line in gzip.open(data, "rt", encoding="utf-8")][:N_DOCS]
     ref = model2vec.StaticModel.from_pretrained(path)
@@ -163,4 +165,8 @@ def vocab_quantized(rounds: int = 5, clusters: int = 1024) -> None:
 
 
 if __name__ == "__main__":
-    vocab_quantized() if sys.argv[1:] == ["vq"] else breakdown()
+    if sys.argv[1:] == ["vq"]:
+        vocab_quantized()
+        vocab_quantized(quantize_to="int8")
+    else:
+        breakdown()

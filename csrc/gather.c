@@ -170,7 +170,10 @@ static void gather_scalar(const fe_gather_args *a, int64_t start, int64_t stop) 
                 for (int64_t j = 0; j < dim; j++) o[j] += t2_weight(row, j) * f;
                 break;
             default:
-                for (int64_t j = 0; j < dim; j++) o[j] += (float)((const int8_t *)row)[j] * f;
+                if (a->normalize & FE_ROUND_PRODUCT_F16)
+                    for (int64_t j = 0; j < dim; j++) o[j] += f16_round((float)((const int8_t *)row)[j] * f);
+                else
+                    for (int64_t j = 0; j < dim; j++) o[j] += (float)((const int8_t *)row)[j] * f;
             }
         }
         finalize_scalar(o, dim, t1 - t0, a->normalize);
@@ -178,13 +181,13 @@ static void gather_scalar(const fe_gather_args *a, int64_t start, int64_t stop) 
 }
 
 #ifdef FE_HAVE_NEON
-/* A float16 bag with FE_ROUND_PRODUCT_F16 in plain C, for the NEON variant (gather_scalar's additions). */
-static void bag_scalar_f16r(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) {
+/* A float16 or int8 bag with FE_ROUND_PRODUCT_F16 in plain C, for the NEON variant (gather_scalar's additions). */
+static void bag_scalar_r(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) {
     memset(o, 0, (size_t)a->dim * sizeof(float));
     for (int64_t t = t0; t < t1; t++) {
         float f;
-        const uint16_t *row = (const uint16_t *)token_row(a, t, &f);
-        for (int64_t j = 0; j < a->dim; j++) o[j] += f16_round(f16_to_f32(row[j]) * f);
+        const char *row = token_row(a, t, &f);
+        for (int64_t j = 0; j < a->dim; j++) o[j] += f16_round(load1(a->dtype, row, j) * f);
     }
 }
 
@@ -283,8 +286,9 @@ static inline FE_TARGET_AVX512 __m512 fe_opaque512(__m512 v) { __asm__("" : "+v"
 
 DEFINE_BAG_AVX2(bag_avx2_f32, LOAD8_F32, 4, MULADD256)
 DEFINE_BAG_AVX2(bag_avx2_f16, LOAD8_F16, 2, MULADD256)
-DEFINE_BAG_AVX2(bag_avx2_f16r, LOAD8_F16, 2, MULADD256_F16R) /* FE_ROUND_PRODUCT_F16, AVX-512 too */
+DEFINE_BAG_AVX2(bag_avx2_f16r, LOAD8_F16, 2, MULADD256_F16R) /* FE_ROUND_PRODUCT_F16 (AVX-512 too) */
 DEFINE_BAG_AVX2(bag_avx2_i8, LOAD8_I8, 1, MULADD256)
+DEFINE_BAG_AVX2(bag_avx2_i8r, LOAD8_I8, 1, MULADD256_F16R)
 
 /* 8 ternary weights d..d+7 (d % 8 == 0: consecutive bytes, one shift) as floats -1, 0, 1. */
 static inline FE_TARGET_AVX2 __m256 load8_t2(const char *row, int64_t d) {
@@ -401,7 +405,7 @@ static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, i
         case FE_TABLE_F32: bag_avx2_f32(a, t0, t1, o); break;
         case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_f16r : bag_avx2_f16)(a, t0, t1, o); break;
         case FE_TABLE_T2: bag_avx2_t2(a, t0, t1, o); break;
-        default: bag_avx2_i8(a, t0, t1, o);
+        default: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_i8r : bag_avx2_i8)(a, t0, t1, o);
         }
         finalize_avx2(o, a->dim, t1 - t0, a->normalize);
     }
@@ -501,7 +505,7 @@ static FE_TARGET_AVX512 void gather_avx512(const fe_gather_args *a, int64_t star
         case FE_TABLE_F32: bag_avx512_f32(a, t0, t1, o); break;
         case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_f16r : bag_avx512_f16)(a, t0, t1, o); break;
         case FE_TABLE_T2: bag_avx2_t2(a, t0, t1, o); break; /* 2-bit decode is not the bottleneck */
-        default: bag_avx512_i8(a, t0, t1, o);
+        default: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_i8r : bag_avx512_i8)(a, t0, t1, o);
         }
         finalize_avx512(o, a->dim, t1 - t0, a->normalize);
     }
@@ -581,9 +585,9 @@ static void gather_neon(const fe_gather_args *a, int64_t start, int64_t stop) {
         const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
         switch (a->dtype) {
         case FE_TABLE_F32: bag_neon_f32(a, t0, t1, o); break;
-        case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_scalar_f16r : bag_neon_f16)(a, t0, t1, o); break;
+        case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_scalar_r : bag_neon_f16)(a, t0, t1, o); break;
         case FE_TABLE_T2: bag_scalar_t2(a, t0, t1, o); break;
-        default: bag_neon_i8(a, t0, t1, o);
+        default: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_scalar_r : bag_neon_i8)(a, t0, t1, o);
         }
         finalize_scalar(o, a->dim, t1 - t0, a->normalize);
     }

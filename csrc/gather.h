@@ -24,9 +24,9 @@ enum { FE_TABLE_F32 = 0, FE_TABLE_F16 = 1, FE_TABLE_I8 = 2, FE_TABLE_T2 = 3 };
 
 /* fe_gather_args.normalize flags. FE_ROUND_F16: round each mean to float16 before normalising
  * (model2vec's float16 tables: its mean is float16); the output stays float32.
- * FE_ROUND_PRODUCT_F16 (float16 tables only): round each product row value * factor to float16
- * before it is added (model2vec's float16 table times float16 weights: numpy multiplies in float16;
- * the float32 product of two float16 values is exact, so this is numpy's float16 product). */
+ * FE_ROUND_PRODUCT_F16 (float16 and int8 tables): round each product row value * factor to float16
+ * before it is added (model2vec's float16 or int8 table times float16 weights: numpy multiplies in
+ * float16; the float32 product of two float16 values is exact, so this is numpy's float16 product). */
 enum { FE_NORMALIZE = 1, FE_ROUND_F16 = 2, FE_ROUND_PRODUCT_F16 = 4 };
 
 typedef struct {

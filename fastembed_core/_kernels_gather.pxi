@@ -75,8 +75,8 @@ def gather_mean(table, const int32_t[::1] ids, const int64_t[::1] offsets, mappi
     if scales is not None:
         sc = scales
         a.scales = &sc[0]
-    if round_product_f16 and a.dtype != FE_TABLE_F16:
-        raise ValueError("round_product_f16 applies to float16 tables only")
+    if round_product_f16 and a.dtype != FE_TABLE_F16 and a.dtype != FE_TABLE_I8:
+        raise ValueError("round_product_f16 applies to float16 and int8 tables only")
     a.normalize = ((FE_NORMALIZE if normalize else 0) | (FE_ROUND_F16 if round_f16 else 0)
                    | (FE_ROUND_PRODUCT_F16 if round_product_f16 else 0))
     a.out = &out[0, 0]

@@ -29,6 +29,7 @@ TABLES = {  # name: (table dtype, weights dtype or None, vocabulary quantized)
     "int8": ("int8", None, False), "int8-weights": ("int8", "float32", False),
     "float64": ("float64", None, False), "float64-weights": ("float64", "float64", False),
     "vocab-quantized": ("float32", "float32", True), "vocab-quantized-float16": ("float16", "float16", True),
+    "vocab-quantized-int8": ("int8", "float16", True),  # model2vec's quantize_model(.., quantize_to="int8")
 }
 
 
@@ -127,11 +128,11 @@ def test_edge_cases_follow_model2vec(backend):
 
 def test_every_table_type_but_float64_pools_in_the_kernel():
     """Which path an accelerated model pools on (the numpy path is model2vec's own expressions: exact
-    but slow). float16 tables with float16 weights (vocabulary-quantized float16 models) use the
-    kernel with each product rounded to float16; their bits are checked by the tests above."""
+    but slow). float16 or int8 tables with float16 weights (model2vec's vocabulary-quantized float16
+    models) use the kernel with each product rounded to float16; their bits are checked above."""
     from fastembed_core.integrations.model2vec import _plan
 
-    want = {name: ("numpy", False, False) if dtype == "float64" else ("kernel", dtype == "float16", wdtype == "float16")
-            for name, (dtype, wdtype, _) in TABLES.items()}
+    want = {name: ("numpy", False, False) if dtype == "float64" else
+            ("kernel", "float16" in (dtype, wdtype), wdtype == "float16") for name, (dtype, wdtype, _) in TABLES.items()}
     assert {name: _plan(_model(name, True)) for name in TABLES} == want
     assert _plan(_model("float32", True, dim=1))[0] == "numpy"  # numpy's mean over one column is pairwise

@@ -267,22 +267,27 @@ def test_property_compiled_equals_numpy(dtype, dim, lengths, normalize, seed):
 @pytest.mark.filterwarnings("ignore:invalid value encountered")  # inf - inf in model2vec's float32 sum
 @pytest.mark.parametrize("variant", compiled_variants("gather_mean") + ["numpy"])
 @pytest.mark.parametrize("dim", [2, 7, 63, 64, 65, 130, 256])
-def test_round_product_f16_bits(variant, dim):
-    """float16 table x float16 weights (model2vec's vocabulary-quantized float16 models): each product
-    rounded to float16, as numpy multiplies them, then the float32 sum and the float16 mean. Every
+@pytest.mark.parametrize("dtype", ["float16", "int8"])
+def test_round_product_f16_bits(variant, dim, dtype):
+    """float16 or int8 table x float16 weights (model2vec's vocabulary-quantized float16 models, with or
+    without int8 quantization): each product rounded to float16, as numpy multiplies them, then the
+    float32 sum and the float16 mean. Every
     variant gives numpy's bits; the rounding changes them (so the check can fail); subnormal and
     overflowing (inf) products included."""
     rng = np.random.default_rng(dim)
     rows, v = 13, 40
-    table = (rng.standard_normal((rows, dim)) * rng.choice([1e-4, 1.0, 300.0], (rows, 1))).astype(np.float16)
-    weights16 = rng.choice([1e-3, 0.7, 1.3, 250.0], v) * rng.uniform(0.5, 1.5, v)
+    if dtype == "int8":
+        table = rng.integers(-128, 128, (rows, dim)).astype(np.int8)
+    else:
+        table = (rng.standard_normal((rows, dim)) * rng.choice([1e-4, 1.0, 300.0], (rows, 1))).astype(np.float16)
+    weights16 = rng.choice([1e-3, 0.7, 1.3, 250.0, 600.0], v) * rng.uniform(0.5, 1.5, v)
     weights = weights16.astype(np.float16).astype(np.float32)
     mapping = rng.integers(0, rows, v).astype(np.int32)
     lengths = rng.integers(0, 30, 21)
     offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
     ids = rng.integers(0, v, int(offsets[-1])).astype(np.int32)
     # model2vec 0.10's expressions (float16 product, float32 sum, float16 mean), per bag
-    want = np.zeros((len(lengths), dim), np.float16)
+    want = np.zeros((len(lengths), dim), np.float16)  # (stored as float32 for int8 tables: the same values)
     with np.errstate(over="ignore"):
         for b in range(len(lengths)):
             bag = ids[offsets[b] : offsets[b + 1]]
@@ -304,16 +309,18 @@ def test_round_product_f16_bits(variant, dim):
     with np.errstate(over="ignore"):
         products = table[mapping[ids]] * weights.astype(np.float16)[ids][:, None]
     if dim >= 7:  # the data reaches both ends of float16
-        assert np.isinf(products).any() and ((products != 0) & (np.abs(products) < np.float16(6.1e-5))).any()
+        assert np.isinf(products).any() and ((products != 0) & (np.abs(products) < np.float16(6.1e-5))).any() == (
+            dtype == "float16")  # int8 x weights >= 5e-4 never reaches float16's subnormals
     got = pool(True)
     np.testing.assert_array_equal(got.astype(np.float16).view(np.uint16), want.view(np.uint16))
     assert (pool(False) != got).any()  # without the product rounding the bits differ
 
 
-@pytest.mark.parametrize("dtype", ["float32", "int8"])
-def test_round_product_f16_needs_a_float16_table(backend, dtype):
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_round_product_f16_needs_a_float16_or_int8_table(backend, dtype):
     table = np.ones((3, 4), dtype)
-    out = np.empty((1, 4), np.float32)
-    with pytest.raises(ValueError, match="float16 tables only"):
-        _backend.kernels.gather_mean(table, np.zeros(1, np.int32), np.array([0, 1], np.int64), None, None, None, False,
-                                     out, 0, 1, round_product_f16=True)
+    out = np.empty((1, 4 if dtype == "float32" else 16), np.float32)
+    scales = None if dtype == "float32" else np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="float16 and int8 tables only"):
+        _backend.kernels.gather_mean(table, np.zeros(1, np.int32), np.array([0, 1], np.int64), None, None, scales,
+                                     False, out, 0, 1, round_product_f16=True)

@@ -21,9 +21,9 @@ accumulated in float32, token by token in bag order (numpy's own order for ``x.m
 dim > 1), the product rounded before the add (no FMA, in C too), and divided by the bag length in
 float32 (what numpy's ``mean`` does for float32 data); an empty bag gives zeros. With ``round_f16``
 each mean is rounded to float16 (model2vec's mean of a float16 table is float16), still stored as
-float32. With ``round_product_f16`` (float16 tables only) each product ``table[row] * factor`` is
-rounded to float16 before it is added: model2vec's float16 table times float16 weights, which numpy
-multiplies in float16 (the float32 product of two float16 values is exact, so rounding it is numpy's
+float32. With ``round_product_f16`` (float16 and int8 tables) each product ``table[row] * factor`` is
+rounded to float16 before it is added: model2vec's float16 or int8 table times float16 weights, which
+numpy multiplies in float16 (the float32 product of two float16 values is exact, so rounding it is numpy's
 float16 product). With ``normalize`` each row is then divided by ``np.linalg.norm(row) + float32(1e-32)``:
 numpy sums the float32 squares pairwise (blocks of up to 128, 8 accumulators), and csrc/gather.c
 reproduces that order, so every step is bit-identical between backends and to model2vec 0.10.
@@ -42,8 +42,8 @@ __all__ = ["gather_mean"]
 
 def gather_mean(table, ids, offsets, mapping, weights, scales, normalize, out, start, stop, round_f16=False,
                 round_product_f16=False) -> None:
-    if round_product_f16 and table.dtype != np.float16:
-        raise ValueError("round_product_f16 applies to float16 tables only")
+    if round_product_f16 and table.dtype not in (np.float16, np.int8):
+        raise ValueError("round_product_f16 applies to float16 and int8 tables only")
     out[start:stop] = 0.0
     if stop <= start:
         return

@@ -122,10 +122,10 @@ def _plan(model: Any) -> tuple[str, bool, bool]:
     takes ``.mean(axis=0)`` (float32 sum and divide for float16 P, float64 for integer P), stores it
     in the table's dtype (float32 for int8) and normalises in float32. The kernel computes in float32
     with the product rounded before each add, which is that arithmetic exactly when P is float32, or
-    when the table is float16 (the mean rounded to float16: ``round_f16``) with no weights or float16
-    weights (P is float16: each product rounded to float16 too, ``round_product_f16``), or int8 with
-    no weights (integer sums are exact in float32). Otherwise (float64 tables or weights, float16
-    weights on an int8 table, other dtypes) and for dim 1 (numpy's mean over a single
+    when the table is float16 (the mean rounded to float16: ``round_f16``), or P is float16 (a float16
+    or int8 table times float16 weights: each product rounded to float16, ``round_product_f16``, and
+    the mean too), or the table is int8 with no weights (integer sums are exact in float32).
+    Otherwise (float64 tables or weights, other dtypes) and for dim 1 (numpy's mean over a single
     column is pairwise, not sequential) the numpy path runs.
     """
     table, weights = model.embedding, model.weights
@@ -137,13 +137,13 @@ def _plan(model: Any) -> tuple[str, bool, bool]:
     f16_product = False
     if weights is not None:
         w = np.asarray(weights).dtype
-        f16_product = e == w == np.float16  # numpy multiplies in float16: round_product_f16
+        f16_product = np.result_type(e, w) == np.float16  # numpy multiplies in float16: round_product_f16
         if w not in (np.float32, np.float16) or (np.result_type(e, w) != np.float32 and not f16_product):
             return "numpy", False, False
     mapping = model.token_mapping
     if mapping is not None and np.asarray(mapping).dtype.kind not in "iu":
         return "numpy", False, False
-    return "kernel", e == np.float16, f16_product
+    return "kernel", e == np.float16 or f16_product, f16_product
 
 
 class _Cache:
@@ -282,7 +282,7 @@ def accelerate(model: Any, *, num_threads: int | None = 1, exact: bool = True) -
     num_threads: default threads per ``encode`` call (1 like model2vec without multiprocessing;
     None = all cores); a call may pass ``num_threads=`` to override it.
     exact: True (default) gives model2vec 0.10's output bits for every table and weights dtype (float64
-    tables, float16 weights on int8 tables and dim-1 tables then pool with model2vec's numpy
+    tables or weights and dim-1 tables then pool with model2vec's numpy
     expressions, only the tokenizer is accelerated); False pools every dtype in the float32 kernel
     (faster for those cases, float64 tables converted to float32 once; results within float32
     rounding of model2vec's).

@@ -1,10 +1,14 @@
 """Thread scaling: every threaded kernel and encode at 1, 2, ... threads, on one machine, in one run.
 
-    python benchmarks/bench_threads.py [--rounds 7] [--threads 1,2]
+    python benchmarks/bench_threads.py [--rounds 7] [--threads 1,2] [--warm]
 
 Prints, per case, the active kernel variant, the median time at each thread count and the speed-up
 over one thread, then the same from per-thread CPU times (the CPU critical path: robust to other
-jobs on the machine, an upper bound of the real scaling; see CpuPath). The cases are interleaved round by round so machine noise hits them alike. Scaling
+jobs on the machine, an upper bound of the real scaling; see CpuPath). The cases are interleaved
+round by round so machine noise hits them alike (and each case finds its data evicted by the
+others: the 32 MB of codes of the top-k cases then come from DRAM); ``--warm`` runs each case's rounds
+back to back instead. The first case, a 256 MiB memory copy split the same way, is the machine's
+memory-bandwidth scaling: the ceiling of any scan that streams from DRAM. Scaling
 is only meaningful on a quiet machine: a fixed single-threaded loop is timed before and after, and
 the load average is read; the script says NOT QUIET (and still prints its figures) when the loop
 slowed down by more than 10% or the load average exceeds half the cores. BLAS and OpenMP are pinned
@@ -137,7 +141,14 @@ def cases() -> dict:
     ids = r.integers(0, table.shape[0], size=int(off[-1])).astype(np.int32)
     x = r.standard_normal((4096, 384), dtype=np.float32)
     tm = fe.ternarize(r.standard_normal((1536, 384), dtype=np.float32))
+    src = np.ones(32 << 20, np.float64)  # 256 MiB
+    dst = np.empty_like(src)
+
+    def copy(t: int) -> None:  # numpy releases the GIL in copyto: the machine's memory-bandwidth scaling
+        _parallel.run(lambda a, b: np.copyto(dst[a:b], src[a:b]), len(src), t)
+
     out = {
+        "memory copy 256 MiB (np.copyto in ranges: the bandwidth ceiling)": ("", copy),
         "top-k 1 query, 1M x 256-bit": ("hamming_topk", lambda t: fe.hamming_topk(q[0], db, 10, num_threads=t)),
         "top-k 100 queries, 1M x 256-bit": ("hamming_topk", lambda t: fe.hamming_topk(q, db, 10, num_threads=t)),
         "gather_mean f32 20k bags x ~40, dim 256": (
@@ -159,37 +170,42 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1, 2, ... cores)")
+    ap.add_argument("--warm", action="store_true",
+                    help="run each case's rounds back to back (its data stays in cache, as in a service answering "
+                         "one kind of call) instead of interleaving the cases (which evicts each other's data)")
     args = ap.parse_args()
     ncpu = _parallel.cpu_count()
     threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, 2, ncpu} - {0})
     kernels = fe.capabilities().get("kernels", {})
     print(f"fastembed_core {fe.__version__}, backend {fe.BACKEND}, {ncpu} cores; threads {threads}; "
-          f"medians of {args.rounds} rounds")
+          f"medians of {args.rounds} rounds, " + ("each case's rounds back to back (--warm)" if args.warm
+                                                   else "cases interleaved round by round"))
     spin0, load0 = spin_seconds(), os.getloadavg()[0]
     todo = cases()
     times: dict = {(name, t): [] for name in todo for t in threads}
     for name, (_, fn) in todo.items():
         for t in threads:
             fn(t)  # warm-up (thread pool, caches)
-    for _ in range(args.rounds):
-        for name, (_, fn) in todo.items():
-            for t in threads:
-                t0 = time.perf_counter()
-                fn(t)
-                times[(name, t)].append(time.perf_counter() - t0)
+    # interleaved: round-major (every case once per round); --warm: case-major (threads still alternate)
+    order = ([(name, fn) for name, (_, fn) in todo.items() for _ in range(args.rounds)] if args.warm
+             else [(name, fn) for _ in range(args.rounds) for name, (_, fn) in todo.items()])
+    for name, fn in order:
+        for t in threads:
+            t0 = time.perf_counter()
+            fn(t)
+            times[(name, t)].append(time.perf_counter() - t0)
     cpu_times: dict = {(name, t): [] for name in todo for t in threads}
     with CpuPath() as path:
-        for _ in range(args.rounds):
-            for name, (_, fn) in todo.items():
-                for t in threads:
-                    cpu_times[(name, t)].append(path.critical_path(lambda: fn(t)))
+        for name, fn in order:
+            for t in threads:
+                cpu_times[(name, t)].append(path.critical_path(lambda: fn(t)))
     spin1, load1 = spin_seconds(), os.getloadavg()[0]
     header = " | ".join(f"{t} thr ms" for t in threads)
     print(f"\n| case | variant | {header} | " + " | ".join(f"{t} vs 1" for t in threads[1:]) + " |")
     print("|---" * (2 + 2 * len(threads) - 1) + "|")
     for name, (kernel, _) in todo.items():
         med = [statistics.median(times[(name, t)]) for t in threads]
-        variant = kernels.get(kernel, {}).get("active", "numpy")
+        variant = kernels.get(kernel, {}).get("active", "numpy") if kernel else "numpy"
         print(f"| {name} | {variant} | " + " | ".join(f"{m * 1e3:.2f}" for m in med) + " | "
               + " | ".join(f"{med[0] / m:.2f}x" for m in med[1:]) + " |")
     print("\nCPU critical path (load-robust upper bound; see CpuPath): serial CPU + the longest thread per dispatch\n")
@@ -198,7 +214,7 @@ def main() -> None:
     print("|---" * (2 + 2 * len(threads) - 1) + "|")
     for name, (kernel, _) in todo.items():
         med = [statistics.median(cpu_times[(name, t)]) for t in threads]
-        variant = kernels.get(kernel, {}).get("active", "numpy")
+        variant = kernels.get(kernel, {}).get("active", "numpy") if kernel else "numpy"
         print(f"| {name} | {variant} | " + " | ".join(f"{m * 1e3:.2f}" for m in med) + " | "
               + " | ".join(f"{med[0] / m:.2f}x" for m in med[1:]) + " |")
     drift = spin1 / spin0 - 1

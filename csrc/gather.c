@@ -403,9 +403,9 @@ static FE_TARGET_AVX2 void gather_avx2(const fe_gather_args *a, int64_t start, i
         const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
         switch (a->dtype) {
         case FE_TABLE_F32: bag_avx2_f32(a, t0, t1, o); break;
-        case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_f16r : bag_avx2_f16)(a, t0, t1, o); break;
+        case FE_TABLE_F16: if (a->normalize & FE_ROUND_PRODUCT_F16) bag_avx2_f16r(a, t0, t1, o); else bag_avx2_f16(a, t0, t1, o); break;
         case FE_TABLE_T2: bag_avx2_t2(a, t0, t1, o); break;
-        default: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_i8r : bag_avx2_i8)(a, t0, t1, o);
+        default: if (a->normalize & FE_ROUND_PRODUCT_F16) bag_avx2_i8r(a, t0, t1, o); else bag_avx2_i8(a, t0, t1, o);
         }
         finalize_avx2(o, a->dim, t1 - t0, a->normalize);
     }
@@ -503,9 +503,9 @@ static FE_TARGET_AVX512 void gather_avx512(const fe_gather_args *a, int64_t star
         const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
         switch (a->dtype) {
         case FE_TABLE_F32: bag_avx512_f32(a, t0, t1, o); break;
-        case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_f16r : bag_avx512_f16)(a, t0, t1, o); break;
+        case FE_TABLE_F16: if (a->normalize & FE_ROUND_PRODUCT_F16) bag_avx2_f16r(a, t0, t1, o); else bag_avx512_f16(a, t0, t1, o); break;
         case FE_TABLE_T2: bag_avx2_t2(a, t0, t1, o); break; /* 2-bit decode is not the bottleneck */
-        default: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_avx2_i8r : bag_avx512_i8)(a, t0, t1, o);
+        default: if (a->normalize & FE_ROUND_PRODUCT_F16) bag_avx2_i8r(a, t0, t1, o); else bag_avx512_i8(a, t0, t1, o);
         }
         finalize_avx512(o, a->dim, t1 - t0, a->normalize);
     }
@@ -585,9 +585,9 @@ static void gather_neon(const fe_gather_args *a, int64_t start, int64_t stop) {
         const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
         switch (a->dtype) {
         case FE_TABLE_F32: bag_neon_f32(a, t0, t1, o); break;
-        case FE_TABLE_F16: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_scalar_r : bag_neon_f16)(a, t0, t1, o); break;
+        case FE_TABLE_F16: if (a->normalize & FE_ROUND_PRODUCT_F16) bag_scalar_r(a, t0, t1, o); else bag_neon_f16(a, t0, t1, o); break;
         case FE_TABLE_T2: bag_scalar_t2(a, t0, t1, o); break;
-        default: (a->normalize & FE_ROUND_PRODUCT_F16 ? bag_scalar_r : bag_neon_i8)(a, t0, t1, o);
+        default: if (a->normalize & FE_ROUND_PRODUCT_F16) bag_scalar_r(a, t0, t1, o); else bag_neon_i8(a, t0, t1, o);
         }
         finalize_scalar(o, a->dim, t1 - t0, a->normalize);
     }

@@ -19,4 +19,5 @@ rm -rf sentence_transformers  # test the installed package (the sdist's copy wou
 export HF_HUB_OFFLINE=1 PYTHONPATH="$ROOT/tests/peers${PYTHONPATH:+:$PYTHONPATH}"
 NEEDS_HUB="test_transformer_models or test_legacy_mlm_transformer or test_peft_adapter_on_single_input_or_base_rejected"
 NEEDS_HUB="$NEEDS_HUB or test_peft_adapters_rejected or test_splade_configuration_mismatch or test_splade_pooling_dimension_metadata"
+NEEDS_HUB="$NEEDS_HUB or test_transformer_configuration_error_details or test_transformer_configuration_missing_field"  # 6.3.0
 exec "$PY" -m pytest -p st_accelerate_plugin -p no:cacheprovider -q -k "not ($NEEDS_HUB)" "$@" tests

@@ -133,12 +133,14 @@ def vocab_quantized(rounds: int = 5, clusters: int = 1024, quantize_to: str | No
 
     from fastembed_core.integrations.model2vec import accelerate
 
+    src = model_path()
+
     def build(tmp: Path) -> None:
-        quantize_model(model2vec.StaticModel.from_pretrained(model_path()), vocabulary_quantization=clusters,
+        quantize_model(model2vec.StaticModel.from_pretrained(src), vocabulary_quantization=clusters,
                        quantize_to=quantize_to).save_pretrained(tmp)
 
     suffix = f"-m2v-vq{clusters}" + (f"-{quantize_to}" if quantize_to else "")
-    path = _models._atomic_build(model_path().parent / f"{model_path().name}{suffix}", build)
+    path = _models._atomic_build(src.parent / f"{src.name}{suffix}", build)
     data = Path(__file__).resolve().parents[2] / "shared" / "data" / "debian-descriptions-dev.jsonl.gz"
     texts = [json.loads(line)["doc"] for line in gzip.open(data, "rt", encoding="utf-8")][:N_DOCS]
     ref = model2vec.StaticModel.from_pretrained(path)

@@ -147,41 +147,8 @@ static void finalize_scalar(float *o, int64_t dim, int64_t n, int flags) {
     if (flags & FE_NORMALIZE) normalize_row(o, dim, sumsq_block_scalar);
 }
 
-static void gather_scalar(const fe_gather_args *a, int64_t start, int64_t stop) {
-    const int64_t dim = a->dim;
-    for (int64_t b = start; b < stop; b++) {
-        float *o = a->out + b * a->out_stride;
-        const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
-        memset(o, 0, (size_t)dim * sizeof(float));
-        for (int64_t t = t0; t < t1; t++) {
-            float f;
-            const char *row = token_row(a, t, &f);
-            switch (a->dtype) {
-            case FE_TABLE_F32:
-                for (int64_t j = 0; j < dim; j++) o[j] += ((const float *)row)[j] * f;
-                break;
-            case FE_TABLE_F16:
-                if (a->normalize & FE_ROUND_PRODUCT_F16)
-                    for (int64_t j = 0; j < dim; j++) o[j] += f16_round(f16_to_f32(((const uint16_t *)row)[j]) * f);
-                else
-                    for (int64_t j = 0; j < dim; j++) o[j] += f16_to_f32(((const uint16_t *)row)[j]) * f;
-                break;
-            case FE_TABLE_T2:
-                for (int64_t j = 0; j < dim; j++) o[j] += t2_weight(row, j) * f;
-                break;
-            default:
-                if (a->normalize & FE_ROUND_PRODUCT_F16)
-                    for (int64_t j = 0; j < dim; j++) o[j] += f16_round((float)((const int8_t *)row)[j] * f);
-                else
-                    for (int64_t j = 0; j < dim; j++) o[j] += (float)((const int8_t *)row)[j] * f;
-            }
-        }
-        finalize_scalar(o, dim, t1 - t0, a->normalize);
-    }
-}
-
-#ifdef FE_HAVE_NEON
-/* A float16 or int8 bag with FE_ROUND_PRODUCT_F16 in plain C, for the NEON variant (gather_scalar's additions). */
+/* A float16 or int8 bag with FE_ROUND_PRODUCT_F16 in plain C: each product rounded to float16, then
+ * added in float32 (the scalar and NEON variants). */
 static void bag_scalar_r(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) {
     memset(o, 0, (size_t)a->dim * sizeof(float));
     for (int64_t t = t0; t < t1; t++) {
@@ -191,6 +158,39 @@ static void bag_scalar_r(const fe_gather_args *a, int64_t t0, int64_t t1, float 
     }
 }
 
+static void gather_scalar(const fe_gather_args *a, int64_t start, int64_t stop) {
+    const int64_t dim = a->dim;
+    for (int64_t b = start; b < stop; b++) {
+        float *o = a->out + b * a->out_stride;
+        const int64_t t0 = a->offsets[b], t1 = a->offsets[b + 1];
+        if (a->normalize & FE_ROUND_PRODUCT_F16) {
+            bag_scalar_r(a, t0, t1, o);
+            finalize_scalar(o, dim, t1 - t0, a->normalize);
+            continue;
+        }
+        memset(o, 0, (size_t)dim * sizeof(float));
+        for (int64_t t = t0; t < t1; t++) {
+            float f;
+            const char *row = token_row(a, t, &f);
+            switch (a->dtype) {
+            case FE_TABLE_F32:
+                for (int64_t j = 0; j < dim; j++) o[j] += ((const float *)row)[j] * f;
+                break;
+            case FE_TABLE_F16:
+                for (int64_t j = 0; j < dim; j++) o[j] += f16_to_f32(((const uint16_t *)row)[j]) * f;
+                break;
+            case FE_TABLE_T2:
+                for (int64_t j = 0; j < dim; j++) o[j] += t2_weight(row, j) * f;
+                break;
+            default:
+                for (int64_t j = 0; j < dim; j++) o[j] += (float)((const int8_t *)row)[j] * f;
+            }
+        }
+        finalize_scalar(o, dim, t1 - t0, a->normalize);
+    }
+}
+
+#ifdef FE_HAVE_NEON
 /* A ternary bag in plain C, for the NEON variant (same additions as gather_scalar). */
 static void bag_scalar_t2(const fe_gather_args *a, int64_t t0, int64_t t1, float *o) {
     memset(o, 0, (size_t)a->dim * sizeof(float));

@@ -161,7 +161,7 @@ def run(table: Table, ids: np.ndarray, offsets: np.ndarray, mapping: np.ndarray 
     ``threads`` threads. The one entry every caller (gather_mean, StaticModel, the model2vec drop-in)
     goes through. ``round_f16``: round each mean to float16 before normalising (model2vec's float16
     tables); ``round_product_f16``: round each product to float16 before it is added (model2vec's
-    float16 table times float16 weights)."""
+    float16 or int8 table times float16 weights)."""
     n = len(offsets) - 1
     if n == 0 or table.dim == 0:
         out[:] = 0.0

@@ -30,6 +30,7 @@ static uint32_t detect(void) {
     uint32_t f = 0;
     fe_cpuid(0, 0, r);
     unsigned max_leaf = r[0];
+    int amd = r[1] == 0x68747541u && r[3] == 0x69746e65u && r[2] == 0x444d4163u; /* "AuthenticAMD" */
     fe_cpuid(1, 0, r);
     unsigned ecx1 = r[2];
     if (ecx1 & (1u << 23)) f |= FE_CPU_POPCNT;
@@ -51,6 +52,7 @@ static uint32_t detect(void) {
     }
     if (!zmm_ok) return f;
     if (ebx7 & (1u << 16)) f |= FE_CPU_AVX512F;
+    if (amd && (f & FE_CPU_AVX512F)) fe_scan_prefetch = 0; /* Zen 4 and later (cpu.h) */
     if (ebx7 & (1u << 17)) f |= FE_CPU_AVX512DQ;
     if (ebx7 & (1u << 30)) f |= FE_CPU_AVX512BW;
     if (ebx7 & (1u << 31)) f |= FE_CPU_AVX512VL;
@@ -100,6 +102,7 @@ static fe_kernel *const *const families[] = {
 #define N_FAMILIES (sizeof(families) / sizeof(families[0]))
 
 static uint32_t features;
+int fe_scan_prefetch = 1;
 static int initialised; /* the first call happens under the GIL, at module import */
 
 uint32_t fe_cpu_features(void) { return features; }

@@ -44,8 +44,10 @@ enum { PREFETCH_BYTES = 8192 };
 #define FE_PREFETCH(p) ((void)0)
 #endif
 
-/* Prefetches the cache lines of [p + PREFETCH_BYTES, p + PREFETCH_BYTES + bytes). */
+/* Prefetches the cache lines of [p + PREFETCH_BYTES, p + PREFETCH_BYTES + bytes), where the CPU
+ * gains from it (fe_scan_prefetch, cpu.h). */
 static inline void prefetch_rows(const uint8_t *p, size_t bytes) {
+    if (!fe_scan_prefetch) return;
     for (size_t o = 0; o < bytes; o += 64) FE_PREFETCH((uintptr_t)p + PREFETCH_BYTES + o);
 }
 

@@ -1,6 +1,8 @@
 /* CPUID / XGETBV feature detection (x86), compile-time NEON (aarch64), and the dispatch table. */
 #include "cpu.h"
 
+static int scan_prefetch = 1; /* fe_scan_prefetch(); detect() may clear it */
+
 #if defined(FE_EMULATE_SIMD)
 /* Emulation build (tests only): SIMDe runs every x86 and NEON variant in portable C. */
 static uint32_t detect(void) { return 0xffffffffu; }
@@ -52,7 +54,7 @@ static uint32_t detect(void) {
     }
     if (!zmm_ok) return f;
     if (ebx7 & (1u << 16)) f |= FE_CPU_AVX512F;
-    if (amd && (f & FE_CPU_AVX512F)) fe_scan_prefetch = 0; /* Zen 4 and later (cpu.h) */
+    if (amd && (f & FE_CPU_AVX512F)) scan_prefetch = 0; /* Zen 4 and later (cpu.h) */
     if (ebx7 & (1u << 17)) f |= FE_CPU_AVX512DQ;
     if (ebx7 & (1u << 30)) f |= FE_CPU_AVX512BW;
     if (ebx7 & (1u << 31)) f |= FE_CPU_AVX512VL;
@@ -102,10 +104,11 @@ static fe_kernel *const *const families[] = {
 #define N_FAMILIES (sizeof(families) / sizeof(families[0]))
 
 static uint32_t features;
-int fe_scan_prefetch = 1;
 static int initialised; /* the first call happens under the GIL, at module import */
 
 uint32_t fe_cpu_features(void) { return features; }
+
+int fe_scan_prefetch(void) { return scan_prefetch; }
 
 const char *fe_cpu_feature_name(int bit) {
     if (bit < 0 || bit >= (int)(sizeof(feature_names) / sizeof(feature_names[0]))) return NULL;

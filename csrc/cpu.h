@@ -98,8 +98,12 @@ void fe_cpu_init(void);
 /* Software prefetch ahead of the sequential code scans of csrc/hamming.c: 1 (the default), 0 on AMD
  * CPUs with AVX-512 (Zen 4 and later), where the hardware prefetcher alone streams faster: one query
  * over 1M x 32-byte codes from DRAM, both variants, 1.40-1.45 ms without it vs 1.59-1.63 ms with it on
- * an EPYC Zen 4, while Zen 3 measured 1.3x faster with it. Set by fe_cpu_init(). */
-extern int fe_scan_prefetch;
+ * an EPYC Zen 4, while Zen 3 measured 1.3x faster with it. Fixed by fe_cpu_init() before any kernel
+ * runs, hence `const`: the compiler hoists the call out of the scan loops. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((const))
+#endif
+int fe_scan_prefetch(void);
 uint32_t fe_cpu_features(void);
 const char *fe_cpu_feature_name(int bit); /* NULL past the last bit */
 

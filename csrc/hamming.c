@@ -45,9 +45,8 @@ enum { PREFETCH_BYTES = 8192 };
 #endif
 
 /* Prefetches the cache lines of [p + PREFETCH_BYTES, p + PREFETCH_BYTES + bytes), where the CPU
- * gains from it (fe_scan_prefetch, cpu.h). */
+ * gains from it: every caller reads fe_scan_prefetch() (cpu.h) once into a local `pf`. */
 static inline void prefetch_rows(const uint8_t *p, size_t bytes) {
-    if (!fe_scan_prefetch) return;
     for (size_t o = 0; o < bytes; o += 64) FE_PREFETCH((uintptr_t)p + PREFETCH_BYTES + o);
 }
 
@@ -209,7 +208,7 @@ static inline int popcount_swar(uint64_t x) {
 /* Distances of n rows, prefetching ahead once every 8 rows; `words` and `rem` as in CODE_DIST. */
 #define ROWS_DIST(POPCOUNT, words, rem)                                                  \
     for (size_t j = 0; j < n; j++) {                                                     \
-        if ((j & 7) == 0) prefetch_rows(codes + j * stride, 8 * stride);                 \
+        if (pf && (j & 7) == 0) prefetch_rows(codes + j * stride, 8 * stride);           \
         CODE_DIST(POPCOUNT, q, codes + j * stride, (words), (rem), out[j]);              \
     }
 
@@ -217,6 +216,7 @@ static inline int popcount_swar(uint64_t x) {
 #define DEFINE_WORD_DIST(NAME, TARGET, POPCOUNT)                                                         \
     static TARGET void NAME(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, size_t width, \
                             int32_t *out) {                                                              \
+        const int pf = fe_scan_prefetch();                                                               \
         if (width == 32) {                                                                               \
             ROWS_DIST(POPCOUNT, 4, 0)                                                                    \
         } else if (width == 64) {                                                                        \
@@ -312,9 +312,10 @@ FE_FORCE_INLINE FE_TARGET_AVX2 void dist_avx2_chunks(const uint8_t *q, const uin
     size_t tail = width - 32 * chunks, words = tail / 8, rem = tail % 8;
     const uint8_t *qt = q + 32 * chunks;
     size_t j = 0;
+    const int pf = fe_scan_prefetch();
     for (; j + 8 <= n; j += 8) {
         __m256i s[8];
-        prefetch_rows(codes + j * stride, 8 * stride);
+        if (pf) prefetch_rows(codes + j * stride, 8 * stride);
         for (int c = 0; c < 8; c++) s[c] = code_sad_avx2(q, codes + (j + c) * stride, chunks);
         _mm256_storeu_si256((__m256i *)(out + j), reduce8_avx2(s));
     }
@@ -376,6 +377,7 @@ static FE_TARGET_AVX2 void select_avx2(const int32_t *dist, size_t n, int64_t fi
 #define DEFINE_TOPK32_FUSED(NAME, TARGET, STEP, QTYPE, QLOAD, STEP_FN)                                     \
     static TARGET void NAME(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *db, size_t n, \
                             size_t stride, size_t k, int64_t index_base, int32_t *out_d, int64_t *out_i) {  \
+        const int pf = nq == 1 && fe_scan_prefetch(); /* one query: the scan streams from memory */       \
         for (size_t qi = 0; qi < nq; qi++) {                                                              \
             heap h = {out_d + qi * k, out_i + qi * k, k};                                                 \
             heap_init(&h);                                                                                \
@@ -391,7 +393,7 @@ static FE_TARGET_AVX2 void select_avx2(const int32_t *dist, size_t n, int64_t fi
                 int32_t d[STEP];                                                                          \
                 for (size_t s = b0; s < full; s += (STEP)) {                                              \
                     const uint8_t *c = db + s * stride;                                                   \
-                    if (nq == 1) prefetch_rows(c, (STEP) * stride);                                       \
+                    if (pf) prefetch_rows(c, (STEP) * stride);                                            \
                     for (uint32_t m = STEP_FN(qv, c, stride, h.d[0], d); m; m &= m - 1) {                 \
                         unsigned j = ctz32(m);                                                            \
                         if (d[j] < h.d[0]) heap_replace_top(&h, d[j], index_base + (int64_t)(s + j));     \
@@ -418,8 +420,9 @@ static FE_TARGET_AVX2 void select_avx2(const int32_t *dist, size_t n, int64_t fi
         const QTYPE qv = QLOAD(q);                                                                        \
         int32_t d[STEP];                                                                                  \
         size_t c = 0, s = 0;                                                                              \
+        const int pf = fe_scan_prefetch();                                                                \
         for (; s + (STEP) <= n; s += (STEP)) {                                                            \
-            if ((s + (STEP)) * stride + PREFETCH_BYTES <= readable) prefetch_rows(codes + s * stride, (STEP) * stride); \
+            if (pf && (s + (STEP)) * stride + PREFETCH_BYTES <= readable) prefetch_rows(codes + s * stride, (STEP) * stride); \
             for (uint32_t m = STEP_FN(qv, codes + s * stride, stride, thr, d); m; m &= m - 1) {           \
                 unsigned j = ctz32(m);                                                                    \
                 out_j[c] = (uint32_t)(s + j);                                                             \
@@ -476,9 +479,10 @@ static inline FE_TARGET_AVX512_VPOPCNTDQ void dist32_avx512(const uint8_t *q, co
     const __m512i qq = _mm512_inserti64x4(_mm512_castsi256_si512(q256), q256, 1);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     size_t j = 0;
+    const int pf = fe_scan_prefetch();
     for (; j + 8 <= n; j += 8) {
         __m256i y[4];
-        prefetch_rows(codes + j * stride, 8 * stride);
+        if (pf) prefetch_rows(codes + j * stride, 8 * stride);
         for (int p = 0; p < 4; p++) {
             const uint8_t *c0 = codes + (j + 2 * p) * stride;
             __m512i pair = _mm512_inserti64x4(
@@ -505,10 +509,11 @@ static FE_TARGET_AVX512_VPOPCNTDQ void dist_avx512(const uint8_t *q, const uint8
         return;
     }
     size_t chunks = width / 64, tail = width % 64, words = tail / 8, rem = tail % 8;
+    const int pf = fe_scan_prefetch();
     for (size_t j = 0; j < n; j++) {
         const uint8_t *c = codes + j * stride;
         __m512i acc = _mm512_setzero_si512();
-        prefetch_rows(c, width);
+        if (pf) prefetch_rows(c, width);
         for (size_t i = 0; i < chunks; i++) {
             __m512i x = _mm512_xor_si512(_mm512_loadu_si512((const void *)(q + 64 * i)),
                                          _mm512_loadu_si512((const void *)(c + 64 * i)));
@@ -612,9 +617,10 @@ static inline uint32_t code_cnt_neon(const uint8_t *q, const uint8_t *c, size_t 
 static void dist32_neon(const uint8_t *q, const uint8_t *codes, size_t n, size_t stride, int32_t *out) {
     const uint8x16_t q0 = vld1q_u8(q), q1 = vld1q_u8(q + 16);
     size_t j = 0;
+    const int pf = fe_scan_prefetch();
     for (; j + 4 <= n; j += 4) {
         uint8x16_t c[4];
-        prefetch_rows(codes + j * stride, 4 * stride);
+        if (pf) prefetch_rows(codes + j * stride, 4 * stride);
         for (int t = 0; t < 4; t++) {
             const uint8_t *r = codes + (j + t) * stride;
             c[t] = vaddq_u8(vcntq_u8(veorq_u8(vld1q_u8(r), q0)), vcntq_u8(veorq_u8(vld1q_u8(r + 16), q1)));
@@ -634,9 +640,10 @@ static void dist_neon(const uint8_t *q, const uint8_t *codes, size_t n, size_t s
         return;
     }
     const size_t chunks = width / 16, tail = width % 16, words = tail / 8, rem = tail % 8;
+    const int pf = fe_scan_prefetch();
     for (size_t j = 0; j < n; j++) {
         const uint8_t *c = codes + j * stride;
-        if ((j & 7) == 0) prefetch_rows(c, 8 * stride);
+        if (pf && (j & 7) == 0) prefetch_rows(c, 8 * stride);
         int t = 0;
         if (tail) CODE_DIST(SCALAR_POPCOUNT, q + 16 * chunks, c + 16 * chunks, words, rem, t);
         out[j] = (int32_t)code_cnt_neon(q, c, chunks) + t;

@@ -20,6 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: no lock, the rename below still keeps a race safe
+    fcntl = None  # type: ignore[assignment]
+
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("FASTEMBED_CORE_TEST_CACHE", REPO / ".cache" / "test-models"))
 
@@ -109,10 +114,21 @@ def make_tiny_model(
 
 
 def _atomic_build(dst: Path, build) -> Path:
-    """Run ``build(tmpdir)`` and rename the result to ``dst`` (safe when two runs race)."""
+    """Run ``build(tmpdir)`` and rename the result to ``dst``. Safe when two processes race (two
+    pytest-xdist workers, or .ci/run's early build beside the suite): the second waits on a lock
+    file for the first one's result instead of building it again."""
     if (dst / "model.safetensors").exists():
         return dst
     dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst.parent / f".{dst.name}.lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (dst / "model.safetensors").exists():
+            return dst
+        return _build_into(dst, build)
+
+
+def _build_into(dst: Path, build) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=dst.name + ".", dir=dst.parent))
     try:
         build(tmp)

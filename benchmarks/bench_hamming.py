@@ -107,7 +107,8 @@ def main() -> None:
     faiss, index = faiss_index(db)
     compiled = _backend.load("compiled")
     print(f"fastembed_core {fe.__version__}, hamming_topk variant: "
-          f"{compiled.kernel_variants()['hamming_topk']['active']}, faiss {faiss.__version__}")
+          f"{compiled.kernel_variants()['hamming_topk']['active']} (software prefetch "
+          f"{'on' if compiled.scan_prefetch() else 'off'}), faiss {faiss.__version__}")
 
     def ours(nq, t, backend="compiled"):
         def run():

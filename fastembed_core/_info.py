@@ -19,7 +19,9 @@ def capabilities() -> dict:
     True only with the compiled backend, the binding present and the fast path enabled
     (``StaticModel.tokenizer_path`` tells per model, ``model.tokenizer.fast_reason`` why not).
     ``emulated_simd`` is True only for the test-only SIMDe build (FASTEMBED_CORE_EMULATE_SIMD=1),
-    whose ``cpu_features`` are all reported present.
+    whose ``cpu_features`` are all reported present. ``scan_prefetch``: whether the Hamming scans
+    prefetch ahead in software (off on AMD CPUs with AVX-512, whose hardware prefetcher streams faster
+    alone; False under the numpy backend).
     """
     mod = _backend.kernels
     compiled = _backend.BACKEND == "compiled"
@@ -33,6 +35,7 @@ def capabilities() -> dict:
         "threading": "thread pool over GIL-free kernels" if compiled else "numpy (single call per kernel)",
         "openmp": bool(getattr(mod, "OPENMP", False)) if compiled else False,
         "kernels": mod.kernel_variants() if compiled else {},
+        "scan_prefetch": mod.scan_prefetch() if compiled else False,
         "tokenizer_fast_path": {
             # BertNormalizer + BertPreTokenizer + WordPiece tokenizers, in C
             "wordpiece": enabled and compiled and hasattr(mod, "wordpiece_new"),

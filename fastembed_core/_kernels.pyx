@@ -23,6 +23,7 @@ cdef extern from "cpu.h" nogil:
         int active
     void fe_cpu_init()
     uint32_t fe_cpu_features()
+    int fe_scan_prefetch()
     const char *fe_cpu_feature_name(int bit)
     int fe_kernel_count()
     fe_kernel *fe_kernel_at(int i)
@@ -66,6 +67,11 @@ def cpu_features():
         out[fe_cpu_feature_name(bit).decode()] = bool(f & (1u << bit))
         bit += 1
     return out
+
+
+def scan_prefetch():
+    """Whether the Hamming scans prefetch ahead in software (False on AMD CPUs with AVX-512, csrc/cpu.h)."""
+    return bool(fe_scan_prefetch())
 
 
 def kernel_variants():

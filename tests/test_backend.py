@@ -88,6 +88,19 @@ def test_cpu_features_match_the_os_view():
 
 
 @pytest.mark.skipif(IN_NUMPY_ONLY_RUN, reason="numpy-only run")
+def test_scan_prefetch_is_off_only_on_amd_with_avx512():
+    mod = _backend.load("compiled")
+    if mod.EMULATED_SIMD:
+        pytest.skip("SIMDe emulation build reports every feature as present")
+    if not os.path.exists("/proc/cpuinfo"):
+        pytest.skip("no /proc/cpuinfo")
+    amd = any(line.startswith("vendor_id") and "AuthenticAMD" in line for line in open("/proc/cpuinfo"))
+    assert mod.scan_prefetch() is not (amd and mod.cpu_features().get("avx512f", False))
+    if fe.BACKEND == "compiled":
+        assert fe.capabilities()["scan_prefetch"] is mod.scan_prefetch()
+
+
+@pytest.mark.skipif(IN_NUMPY_ONLY_RUN, reason="numpy-only run")
 def test_avx2_variants_need_bmi_because_they_are_compiled_with_it():
     """FE_TARGET_AVX2 allows BMI1/BMI2 instructions: no AVX2 (or AVX-512) variant may be reported as
     supported on a CPU that hides either bit (a VM showing AVX2 without BMI would fault)."""

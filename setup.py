@@ -50,7 +50,10 @@ class OptionalBuildExt(build_ext):
                 continue
             # -ffp-contract=off: no mul+add fused into an FMA behind our back (also under -march=native), so
             # every variant rounds as numpy does; explicit FMA intrinsics are unaffected.
-            args = ["-fno-strict-aliasing", "-ffp-contract=off", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"]
+            # -Werror=implicit-function-declaration: an intrinsic the headers lack (SIMDe has not every one)
+            # must fail the build, not leave an undefined symbol that fails the import.
+            args = ["-fno-strict-aliasing", "-ffp-contract=off", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas",
+                    "-Werror=implicit-function-declaration"]
             args += ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
             if NATIVE:
                 args.append("-march=native")

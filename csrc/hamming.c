@@ -580,11 +580,90 @@ static inline FE_TARGET_AVX512_VPOPCNTDQ uint32_t step16_avx512(__m512i qq, cons
 DEFINE_TOPK32_FUSED(topk32_avx512, FE_TARGET_AVX512_VPOPCNTDQ, 16, __m512i, QUERY_ZMM, step16_avx512)
 DEFINE_BELOW32(below32_avx512, FE_TARGET_AVX512_VPOPCNTDQ, 16, __m512i, QUERY_ZMM, step16_avx512)
 
+/* The batch path for 32-byte codes (several queries): each database block is first transposed into
+ * word-major groups of 8 codes (tw[32 g + 8 w + c] = 64-bit word w of code 8 g + c), which every query
+ * then scans with 4 x (load, xor with its word w broadcast, vpopcntq) and 3 adds per 8 codes: the
+ * distances land one per qword lane, without the horizontal packing of step16_avx512. The transpose
+ * costs one pass over the block, shared by all the queries. Candidates are offered in index order
+ * (ties to the smaller index), as in DEFINE_TOPK32_FUSED. Returns 0, or -1 when the block buffer
+ * cannot be allocated (nothing written). */
+enum { BATCH_MIN_QUERIES = 12 }; /* below it the transpose costs more than it saves (1M codes, Zen 4) */
+static FE_TARGET_AVX512_VPOPCNTDQ int topk32_batch_avx512(const uint8_t *queries, size_t nq, size_t q_stride,
+                                                          const uint8_t *db, size_t n, size_t stride, size_t k,
+                                                          int64_t index_base, int32_t *out_d, int64_t *out_i) {
+    const size_t block = BLOCK_BYTES / 32; /* codes per block, a multiple of 16 */
+    uint64_t *tw = (uint64_t *)malloc(BLOCK_BYTES + 64);
+    if (!tw) return -1;
+    uint64_t *t = (uint64_t *)(((uintptr_t)tw + 63) & ~(uintptr_t)63);
+    for (size_t qi = 0; qi < nq; qi++) {
+        heap h = {out_d + qi * k, out_i + qi * k, k};
+        heap_init(&h);
+    }
+    for (size_t b0 = 0; b0 < n; b0 += block) {
+        const size_t nb = n - b0 < block ? n - b0 : block, full = nb / 16 * 16;
+        for (size_t c = 0; c < full; c += 8) { /* an 8 x 4 transpose of qwords: two rounds of vpermt2q */
+            const uint8_t *r = db + (b0 + c) * stride;
+            const __m512i ab = _mm512_set_epi64(13, 9, 5, 1, 12, 8, 4, 0), hi = _mm512_set_epi64(15, 11, 7, 3, 14, 10, 6, 2);
+            const __m512i p01 = load_code_pair(r, stride), p23 = load_code_pair(r + 2 * stride, stride);
+            const __m512i p45 = load_code_pair(r + 4 * stride, stride), p67 = load_code_pair(r + 6 * stride, stride);
+            /* x_lo: words 0 and 1 of four codes ([c0..c3 w0 | c0..c3 w1]), x_hi: words 2 and 3 */
+            const __m512i a_lo = _mm512_permutex2var_epi64(p01, ab, p23), a_hi = _mm512_permutex2var_epi64(p01, hi, p23);
+            const __m512i b_lo = _mm512_permutex2var_epi64(p45, ab, p67), b_hi = _mm512_permutex2var_epi64(p45, hi, p67);
+            const __m512i first = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0), second = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+            uint64_t *o = t + 4 * c;
+            _mm512_store_si512((void *)o, _mm512_permutex2var_epi64(a_lo, first, b_lo));
+            _mm512_store_si512((void *)(o + 8), _mm512_permutex2var_epi64(a_lo, second, b_lo));
+            _mm512_store_si512((void *)(o + 16), _mm512_permutex2var_epi64(a_hi, first, b_hi));
+            _mm512_store_si512((void *)(o + 24), _mm512_permutex2var_epi64(a_hi, second, b_hi));
+        }
+        for (size_t qi = 0; qi < nq; qi++) {
+            heap h = {out_d + qi * k, out_i + qi * k, k};
+            const uint8_t *q = queries + qi * q_stride;
+            const __m512i q0 = _mm512_set1_epi64((long long)load64(q)), q1 = _mm512_set1_epi64((long long)load64(q + 8));
+            const __m512i q2 = _mm512_set1_epi64((long long)load64(q + 16)), q3 = _mm512_set1_epi64((long long)load64(q + 24));
+            for (size_t s = 0; s < full; s += 16) {
+                const uint64_t *g = t + 4 * s; /* groups s / 8 and s / 8 + 1: 64 words */
+#define FE_GROUP8(G)                                                                                         \
+    _mm512_add_epi64(                                                                                        \
+        _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(_mm512_load_si512((const void *)((G) + 0)), q0)),  \
+                         _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_load_si512((const void *)((G) + 8)), q1))), \
+        _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(_mm512_load_si512((const void *)((G) + 16)), q2)), \
+                         _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_load_si512((const void *)((G) + 24)), q3))))
+                const __m512i d0 = FE_GROUP8(g), d1 = FE_GROUP8(g + 32);
+#undef FE_GROUP8
+                const __m512i thr = _mm512_set1_epi64(h.d[0]);
+                /* d < thr as thr > d: SIMDe 0.7 has no _mm512_cmplt_epi64_mask */
+                uint32_t m = (uint32_t)_mm512_cmpgt_epi64_mask(thr, d0) | (uint32_t)_mm512_cmpgt_epi64_mask(thr, d1) << 8;
+                if (!m) continue;
+                int64_t d[16];
+                _mm512_storeu_si512((void *)d, d0);
+                _mm512_storeu_si512((void *)(d + 8), d1);
+                for (; m; m &= m - 1) {
+                    unsigned j = ctz32(m);
+                    if (d[j] < h.d[0]) heap_replace_top(&h, (int32_t)d[j], index_base + (int64_t)(b0 + s + j));
+                }
+            }
+            for (size_t s = b0 + full; s < b0 + nb; s++) {
+                int dd;
+                CODE_DIST(HW_POPCOUNT, q, db + s * stride, 4, 0, dd);
+                if (dd < h.d[0]) heap_replace_top(&h, dd, index_base + (int64_t)s);
+            }
+        }
+    }
+    free(tw);
+    for (size_t qi = 0; qi < nq; qi++) {
+        heap h = {out_d + qi * k, out_i + qi * k, k};
+        heap_finish(&h);
+    }
+    return 0;
+}
+
 static FE_TARGET_AVX512_VPOPCNTDQ void topk_avx512(const uint8_t *q, size_t nq, size_t qs, const uint8_t *db,
                                                    size_t n, size_t ds, size_t width, size_t k, int64_t base,
                                                    int32_t *od, int64_t *oi) {
     if (width == 32 && ds >= 32) {
-        topk32_avx512(q, nq, qs, db, n, ds, k, base, od, oi);
+        if (nq < BATCH_MIN_QUERIES || topk32_batch_avx512(q, nq, qs, db, n, ds, k, base, od, oi) != 0)
+            topk32_avx512(q, nq, qs, db, n, ds, k, base, od, oi);
         return;
     }
     topk_driver(dist_avx512, select_avx2, q, nq, qs, db, n, ds, width, k, base, od, oi);

@@ -218,11 +218,13 @@ def test_topk_strided_rows_and_int8(backend):
 
 
 @pytest.mark.parametrize("ties", [None, 5])
-def test_topk_256bit_blocks_tails_and_strides_every_variant(backend, ties):
-    # 32-byte codes have their own AVX-512 path (16 codes per step, blocks of 4096 codes): a database
-    # over one block with a ragged tail, contiguous and as a Matryoshka view of 64-byte codes.
-    rng = np.random.default_rng(5)
-    full_q, full_db = codes(rng, 3, 64, ties), codes(rng, 4096 + 16 * 3 + 5, 64, ties)
+@pytest.mark.parametrize("nq", [3, 20])
+def test_topk_256bit_blocks_tails_and_strides_every_variant(backend, ties, nq):
+    # 32-byte codes have their own AVX-512 paths (16 codes per step, blocks of 4096 codes; from 12
+    # queries on, each block transposed to word-major groups first): a database over one block with a
+    # ragged tail, contiguous and as a Matryoshka view of 64-byte codes.
+    rng = np.random.default_rng(5 + nq)
+    full_q, full_db = codes(rng, nq, 64, ties), codes(rng, 4096 + 16 * 3 + 5, 64, ties)
     if ties:
         full_db[:, 31] = rng.integers(0, 4, full_db.shape[0], dtype=np.uint8)  # ties in the last word too
     for q, db in ((full_q[:, :32], full_db[:, :32]), (np.ascontiguousarray(full_q[:, :32]),

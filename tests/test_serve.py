@@ -196,15 +196,20 @@ def test_batcher_batches_concurrent_callers(model):
 def test_graceful_shutdown_drains_in_flight(model_dir, model, workers, how):
     """SIGTERM to the server, or SIGINT to its whole process group (a terminal's Ctrl-C), while a request
     waits in the batcher: it is still answered, then the server exits 0."""
-    srv = _serve.Server(model_dir, "--batch-wait-ms", "1500", "--workers", workers)
+    srv = _serve.Server(model_dir, "--batch-wait-ms", "3000", "--workers", workers)
     result = {}
 
     def call():
         result["r"] = httpx.post(srv.url + "/v1/embeddings", json={"input": TEXTS}, timeout=30)
 
+    # Requests answered first: the workers accept and batch (on a loaded 2-core CI machine the forked
+    # workers could still be starting 0.5 s after /health answered, and the signal beat the request).
+    for _ in range(int(workers)):
+        call()
+        assert result.pop("r").status_code == 200
     t = threading.Thread(target=call)
     t.start()
-    time.sleep(0.5)
+    time.sleep(1.0)  # well inside the 3 s batch wait: the request is queued when the signal comes
     if how == "ctrl-c":
         os.killpg(srv.proc.pid, signal.SIGINT)
     assert srv.stop() == 0

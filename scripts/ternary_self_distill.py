@@ -19,7 +19,7 @@ scored with the retrieval protocol (docs/retrieval-protocol.md, Debian dev pairs
 the float teacher (``--teacher-score``: the DESIGN figure 0.846, or ``--eval-teacher`` to re-measure),
 and the encode speed of the two on one thread (``--speed-texts`` docs, interleaved rounds, medians).
 
-    python scripts/ternary_self_distill.py --minutes 40 [--batch 16 --lr 1e-4] [--out DIR] [--resume]
+    python scripts/ternary_self_distill.py --minutes 40 [--batch 16 --lr 1e-4 --lr-decay linear] [--out DIR] [--resume]
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=40.0, help="training time budget (wall clock)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--lr-decay", choices=["constant", "linear"], default="constant",
+                    help="linear: --warmup steps up to --lr, then linear decay to 0 at the end of --minutes")
+    ap.add_argument("--warmup", type=int, default=50, help="warmup steps for --lr-decay linear")
     ap.add_argument("--train-len", type=int, default=64, help="max tokens per training text")
     ap.add_argument("--sentences", type=int, default=60000, help="corpus size (sentences)")
     ap.add_argument("--sources", default="python,debref", help="doc_corpus sources (man is slow to scan)")
@@ -129,6 +132,10 @@ def main(argv=None) -> int:
         loss = loss + diff.sum() / (mask.sum() * diff.shape[-1])
         opt.zero_grad()
         loss.backward()
+        if args.lr_decay == "linear":  # by wall time: the step count of a time budget is not known ahead
+            frac = min(1.0, (step + 1) / args.warmup) * max(0.0, 1.0 - trained_s / (args.minutes * 60))
+            for g in opt.param_groups:
+                g["lr"] = args.lr * frac
         opt.step()
         step += 1
         trained_s = time.perf_counter() - t_start
@@ -139,7 +146,7 @@ def main(argv=None) -> int:
             save()
             t_saved = time.perf_counter()
     save()
-    print(f"trained {step} steps x {args.batch} texts in {trained_s:.0f} s (lr {args.lr}, {args.threads} thread)",
+    print(f"trained {step} steps x {args.batch} texts in {trained_s:.0f} s (lr {args.lr} {args.lr_decay}, {args.threads} thread)",
           flush=True)
 
     # real ternary kernels, then the protocol

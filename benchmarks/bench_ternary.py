@@ -186,9 +186,15 @@ def main() -> None:
                           f"{v or fe.BACKEND} | | {gops:.0f} GOPS | |")
             if shape == GEMV and mod is not None:  # the C kernel alone, through the fused binding
                 out = np.empty((1, shape[2]), np.float32)
+                d = None
                 with _backend.variant("ternary_matmul", v):
-                    c = _median_ms(lambda: mod.ternary_linear(x, tm.packed, tm.row_scales, out), rounds)
+                    il = tm._gemv_layout(build=True)  # what ternary_matmul passes (None where unused)
+                    c = _median_ms(lambda: mod.ternary_linear(x, tm.packed, tm.row_scales, out, il), rounds)
+                    if mod.ternary_gemv_layout_used():
+                        d = _median_ms(lambda: mod.ternary_linear(x, tm.packed, tm.row_scales, out), rounds)
                 print(f"|  ... kernel binding alone (quantize + matmul, no Python checks), warm | {v} | | {c:.3f} | |")
+                if d is not None:
+                    print(f"|  ... the same without the GEMV layout (blocks of the packed rows) | {v} | | {d:.3f} | |")
         print(f"|  ... weight bytes | float32 {w.nbytes} | | ternary {tm.nbytes} | 1/{w.nbytes / tm.nbytes:.1f} |")
     try:
         import torch

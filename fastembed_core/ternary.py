@@ -67,7 +67,7 @@ class TernaryMatrix:
     and ``scales`` are stored.
     """
 
-    __slots__ = ("shape", "packed", "scales", "_row_scales")
+    __slots__ = ("shape", "packed", "scales", "_row_scales", "_il")
 
     def __init__(self, packed: np.ndarray, scales: Any, shape: tuple[int, int]) -> None:
         if not (isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(d, (int, np.integer)) for d in shape)):
@@ -98,6 +98,27 @@ class TernaryMatrix:
         self._row_scales = np.ascontiguousarray(np.broadcast_to(scales, (n,)), dtype=np.float32)
         self.packed.flags.writeable = False  # validated once: keep it that way
         self._row_scales.flags.writeable = False
+        self._il: np.ndarray | None = None
+
+    def __getstate__(self) -> tuple:  # without the derived GEMV layout
+        return (self.shape, self.packed, self.scales)
+
+    def __setstate__(self, state: tuple) -> None:
+        TernaryMatrix.__init__(self, state[1], state[2], state[0])
+
+    def _gemv_layout(self, build: bool) -> np.ndarray | None:
+        """The GEMV layout of ``packed`` for kernels that read it (ternary_gemv_layout), or None.
+
+        Built once, on the first GEMV call under such a kernel (``build``): a second copy of the
+        packed weights (``nbytes`` does not count it); derived, never saved or pickled.
+        """
+        il = self._il
+        if il is None and build:
+            kern = _backend.kernels
+            if kern.ternary_gemv_layout_used():
+                il = self._il = kern.ternary_gemv_layout(self.packed)
+                il.flags.writeable = False
+        return il
 
     @classmethod
     def from_values(cls, values: Any, scales: Any) -> "TernaryMatrix":
@@ -252,18 +273,23 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
     if m and n:
         kern, packed, wscale = _backend.kernels, w.packed, w.row_scales
         if nt == 1 or m >= 8 * nt or n < 128:
-            ok = kern.ternary_linear(xa, packed, wscale, out) if nt == 1 else all(_parallel.run(
-                lambda a, b: kern.ternary_linear(xa[a:b], packed, wscale, out[a:b]), m, nt, min_chunk=8))
+            il = w._gemv_layout(build=m % 8 != 0 or nt > 1)  # rows past a multiple of 8 are GEMV rows
+            ok = kern.ternary_linear(xa, packed, wscale, out, il) if nt == 1 else all(_parallel.run(
+                lambda a, b: kern.ternary_linear(xa[a:b], packed, wscale, out[a:b], il), m, nt, min_chunk=8))
         else:
             kp = packed.shape[1] * 4
             q, s, qsum = np.empty((m, kp), np.int8), np.empty(m, np.float32), np.empty(m, np.int32)
             ok = kern.ternary_quantize(xa, q, s, qsum)
             if ok:
+                il = w._gemv_layout(build=True)
+                gb = 4 * kp  # bytes of a group of 16 rows of the layout
 
-                def cols(a: int, b: int) -> None:
-                    kern.ternary_matmul_q(q, qsum, s, packed[a:b], wscale[a:b], out[:, a:b])
+                def cols(a: int, b: int) -> None:  # groups of 16 output columns [a, b)
+                    r0, r1 = 16 * a, min(16 * b, n)
+                    kern.ternary_matmul_q(q, qsum, s, packed[r0:r1], wscale[r0:r1], out[:, r0:r1],
+                                          None if il is None else il[gb * a : gb * b])
 
-                _parallel.run(cols, n, nt, min_chunk=64)
+                _parallel.run(cols, (n + 15) // 16, nt, min_chunk=4)
         if not ok:
             raise ValueError("x contains non-finite values (NaN or inf)")
     return out[0] if vec else out

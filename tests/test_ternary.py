@@ -39,9 +39,9 @@ def quantize_np(x, kp):
     return q, s, qs
 
 
-def acc_with(mod, q, qs, packed):
+def acc_with(mod, q, qs, packed, il=None):
     acc = np.full((q.shape[0], packed.shape[0]), -7, np.int32)
-    mod.ternary_matmul_acc(q, qs, packed, acc)
+    mod.ternary_matmul_acc(q, qs, packed, acc, il)
     return acc
 
 
@@ -264,8 +264,10 @@ def test_matmul_variants_bit_identical(variant, m, k, n):
     want = exact_acc(q, tm)
     mod = _backend.load("compiled")
     assert np.array_equal(acc_with(_backend.load("numpy"), q, qs, tm.packed), want)
+    il = mod.ternary_gemv_layout(tm.packed)
     with _backend.variant("ternary_matmul", variant):
         assert np.array_equal(acc_with(mod, q, qs, tm.packed), want)
+        assert np.array_equal(acc_with(mod, q, qs, tm.packed, il), want)  # GEMV rows from the layout
         with _backend.using("compiled"):
             got = ternary_matmul(x, tm, num_threads=1)
     with _backend.using("numpy"):
@@ -283,9 +285,10 @@ def test_matmul_writes_only_its_output(variant):
         q, s, qs = quantize_np(x, 256)
         buf = np.full((m + 4, 21 + 6), -12345, np.int32)
         fbuf = np.full((m + 4, 21 + 6), -1.5, np.float32)
+        il = mod.ternary_gemv_layout(tm.packed) if m % 2 else None  # 21 rows: a partial group of 16
         with _backend.variant("ternary_matmul", variant):
-            mod.ternary_matmul_acc(q, qs, tm.packed, buf[2 : m + 2, 3:24])
-            mod.ternary_matmul_q(q, qs, s, tm.packed, tm.row_scales, fbuf[2 : m + 2, 3:24])
+            mod.ternary_matmul_acc(q, qs, tm.packed, buf[2 : m + 2, 3:24], il)
+            mod.ternary_matmul_q(q, qs, s, tm.packed, tm.row_scales, fbuf[2 : m + 2, 3:24], il)
         assert np.array_equal(buf[2 : m + 2, 3:24], exact_acc(q, tm))
         for b, fill in ((buf, -12345), (fbuf, -1.5)):
             inner = np.zeros(b.shape, bool)
@@ -307,6 +310,7 @@ def test_no_int16_overflow(variant):
             want = exact_acc(q, tm)
             with _backend.variant("ternary_matmul", variant):
                 assert np.array_equal(acc_with(mod, q, qs, tm.packed), want)
+                assert np.array_equal(acc_with(mod, q, qs, tm.packed, mod.ternary_gemv_layout(tm.packed)), want)
             assert np.array_equal(acc_with(_backend.load("numpy"), q, qs, tm.packed), want)
     assert abs(want).max() == 128 * k
 
@@ -315,7 +319,8 @@ def test_no_int16_overflow(variant):
 def test_long_rows_past_the_gemv_chunk(variant):
     # k past the 512-bit GEMV's chunk of 1024 block pairs (262,144 weights), with an odd block count,
     # extreme activations and all-code-2 stretches: the scaled per-position accumulators must
-    # neither wrap nor lose the exact shift back; 8 rows also take the GEMM micro-kernels.
+    # neither wrap nor lose the exact shift back; 8 rows also take the GEMM micro-kernels. The GEMV
+    # layout's chunk is the same 262,144 weights (16,384 steps of 16).
     k = 262_144 + 3 * 128 + 5
     r = rng(17)
     mod = _backend.load("compiled")
@@ -330,6 +335,72 @@ def test_long_rows_past_the_gemv_chunk(variant):
         want = exact_acc(q, tm)
         with _backend.variant("ternary_matmul", variant):
             assert np.array_equal(acc_with(mod, q, qs, tm.packed), want)
+            assert np.array_equal(acc_with(mod, q, qs, tm.packed, mod.ternary_gemv_layout(tm.packed)), want)
+
+
+# ---- the GEMV layout (a derived, row-interleaved copy of the packed rows) -------------------------
+
+
+def test_gemv_layout_spec():
+    # the numpy reference against the layout's definition, written out element by element
+    n, k = 21, 130
+    v = rng(3).integers(-1, 2, size=(n, k)).astype(np.int8)
+    tm = TernaryMatrix.from_values(v, np.ones(n, np.float32))
+    kp = tm.packed.shape[1] * 4
+    il = ref.ternary_gemv_layout(tm.packed)
+    assert il.dtype == np.uint8 and il.shape == (2 * 16 * kp // 4,)
+    codes = np.ones((32, kp), np.int64)
+    codes[:n, :k] = v + 1
+    for g in range(2):
+        for t in range(kp // 16):
+            step = il[(g * (kp // 16) + t) * 64 : (g * (kp // 16) + t + 1) * 64]
+            for r in range(16):
+                for j in range(4):
+                    b = int(step[4 * r + j])
+                    assert [(b >> (2 * p)) & 3 for p in range(4)] == [codes[16 * g + r, 16 * t + 4 * p + j] for p in range(4)]
+
+
+@pytest.mark.skipif(not MM_VARIANTS, reason="compiled extension not built")
+@pytest.mark.parametrize("n,k", [(1, 1), (16, 128), (17, 129), (33, 384), (70, 2048), (5, 4096)])
+def test_gemv_layout_compiled_equals_numpy(n, k):
+    tm = random_ternary(n, k, seed=n + k)
+    assert np.array_equal(_backend.load("compiled").ternary_gemv_layout(tm.packed), ref.ternary_gemv_layout(tm.packed))
+
+
+@pytest.mark.skipif(not MM_VARIANTS, reason="compiled extension not built")
+@pytest.mark.parametrize("variant", MM_VARIANTS)
+def test_gemv_layout_is_read_where_used(variant):
+    # a variant that says it reads the layout must read it (a corrupted copy changes the GEMV rows
+    # and only them), one that does not must ignore it; a layout of the wrong size is refused
+    mod = _backend.load("compiled")
+    tm = random_ternary(40, 300)
+    x = rng(4).standard_normal((9, 300)).astype(np.float32)
+    q, s, qs = quantize_np(x, tm.packed.shape[1] * 4)
+    bad = np.zeros_like(mod.ternary_gemv_layout(tm.packed))  # every code 0: weights -1
+    with _backend.variant("ternary_matmul", variant):
+        got = acc_with(mod, q, qs, tm.packed, bad)
+        want = exact_acc(q, tm)
+        if mod.ternary_gemv_layout_used():
+            assert np.array_equal(got[:8], want[:8])  # 8 rows: the GEMM micro-kernel
+            assert np.array_equal(got[8], -q[8].astype(np.int64).sum() * np.ones(40))  # the GEMV row: all -1
+        else:
+            assert np.array_equal(got, want)
+        for wrong in (bad[:-1], np.zeros(len(bad) + 64, np.uint8)):
+            with pytest.raises(ValueError, match="GEMV layout"):
+                acc_with(mod, q, qs, tm.packed, wrong)
+
+
+def test_gemv_layout_is_derived_state(backend):
+    # built lazily by the first GEMV under a kernel that reads it; never pickled
+    import pickle
+
+    tm = random_ternary(64, 256)
+    assert tm._il is None
+    y = ternary_matmul(rng(1).standard_normal(256).astype(np.float32), tm)
+    assert (tm._il is not None) == _backend.kernels.ternary_gemv_layout_used()
+    tm2 = pickle.loads(pickle.dumps(tm))
+    assert tm2._il is None and tm2.shape == tm.shape and np.array_equal(tm2.packed, tm.packed)
+    assert np.array_equal(ternary_matmul(rng(1).standard_normal(256).astype(np.float32), tm2), y)
 
 
 def test_matmul_zero_rows_and_vector(backend):

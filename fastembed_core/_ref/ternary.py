@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ternary_quantize", "ternary_matmul_q", "ternary_matmul_acc", "ternary_linear"]
+__all__ = [
+    "ternary_quantize",
+    "ternary_matmul_q",
+    "ternary_matmul_acc",
+    "ternary_linear",
+    "ternary_gemv_layout",
+    "ternary_gemv_layout_used",
+]
 
 BLOCK = 128
 _SHIFTS = np.array([0, 2, 4, 6], dtype=np.uint8).reshape(1, 1, 4, 1)
@@ -57,11 +64,36 @@ def ternary_quantize(x: np.ndarray, q: np.ndarray, s: np.ndarray, qsum: np.ndarr
     return True
 
 
-def ternary_matmul_acc(q: np.ndarray, qsum: np.ndarray, packed: np.ndarray, acc: np.ndarray) -> None:
+def ternary_gemv_layout(packed: np.ndarray) -> np.ndarray:
+    """The GEMV layout of packed rows: a second, row-interleaved uint8 copy (1-D).
+
+    Groups of 16 rows (rows past n hold weight 0), each of ``kp // 16`` steps of 64 bytes; in step
+    s of group g, bytes 4r..4r+3 are row 16g + r and bits 2p..2p+1 of byte 4r + j hold the code of
+    weight 16s + 4p + j. The matmul kernels whose GEMV is faster on it read their GEMV rows from it
+    (``il``); the results are the same with or without it.
+    """
+    n, rb = packed.shape
+    kp, ng = rb * 4, (n + 15) // 16
+    codes = np.ones((ng * 16, kp), np.uint8)
+    codes[:n] = _unpack_codes(packed)
+    c = codes.reshape(ng, 16, kp // 16, 4, 4)  # group, row, step, position p, byte j
+    b = c[:, :, :, 0] | (c[:, :, :, 1] << 2) | (c[:, :, :, 2] << 4) | (c[:, :, :, 3] << 6)  # g, r, s, j
+    return np.ascontiguousarray(b.transpose(0, 2, 1, 3)).reshape(-1)
+
+
+def ternary_gemv_layout_used() -> bool:
+    """Whether the matmul kernels read the GEMV layout (the numpy ones never do)."""
+    return False
+
+
+def ternary_matmul_acc(
+    q: np.ndarray, qsum: np.ndarray, packed: np.ndarray, acc: np.ndarray, il: np.ndarray | None = None
+) -> None:
     """acc[i, j] = sum_k q[i, k] * w[j, k], exactly, in int32.
 
     q: int8 [m, kp]; qsum: int32 [m], the row sums of q (the SIMD variants multiply the codes
-    w + 1 and subtract it); packed: uint8 [n, kp // 4]; acc: int32 [m, n] out.
+    w + 1 and subtract it); packed: uint8 [n, kp // 4]; acc: int32 [m, n] out; il: None or the
+    ternary_gemv_layout of packed (same results; only kernels that have a GEMV for it read it).
     """
     t = _unpack_codes(packed).astype(np.float64) - 1.0
     # Integer products and sums below 2**53 are exact in float64, in any order.
@@ -69,11 +101,18 @@ def ternary_matmul_acc(q: np.ndarray, qsum: np.ndarray, packed: np.ndarray, acc:
 
 
 def ternary_matmul_q(
-    q: np.ndarray, qsum: np.ndarray, qscale: np.ndarray, packed: np.ndarray, wscale: np.ndarray, out: np.ndarray
+    q: np.ndarray,
+    qsum: np.ndarray,
+    qscale: np.ndarray,
+    packed: np.ndarray,
+    wscale: np.ndarray,
+    out: np.ndarray,
+    il: np.ndarray | None = None,
 ) -> None:
     """out[i, j] = float32(acc[i, j]) * wscale[j] / qscale[i] (float32, left to right).
 
-    acc as in ternary_matmul_acc; qscale: float32 [m] (the s of ternary_quantize); wscale: float32 [n].
+    acc as in ternary_matmul_acc; qscale: float32 [m] (the s of ternary_quantize); wscale: float32 [n];
+    il as in ternary_matmul_acc.
     """
     acc = np.empty((q.shape[0], packed.shape[0]), np.int32)
     ternary_matmul_acc(q, qsum, packed, acc)
@@ -81,8 +120,11 @@ def ternary_matmul_q(
 
 
 
-def ternary_linear(x: np.ndarray, packed: np.ndarray, wscale: np.ndarray, out: np.ndarray) -> bool:
-    """ternary_quantize then ternary_matmul_q: out[m, n] for x float32 [m, k] against packed [n, kp // 4].
+def ternary_linear(
+    x: np.ndarray, packed: np.ndarray, wscale: np.ndarray, out: np.ndarray, il: np.ndarray | None = None
+) -> bool:
+    """ternary_quantize then ternary_matmul_q: out[m, n] for x float32 [m, k] against packed [n, kp // 4]
+    (il as in ternary_matmul_acc).
 
     Returns False (out unspecified) if x holds an inf or NaN, else True.
     """

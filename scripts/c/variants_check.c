@@ -101,11 +101,19 @@ static uint8_t tw[128 * 1024];
 
 static void run_matmul(void *out, size_t c) {
     size_t m = T_SHAPES[c][0], n = T_SHAPES[c][2], kp = (T_SHAPES[c][1] + 127) / 128 * 128;
-    fe_ternary_matmul(tq, kp, tqs, NULL, m, tw, kp, NULL, n, NULL, (int32_t *)out, n);
+    fe_ternary_matmul(tq, kp, tqs, NULL, m, tw, kp, NULL, n, NULL, (int32_t *)out, n, NULL);
 }
 static void run_matmul_f32(void *out, size_t c) {
     size_t m = T_SHAPES[c][0], n = T_SHAPES[c][2], kp = (T_SHAPES[c][1] + 127) / 128 * 128;
-    fe_ternary_matmul(tq, kp, tqs, tsc, m, tw, kp, tws, n, (float *)out, NULL, n);
+    fe_ternary_matmul(tq, kp, tqs, tsc, m, tw, kp, tws, n, (float *)out, NULL, n, NULL);
+}
+
+/* The same with the GEMV layout (the variants that have a kernel for it take their GEMV rows from it). */
+static uint8_t til[128 * 1024];
+static void run_matmul_il(void *out, size_t c) {
+    size_t m = T_SHAPES[c][0], n = T_SHAPES[c][2], kp = (T_SHAPES[c][1] + 127) / 128 * 128;
+    fe_ternary_gemv_layout(tw, kp, n, til);
+    fe_ternary_matmul(tq, kp, tqs, NULL, m, tw, kp, NULL, n, NULL, (int32_t *)out, n, til);
 }
 
 /* ---- gather (float tables and the 2-bit ternary table) */
@@ -173,6 +181,7 @@ int main(void) {
         snprintf(what, sizeof what, "%zux%zux%zu", m, k, T_SHAPES[c][2]);
         check("ternary_matmul", run_matmul, m * T_SHAPES[c][2] * 4, c, what);
         check("ternary_matmul", run_matmul_f32, m * T_SHAPES[c][2] * 4, c, "float32 out");
+        check("ternary_matmul", run_matmul_il, m * T_SHAPES[c][2] * 4, c, "gemv layout");
     }
     for (size_t i = 0; i < GV * GDIM; i++) {
         gtab_f32[i] = (float)((int)(rnd() % 20001) - 10000) / 997.0f;

@@ -262,6 +262,7 @@ typedef void (*gemv_row_fn)(const int8_t *, const uint8_t *, size_t, size_t, int
 typedef void (*kernel_fn)(const int8_t *, size_t, const uint8_t *, size_t, int32_t *);
 /* gemv_il(q_row, il, kp, n, res): the GEMV over the row-interleaved layout (fe_ternary_gemv_layout). */
 typedef void (*gemv_il_fn)(const int8_t *, const uint8_t *, size_t, size_t, int32_t *);
+#define IL_GEMV_ROWS 32
 
 #define PANEL_GROUP_BYTES (1u << 20) /* decoded panels kept (in L2) across all row blocks */
 
@@ -297,7 +298,7 @@ static FE_TARGET_AVX2 void store_tile_avx2(const int32_t *res, size_t width, siz
  * when `wide` is given and two remain, else `narrow`), so the output rows are written in order.
  * (The order before, column tiles of 256 rows at a large stride, made the AVX2 4x16 kernel 2x
  * slower at 4096 x 384 x 1536 and cost VNNI ~10%.) The remaining m % mr rows go through the GEMV
- * routine. */
+ * routine (all rows, below IL_GEMV_ROWS, when the variant has a GEMV for the layout il). */
 /* Rows of x still to quantise into q (fe_ternary_linear): the driver quantises each block of rows
  * just before its first use, so the float rows stream in while the previous block computes and the
  * int8 rows are still in L1 when the kernel reads them. */
@@ -320,7 +321,11 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
                          const uint8_t *packed, size_t kp, const float *wscale, size_t n, float *out,
                          int32_t *acc, size_t ldo, size_t mr, kernel_fn narrow, kernel_fn wide,
                          gemv_row_fn gemv, gemv_il_fn gemv_il, const uint8_t *il, const lazy_rows *lz) {
-    size_t mfull = m - m % mr;
+    if (!gemv_il) il = NULL;
+    /* With the GEMV layout, fewer than IL_GEMV_ROWS rows all go through the GEMV: decoding the
+     * panels costs more than it saves there (Zen 4, one thread: 8 rows at 2048 x 2048 take 0.50 ms
+     * through the GEMM, 0.23 ms as 8 GEMV rows; at 384 x 1536, 72 against 34 us; about even at 32). */
+    size_t mfull = il && m < IL_GEMV_ROWS ? 0 : m - m % mr;
     if (mfull) {
         const size_t npan = (n + NR - 1) / NR;
         size_t group = PANEL_GROUP_BYTES / (NR * kp);
@@ -354,7 +359,7 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
         int32_t *res = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
         if (!res) return -1;
         for (size_t i = mfull; i < m; i++) {
-            if (il && gemv_il)
+            if (il)
                 gemv_il(q + i * ldq, il, kp, n, res);
             else
                 gemv(q + i * ldq, packed, kp, n, res);

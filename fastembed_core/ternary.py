@@ -273,7 +273,7 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
     if m and n:
         kern, packed, wscale = _backend.kernels, w.packed, w.row_scales
         if nt == 1 or m >= 8 * nt or n < 128:
-            il = w._gemv_layout(build=m % 8 != 0 or nt > 1)  # rows past a multiple of 8 are GEMV rows
+            il = w._gemv_layout(build=m < 32 or m % 8 != 0 or nt > 1)  # where GEMV rows can run
             ok = kern.ternary_linear(xa, packed, wscale, out, il) if nt == 1 else all(_parallel.run(
                 lambda a, b: kern.ternary_linear(xa[a:b], packed, wscale, out[a:b], il), m, nt, min_chunk=8))
         else:

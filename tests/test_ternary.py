@@ -371,23 +371,26 @@ def test_gemv_layout_compiled_equals_numpy(n, k):
 @pytest.mark.parametrize("variant", MM_VARIANTS)
 def test_gemv_layout_is_read_where_used(variant):
     # a variant that says it reads the layout must read it (a corrupted copy changes the GEMV rows
-    # and only them), one that does not must ignore it; a layout of the wrong size is refused
+    # and only them: every row below 32 rows, else the m % 8 last ones), one that does not must
+    # ignore it; a layout of the wrong size is refused
     mod = _backend.load("compiled")
     tm = random_ternary(40, 300)
-    x = rng(4).standard_normal((9, 300)).astype(np.float32)
-    q, s, qs = quantize_np(x, tm.packed.shape[1] * 4)
     bad = np.zeros_like(mod.ternary_gemv_layout(tm.packed))  # every code 0: weights -1
-    with _backend.variant("ternary_matmul", variant):
-        got = acc_with(mod, q, qs, tm.packed, bad)
-        want = exact_acc(q, tm)
-        if mod.ternary_gemv_layout_used():
-            assert np.array_equal(got[:8], want[:8])  # 8 rows: the GEMM micro-kernel
-            assert np.array_equal(got[8], -q[8].astype(np.int64).sum() * np.ones(40))  # the GEMV row: all -1
-        else:
-            assert np.array_equal(got, want)
-        for wrong in (bad[:-1], np.zeros(len(bad) + 64, np.uint8)):
-            with pytest.raises(ValueError, match="GEMV layout"):
-                acc_with(mod, q, qs, tm.packed, wrong)
+    for m, gemm_rows in ((9, 0), (31, 0), (33, 32)):
+        x = rng(m).standard_normal((m, 300)).astype(np.float32)
+        q, s, qs = quantize_np(x, tm.packed.shape[1] * 4)
+        with _backend.variant("ternary_matmul", variant):
+            got = acc_with(mod, q, qs, tm.packed, bad)
+            want = exact_acc(q, tm)
+            if mod.ternary_gemv_layout_used():
+                assert np.array_equal(got[:gemm_rows], want[:gemm_rows])  # the GEMM micro-kernels
+                all_minus_one = -q[gemm_rows:].astype(np.int64).sum(axis=1, keepdims=True) * np.ones((1, 40))
+                assert np.array_equal(got[gemm_rows:], all_minus_one)  # the GEMV rows
+            else:
+                assert np.array_equal(got, want)
+    for wrong in (bad[:-1], np.zeros(len(bad) + 64, np.uint8)):
+        with pytest.raises(ValueError, match="GEMV layout"):
+            acc_with(mod, q, qs, tm.packed, wrong)
 
 
 def test_gemv_layout_is_derived_state(backend):

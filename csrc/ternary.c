@@ -629,8 +629,13 @@ static FE_TARGET_AVX512_VNNI void gemv_il_vnni(const int8_t *qi, const uint8_t *
         }
         for (size_t h = 0; h < 2 && g + h < ng; h++) {
             const size_t j = 16 * (g + h), left = n - j;
-            const __mmask16 keep = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-            _mm512_mask_storeu_epi32((void *)(res + j), keep, h ? tb : ta);
+            if (left >= 16) {
+                _mm512_storeu_si512((void *)(res + j), h ? tb : ta);
+            } else { /* the rows past n are dropped */
+                int32_t last[16];
+                _mm512_storeu_si512((void *)last, h ? tb : ta);
+                memcpy(res + j, last, left * sizeof(int32_t));
+            }
         }
     }
 }

@@ -588,11 +588,14 @@ DEFINE_BELOW32(below32_avx512, FE_TARGET_AVX512_VPOPCNTDQ, 16, __m512i, QUERY_ZM
  * (ties to the smaller index), as in DEFINE_TOPK32_FUSED. Returns 0, or -1 when the block buffer
  * cannot be allocated (nothing written). */
 enum { BATCH_MIN_QUERIES = 12 }; /* below it the transpose costs more than it saves (1M codes, Zen 4) */
+/* Transposed block bytes: 512 codes, so that every query reads the block from L1 (Zen 4, 100 queries
+ * over 1M codes: 12.8 cycles per query and 16 codes from L1, 15.4 from L2 at the former 128 KB). */
+enum { BATCH_BLOCK_BYTES = 16 * 1024 };
 static FE_TARGET_AVX512_VPOPCNTDQ int topk32_batch_avx512(const uint8_t *queries, size_t nq, size_t q_stride,
                                                           const uint8_t *db, size_t n, size_t stride, size_t k,
                                                           int64_t index_base, int32_t *out_d, int64_t *out_i) {
-    const size_t block = BLOCK_BYTES / 32; /* codes per block, a multiple of 16 */
-    uint64_t *tw = (uint64_t *)malloc(BLOCK_BYTES + 64);
+    const size_t block = BATCH_BLOCK_BYTES / 32; /* codes per block, a multiple of 16 */
+    uint64_t *tw = (uint64_t *)malloc(BATCH_BLOCK_BYTES + 64);
     if (!tw) return -1;
     uint64_t *t = (uint64_t *)(((uintptr_t)tw + 63) & ~(uintptr_t)63);
     for (size_t qi = 0; qi < nq; qi++) {

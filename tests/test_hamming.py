@@ -221,8 +221,8 @@ def test_topk_strided_rows_and_int8(backend):
 @pytest.mark.parametrize("nq", [3, 20])
 def test_topk_256bit_blocks_tails_and_strides_every_variant(backend, ties, nq):
     # 32-byte codes have their own AVX-512 paths (16 codes per step, blocks of 4096 codes; from 12
-    # queries on, each block transposed to word-major groups first): a database over one block with a
-    # ragged tail, contiguous and as a Matryoshka view of 64-byte codes.
+    # queries on, blocks of 512 codes transposed to word-major groups first): a database over one
+    # block (and 8 batch blocks) with a ragged tail, contiguous and as a Matryoshka view of 64-byte codes.
     rng = np.random.default_rng(5 + nq)
     full_q, full_db = codes(rng, nq, 64, ties), codes(rng, 4096 + 16 * 3 + 5, 64, ties)
     if ties:

@@ -64,7 +64,9 @@ class TernaryMatrix:
 
     Build one with :func:`ternarize`, :meth:`from_values` or :meth:`load`. ``values`` (int8 in
     {-1, 0, 1}), ``to_dense()`` (float32) and ``row_scales`` are decoded on demand; only ``packed``
-    and ``scales`` are stored.
+    and ``scales`` are stored. Under the AVX-512 VNNI kernel the first product with fewer than 32
+    rows (or not a multiple of 8) also builds a row-interleaved copy of ``packed`` for the GEMV
+    (as many bytes again, kept with the matrix, never saved or pickled).
     """
 
     __slots__ = ("shape", "packed", "scales", "_row_scales", "_il")

@@ -106,6 +106,8 @@ class TernaryMatrix:
         return (self.shape, self.packed, self.scales)
 
     def __setstate__(self, state: tuple) -> None:
+        if len(state) == 2 and isinstance(state[1], dict):  # (None, slots): pickled by 0.1.0 before the layout
+            state = (state[1]["shape"], state[1]["packed"], state[1]["scales"])
         TernaryMatrix.__init__(self, state[1], state[2], state[0])
 
     def _gemv_layout(self, build: bool) -> np.ndarray | None:

@@ -323,8 +323,9 @@ static int matmul_driver(const int8_t *q, size_t ldq, const int32_t *qsum, const
                          gemv_row_fn gemv, gemv_il_fn gemv_il, const uint8_t *il, const lazy_rows *lz) {
     if (!gemv_il) il = NULL;
     /* With the GEMV layout, fewer than IL_GEMV_ROWS rows all go through the GEMV: decoding the
-     * panels costs more than it saves there (Zen 4, one thread: 8 rows at 2048 x 2048 take 0.50 ms
-     * through the GEMM, 0.23 ms as 8 GEMV rows; at 384 x 1536, 72 against 34 us; about even at 32). */
+     * panels costs more than it saves there (Zen 4, one thread, benchmarks/c/ternary_gemv.c: 8 rows
+     * at 2048 x 2048 take 0.48 ms through the GEMM, 0.17 ms as GEMV rows; 16 rows at 1536 x 384, 123
+     * against 103 us; 32 rows at 2048 x 2048, even). */
     size_t mfull = il && m < IL_GEMV_ROWS ? 0 : m - m % mr;
     if (mfull) {
         const size_t npan = (n + NR - 1) / NR;

@@ -13,19 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "cpu.h"
 #include "hamming.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     const char *want = argc > 1 ? argv[1] : "avx512_vpopcntdq";
@@ -33,15 +23,7 @@ int main(int argc, char **argv) {
     size_t nq = argc > 3 ? strtoul(argv[3], NULL, 10) : 1;
     enum { K = 10, ROUNDS = 41 };
     if (n == 0 || nq == 0 || nq > 10000) return fprintf(stderr, "codes and queries must be > 0\n"), 2;
-    fe_cpu_init();
-    int found = 0;
-    for (int i = 0; i < fe_kernel_count(); i++) {
-        fe_kernel *k = fe_kernel_at(i);
-        if (strcmp(k->name, "hamming_topk")) continue;
-        for (int j = 0; j < k->n_variants; j++)
-            if (!strcmp(k->variants[j].name, want)) found = fe_kernel_select(i, j) == 0 ? 1 : -1;
-    }
-    if (found != 1) return fprintf(stderr, "variant %s: %s\n", want, found ? "not supported here" : "unknown"), 2;
+    if (force_variant("hamming_topk", want)) return 2;
     uint8_t *db = malloc(n * 32), *q = malloc(nq * 32);
     int32_t *od = malloc(nq * K * sizeof(int32_t));
     int64_t *oi = malloc(nq * K * sizeof(int64_t));

@@ -14,19 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "cpu.h"
 #include "ternary.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     const char *want = argc > 1 ? argv[1] : "avx512_vnni";
@@ -34,18 +24,7 @@ int main(int argc, char **argv) {
     size_t n = argc > 3 ? strtoul(argv[3], NULL, 10) : 2048;
     size_t k = argc > 4 ? strtoul(argv[4], NULL, 10) : 2048;
     size_t kp = (k + FE_TERNARY_BLOCK - 1) / FE_TERNARY_BLOCK * FE_TERNARY_BLOCK;
-    fe_cpu_init();
-    int found = 0;
-    for (int i = 0; i < fe_kernel_count(); i++) {
-        fe_kernel *kk = fe_kernel_at(i);
-        if (strcmp(kk->name, "ternary_matmul")) continue;
-        for (int j = 0; j < kk->n_variants; j++)
-            if (!strcmp(kk->variants[j].name, want)) found = fe_kernel_select(i, j) == 0;
-    }
-    if (!found) {
-        fprintf(stderr, "variant %s of ternary_matmul: unknown or not supported by this CPU\n", want);
-        return 2;
-    }
+    if (force_variant("ternary_matmul", want)) return 2;
     uint8_t *w = malloc(n * kp / 4), *il = malloc(fe_ternary_gemv_layout_bytes(n, kp));
     float *ws = malloc(n * 4), *x = malloc(m * k * 4), *y0 = malloc(m * n * 4), *y1 = malloc(m * n * 4);
     if (!w || !il || !ws || !x || !y0 || !y1) return 2;

@@ -188,7 +188,7 @@ def main() -> None:
                 out = np.empty((1, shape[2]), np.float32)
                 d = None
                 with _backend.variant("ternary_matmul", v):
-                    il = tm._gemv_layout(build=True)  # what ternary_matmul passes (None where unused)
+                    il = tm._gemv_layout()  # what ternary_matmul passes (None where unused)
                     c = _median_ms(lambda: mod.ternary_linear(x, tm.packed, tm.row_scales, out, il), rounds)
                     if mod.ternary_gemv_layout_used():
                         d = _median_ms(lambda: mod.ternary_linear(x, tm.packed, tm.row_scales, out), rounds)

@@ -64,9 +64,9 @@ class TernaryMatrix:
 
     Build one with :func:`ternarize`, :meth:`from_values` or :meth:`load`. ``values`` (int8 in
     {-1, 0, 1}), ``to_dense()`` (float32) and ``row_scales`` are decoded on demand; only ``packed``
-    and ``scales`` are stored. Under the AVX-512 VNNI kernel the first product with fewer than 32
-    rows (or not a multiple of 8) also builds a row-interleaved copy of ``packed`` for the GEMV
-    (as many bytes again, kept with the matrix, never saved or pickled).
+    and ``scales`` are stored. Under the AVX-512 VNNI kernel the first product also builds a
+    row-interleaved copy of ``packed`` for the GEMV rows (as many bytes again, kept with the matrix,
+    never saved or pickled).
     """
 
     __slots__ = ("shape", "packed", "scales", "_row_scales", "_il")
@@ -110,14 +110,15 @@ class TernaryMatrix:
             state = (state[1]["shape"], state[1]["packed"], state[1]["scales"])
         TernaryMatrix.__init__(self, state[1], state[2], state[0])
 
-    def _gemv_layout(self, build: bool) -> np.ndarray | None:
+    def _gemv_layout(self) -> np.ndarray | None:
         """The GEMV layout of ``packed`` for kernels that read it (ternary_gemv_layout), or None.
 
-        Built once, on the first GEMV call under such a kernel (``build``): a second copy of the
-        packed weights (``nbytes`` does not count it); derived, never saved or pickled.
+        Built once, on the first product under such a kernel (the C driver decides which rows use
+        it): a second copy of the packed weights (``nbytes`` does not count it); derived, never
+        saved or pickled.
         """
         il = self._il
-        if il is None and build:
+        if il is None:
             kern = _backend.kernels
             if kern.ternary_gemv_layout_used():
                 il = self._il = kern.ternary_gemv_layout(self.packed)
@@ -277,7 +278,7 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
     if m and n:
         kern, packed, wscale = _backend.kernels, w.packed, w.row_scales
         if nt == 1 or m >= 8 * nt or n < 128:
-            il = w._gemv_layout(build=m < 32 or m % 8 != 0 or nt > 1)  # where GEMV rows can run
+            il = w._gemv_layout()
             ok = kern.ternary_linear(xa, packed, wscale, out, il) if nt == 1 else all(_parallel.run(
                 lambda a, b: kern.ternary_linear(xa[a:b], packed, wscale, out[a:b], il), m, nt, min_chunk=8))
         else:
@@ -285,7 +286,7 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
             q, s, qsum = np.empty((m, kp), np.int8), np.empty(m, np.float32), np.empty(m, np.int32)
             ok = kern.ternary_quantize(xa, q, s, qsum)
             if ok:
-                il = w._gemv_layout(build=True)
+                il = w._gemv_layout()
                 gb = 4 * kp  # bytes of a group of 16 rows of the layout
 
                 def cols(a: int, b: int) -> None:  # groups of 16 output columns [a, b)

@@ -12,7 +12,8 @@ on a 250k-piece Unigram static model. Ids and vectors are checked identical firs
 memory: fresh processes load that 250k-piece model and encode 2,000 texts; each prints
 Private_Clean + Private_Dirty of /proc/self/smaps_rollup minus the same after ``import numpy``
 (fastembed_core after its vocabulary cache exists, then model2vec), and a second fastembed_core
-process run while the first still holds the model. The file-backed pages of the memory-mapped
+process run while the first still holds the model; then the same pair with ``table_memory="rows"``
+(each process copies the rows it gathers into private memory and keeps no table page mapped). The file-backed pages of the memory-mapped
 table and vocabulary count as private in a lone process (nobody else maps them; they are clean and
 reclaimable), so they are printed apart, with the anonymous part (heap, tokenizer state, Python
 objects: what the process really owns); in the second process the file pages are shared. The last
@@ -137,14 +138,16 @@ base_anon = private_by_file().get('[anon]', 0)
 which, path, texts_file, hold = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 texts = json.load(open(texts_file))
 t = time.perf_counter()
-if which == 'fastembed_core':
+if which.startswith('fastembed_core'):
     sys.path.append(sys.argv[5])
     from fastembed_core import StaticModel
     t_imported = time.perf_counter()
-    model = StaticModel.from_pretrained(path)
+    model = StaticModel.from_pretrained(path, table_memory='rows' if which.endswith('rows') else 'mapped')
     load = time.perf_counter() - t_imported
     model.encode(texts)
     extra = dict(path=model.tokenizer_path, tokenizer_loaded=model.tokenizer._tokenizer is not None)
+    if model._rows is not None:
+        extra.update(rows_held=len(model._rows))
     if len(sys.argv) > 6:  # the floor of any memory-mapped table: the rows and 4 KB pages encode reads
         import numpy as np
         from fastembed_core._io import read_safetensors
@@ -194,6 +197,10 @@ def memory(pieces: int, dim: int) -> None:
         line = json.loads(first.stdout.readline())
         print("fastembed_core           ", line)
         print("fastembed_core (2nd proc)", run("fastembed_core"))
+        first.wait()
+        first = run("fastembed_core_rows", hold=20.0, background=True)
+        print("fastembed_core, table_memory='rows'           ", json.loads(first.stdout.readline()))
+        print("fastembed_core, table_memory='rows' (2nd proc)", run("fastembed_core_rows"))
         first.wait()
         print("model2vec                ", run("model2vec"))
         print("floor (rows / 4 KB pages encode reads; counted after measuring)",

@@ -63,6 +63,19 @@ def advise_random(a: np.ndarray) -> None:
     _madvise(a, "MADV_RANDOM")
 
 
+def unmap_pages(a: np.ndarray) -> None:
+    """Drop this process's page-table entries of a read-only memory-mapped array (MADV_DONTNEED):
+    its pages stay in the page cache and fault back in on the next read. Only on a read-only mapping
+    (on a copy-on-write one it would discard writes); advice only."""
+    mm = _mmap_of(a)
+    if mm is None:
+        return
+    with memoryview(mm) as view:
+        readonly = view.readonly
+    if readonly:
+        _madvise(a, "MADV_DONTNEED")
+
+
 @contextlib.contextmanager
 def reading_whole(a: Any) -> Iterator[None]:
     """Around one pass over the whole of a memory-mapped array advised random (quantizing, saving):

@@ -17,15 +17,18 @@ into exactly the bags that use that row. ``StaticModel.from_pretrained`` checks 
 
 from __future__ import annotations
 
+import mmap
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _backend, _parallel, _validate
+from . import _backend, _io, _parallel, _validate
 
 __all__ = ["gather_mean"]
 
 _MIN_TOKENS_PER_THREAD = 4096
+_ROWS_PER_COPY = 4096  # RowCache copies new rows in runs of this many, unmapping the table after each
 
 
 class Table(NamedTuple):
@@ -83,6 +86,57 @@ def kernel_table(table: Any, scales: Any = None) -> Table:
     if scales is not None:
         scales = _validate.float_array(scales, "scales", length=rows, length_of="table rows")
     return Table(t, scales, rows, t.shape[1])
+
+
+class RowCache:
+    """The rows of a table that encode has gathered so far, copied into this process's own memory
+    (``StaticModel(..., table_memory="rows")``).
+
+    A memory-mapped table costs a lone process every 4 KB page it gathers a row from (a 1 KB row
+    brings its whole page: 55.9 MB of pages for 15.2 MB of rows in ``benchmarks/bench_unigram.py
+    memory``). Here each new row is copied once into ``rows`` (an anonymous mapping as large as the
+    table: only the pages written so far exist), the table's pages are unmapped again right after
+    (``MADV_DONTNEED``: they stay in the page cache, not in this process), and ``mapping_for`` gives
+    the token id -> row of ``rows`` map the kernel gathers through. The vectors are the same bits:
+    the same rows, the same arithmetic. The price: rows are private, so N processes hold N copies of
+    the rows each gathers (a mapped table shares its pages), plus 4 bytes per token for the map.
+    Thread-safe: rows are only appended (under a lock), and a token's slot never changes once set.
+    """
+
+    def __init__(self, table: np.ndarray, mapping: np.ndarray | None, n_tokens: int) -> None:
+        rows, dim = table.shape
+        self._src, self._mapping = table, mapping
+        # private anonymous memory: its pages appear as rows are written; a forked child gets a copy
+        self._mem = mmap.mmap(-1, max(1, rows * dim * table.itemsize), flags=mmap.MAP_PRIVATE)
+        self.rows = np.frombuffer(self._mem, dtype=table.dtype, count=rows * dim).reshape(rows, dim)
+        self.table = Table(self.rows, None, rows, dim)
+        self._slot = np.full(n_tokens, -1, dtype=np.int32)  # token id -> row of self.rows, -1: not yet
+        self._row_slot = self._slot if mapping is None else np.full(rows, -1, dtype=np.int32)
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Rows copied so far."""
+        return self._held
+
+    def mapping_for(self, ids: np.ndarray) -> np.ndarray:
+        """int32 [n_tokens] token id -> row of ``self.rows``, valid for every id in ``ids`` (validated
+        ids), after copying the rows not held yet."""
+        slot = self._slot
+        if ids.size and slot[ids].min() < 0:
+            with self._lock:
+                tokens = np.unique(ids[slot[ids] < 0])  # again under the lock: another thread may have
+                rows = tokens if self._mapping is None else self._mapping[tokens]
+                new = np.unique(rows[self._row_slot[rows] < 0])
+                for a in range(0, new.size, _ROWS_PER_COPY):
+                    part, n = new[a : a + _ROWS_PER_COPY], self._held
+                    np.take(self._src, part, axis=0, out=self.rows[n : n + part.size])
+                    self._row_slot[part] = np.arange(n, n + part.size, dtype=np.int32)  # after the copy
+                    self._held = n + part.size
+                    _io.unmap_pages(self._src)
+                if self._mapping is not None:
+                    slot[tokens] = self._row_slot[rows]
+        return slot
 
 
 def check_mapping(mapping: Any, rows: int) -> np.ndarray | None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _parallel, _validate, model_io
 from ._io import read_safetensors, reading_whole, write_safetensors  # noqa: F401  (old home of the I/O; kept importable)
-from .gather import check_mapping, check_table, check_weights, kernel_table, run
+from .gather import RowCache, check_mapping, check_table, check_weights, kernel_table, run
 from .model_io import DEFAULT_MAX_LENGTH, UNSET as _UNSET
 from .quantization import EMBEDDING_PRECISIONS as PRECISIONS
 from .quantization import quantize_embeddings, symmetric_int8
@@ -30,6 +30,7 @@ from .tokenize import TextTokenizer, check_texts
 
 __all__ = ["StaticModel"]
 
+TABLE_MEMORY = ("mapped", "rows")
 _MIN_CHUNK_TEXTS = 256  # texts per thread task in encode: enough work to dwarf its Python part
 
 
@@ -51,6 +52,12 @@ class StaticModel:
         tokenizer: a ``tokenizers.Tokenizer`` or a ``TextTokenizer``.
         weights: optional [V] per-token weights; mapping: optional [V] token id -> table row.
         normalize: default for ``encode``; max_length: default token limit (None: no limit).
+        table_memory: "mapped" (default): encode gathers from the table where it lies; a memory-mapped
+            table's pages are shared by every process that maps the file. "rows": encode copies each
+            row it gathers once into this process's memory and keeps none of the table's pages
+            mapped (:class:`fastembed_core.gather.RowCache`): a lone process then holds only the rows
+            it has used (the vectors are the same). For one process per machine; several processes
+            each hold their own rows. Float32/float16/int8 tables.
     """
 
     def __init__(
@@ -63,6 +70,7 @@ class StaticModel:
         normalize: bool = False,
         max_length: int | None = DEFAULT_MAX_LENGTH,
         config: dict | None = None,
+        table_memory: str = "mapped",
     ) -> None:
         self.tokenizer = tokenizer if isinstance(tokenizer, TextTokenizer) else TextTokenizer(tokenizer)
         self.table = check_table(table)
@@ -78,6 +86,20 @@ class StaticModel:
         self.normalize = _validate.boolean(normalize, "normalize")
         self.max_length = self._check_max_length(max_length)
         self.config = dict(config or {})
+        if table_memory not in TABLE_MEMORY:
+            raise ValueError(f"table_memory must be one of {TABLE_MEMORY}, not {table_memory!r}")
+        if table_memory == "rows" and not isinstance(self.table, np.ndarray):
+            raise ValueError(f"table_memory='rows' applies to float32/float16/int8 tables, not a {type(self.table).__name__}")
+        self.table_memory = table_memory
+        self._rows = RowCache(self.table, self.mapping, v) if table_memory == "rows" else None
+
+    def __getstate__(self) -> dict:  # the row cache is rebuilt empty (an anonymous mapping cannot pickle)
+        return {k: v for k, v in self.__dict__.items() if k != "_rows"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.table_memory = state.get("table_memory", "mapped")  # pickles of older versions
+        self._rows = RowCache(self.table, self.mapping, self.vocab_size) if self.table_memory == "rows" else None
 
     # -------------------------------------------------------------- loading and saving
 
@@ -85,6 +107,7 @@ class StaticModel:
     def from_pretrained(
         cls, path: str | os.PathLike, *, normalize: bool | None = None, dims: int | None = None,
         quantize_to: str | None = None, max_length: Any = _UNSET, fast_tokenizer: bool = True,
+        table_memory: str = "mapped",
     ) -> "StaticModel":
         """Load a local model2vec / StaticEmbedding directory (see :mod:`fastembed_core.model_io`).
 
@@ -92,9 +115,11 @@ class StaticModel:
         does with them (model2vec's int8 uses one global scale that it then discards).
         ``fast_tokenizer=False`` always tokenizes with ``tokenizers`` (the default uses the C
         WordPiece when the tokenizer is BERT-style; ``model.tokenizer_path`` says which runs).
+        ``table_memory``: "mapped" or "rows", see :class:`StaticModel`.
         """
         return model_io.load_pretrained(cls, path, normalize=normalize, dims=dims, quantize_to=quantize_to,
-                                        max_length=max_length, fast_tokenizer=fast_tokenizer)
+                                        max_length=max_length, fast_tokenizer=fast_tokenizer,
+                                        table_memory=table_memory)
 
     @classmethod
     def default(cls, **kwargs: Any) -> "StaticModel":
@@ -190,7 +215,11 @@ class StaticModel:
     def _pool(self, ids: np.ndarray, offsets: np.ndarray, normalize: bool, dims: int | None,
               num_threads: int, out: np.ndarray) -> None:
         ids, offsets = _validate.check_bags(ids, offsets, self.vocab_size)
-        run(self._kernel_table.columns(dims), ids, offsets, self.mapping, self.weights, normalize, num_threads, out)
+        if self._rows is not None:
+            run(self._rows.table.columns(dims), ids, offsets, self._rows.mapping_for(ids), self.weights, normalize,
+                num_threads, out)
+        else:
+            run(self._kernel_table.columns(dims), ids, offsets, self.mapping, self.weights, normalize, num_threads, out)
 
     def encode(
         self,

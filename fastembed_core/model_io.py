@@ -150,7 +150,8 @@ def find_layout(root: Path) -> tuple[Path, Path, dict, bool | None]:
 
 
 def load_pretrained(cls: type, path: str | os.PathLike, *, normalize: bool | None = None, dims: Any = None,
-                    quantize_to: str | None = None, max_length: Any = UNSET, fast_tokenizer: bool = True) -> Any:
+                    quantize_to: str | None = None, max_length: Any = UNSET, fast_tokenizer: bool = True,
+                    table_memory: str = "mapped") -> Any:
     """``cls`` (a StaticModel class) loaded from a local directory; see ``StaticModel.from_pretrained``."""
     from . import _validate
 
@@ -190,7 +191,7 @@ def load_pretrained(cls: type, path: str | os.PathLike, *, normalize: bool | Non
     tokenizer = TextTokenizer.from_file(tokenizer_file, fast="auto" if fast_tokenizer else None)
     try:
         return cls(table, tokenizer, weights=weights, mapping=mapping, normalize=bool(normalize),
-                   max_length=max_length, config=config)
+                   max_length=max_length, config=config, table_memory=table_memory)
     except ValueError as exc:
         raise ValueError(f"{root}: {exc}") from None
 

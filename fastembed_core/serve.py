@@ -68,6 +68,7 @@ class ServeConfig:
     max_input_chars: int = 100_000  # characters per text
     max_batch: int = 2048  # texts per encode call across queued requests
     batch_wait_ms: float = 0.0  # extra wait for more requests before encoding a batch
+    table_memory: str = "mapped"  # "rows": each worker copies the rows it gathers (StaticModel)
 
 
 class APIError(Exception):
@@ -322,7 +323,7 @@ def _load_model(cfg: ServeConfig) -> Any:
     from .model import StaticModel
     from .models import default_model_path
 
-    return StaticModel.from_pretrained(cfg.model or default_model_path())
+    return StaticModel.from_pretrained(cfg.model or default_model_path(), table_memory=cfg.table_memory)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -393,6 +394,9 @@ def add_parser(subparsers: Any, positive_int: Any = int) -> argparse.ArgumentPar
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     p.add_argument("--threads", type=positive_int, default=None, help="pooling threads per worker (default: all cores)")
+    p.add_argument("--table-memory", choices=["mapped", "rows"], default=d.table_memory,
+                   help="mapped (default): workers share the memory-mapped table's pages; rows: each worker "
+                        "copies only the rows it gathers (least memory for one worker)")
     p.add_argument("--model-name", help="model id reported by /v1/models (default: the directory name)")
     p.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
                    help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV}; unset: no key)")
@@ -417,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = ServeConfig(model=str(Path(args.model).resolve()) if args.model else None, model_name=args.model_name,
                       api_key=args.api_key or None, num_threads=args.threads, max_body_bytes=args.max_body_bytes,
                       max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_batch=args.max_batch,
-                      batch_wait_ms=args.batch_wait_ms)
+                      batch_wait_ms=args.batch_wait_ms, table_memory=args.table_memory)
     model = _load_model(cfg)  # fails here, before binding, on a bad model directory
     app = create_app(model, cfg)
     opts = dict(host=args.host, port=args.port, log_level=args.log_level,

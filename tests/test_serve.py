@@ -221,8 +221,10 @@ def test_graceful_shutdown_drains_in_flight(model_dir, model, workers, how):
         httpx.get(srv.url + "/health", timeout=2)
 
 
-def test_two_workers(model_dir, model):
-    srv = _serve.Server(model_dir, "--workers", "2", "--threads", "2")  # forked workers, each with a thread pool
+@pytest.mark.parametrize("table_memory", ["mapped", "rows"])
+def test_two_workers(model_dir, model, table_memory):
+    # forked workers, each with a thread pool (and with "rows" each with its own row cache, filled after fork)
+    srv = _serve.Server(model_dir, "--workers", "2", "--threads", "2", "--table-memory", table_memory)
     try:
         pids = srv.worker_pids()
         assert len(pids) == 2

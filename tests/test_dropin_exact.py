@@ -101,13 +101,15 @@ def test_static_model_matches_where_free(backend, dev_rows):
 def test_bit_identical_dev_full(dev_rows, name):
     """All 28,270 docs, dim 256 (pairwise norm blocks split), normalised: mean and norm bits both
     matter (the unnormalised means are checked by the fast tests). model2vec's vectors are computed
-    once and compared with every backend (the `backend` fixture's list) in turn."""
+    once and compared with every backend (the `backend` fixture's list) in turn: the compiled one on
+    every doc, the numpy one (the readable spec, as slow as model2vec itself) on every 8th doc."""
     model, texts = _model(name, True, dim=256), _texts(dev_rows, None, queries=False)
     want = model.encode(texts, use_multiprocessing=False)
     accelerate(model)
     for choice in _backends():
+        step = 8 if choice == "numpy" else 1
         with _backend.using(choice):
-            _assert_same_bits(model.encode(texts), want)
+            _assert_same_bits(model.encode(texts[::step]), want[::step])
 
 
 def test_edge_cases_follow_model2vec(backend):

@@ -286,10 +286,11 @@ def dev_texts(dev_rows):
     return {"query": tuple(r["query"] for r in dev_rows), "doc": tuple(r["doc"] for r in dev_rows)}
 
 
-def _teacher_parity(teacher_model_dir, texts, variant, field):
+def _teacher_parity(teacher_model_dir, texts, variant, field, step=1):
+    """Every ``step``-th text of ``texts`` against model2vec's vectors of all of them (computed once)."""
     path = derive_model(teacher_model_dir, **VARIANTS[variant]) if VARIANTS[variant] else teacher_model_dir
     ref = _reference(str(path), field, texts)
-    assert_parity(StaticModel.from_pretrained(path).encode(list(texts)), ref)
+    assert_parity(StaticModel.from_pretrained(path).encode(list(texts[::step])), ref[::step])
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -302,7 +303,8 @@ def test_teacher_parity_dev_sample(backend, teacher_model_dir, dev_texts, varian
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("field", ["query", "doc"])
 def test_teacher_parity_on_dev_data(teacher_model_dir, dev_texts, variant, field):
-    """model2vec's vectors computed once, then every backend of the `backend` fixture's list in turn."""
+    """model2vec's vectors computed once, then every backend of the `backend` fixture's list in turn:
+    the compiled one on every text, the numpy one (the readable spec, slow) on every 8th."""
     for choice in _backends():
         with _backend.using(choice):
-            _teacher_parity(teacher_model_dir, dev_texts[field], variant, field)
+            _teacher_parity(teacher_model_dir, dev_texts[field], variant, field, step=8 if choice == "numpy" else 1)

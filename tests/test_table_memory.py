@@ -33,6 +33,10 @@ def test_rows_give_the_mapped_tables_vectors(model_dir, backend):
     for texts in (TEXTS[:2], TEXTS, TEXTS[::-1], ["fox"]):
         for kw in (dict(), dict(dims=5), dict(normalize=False), dict(num_threads=2, batch_size=3)):
             assert rows.encode(texts, **kw).tobytes() == mapped.encode(texts, **kw).tobytes(), (texts, kw)
+    # a table truncated at load (a strided view of the file) copies its first columns only
+    cut = StaticModel.from_pretrained(model_dir, dims=7, table_memory="rows")
+    assert cut._rows.rows.shape[1] == 7
+    assert cut.encode(TEXTS).tobytes() == StaticModel.from_pretrained(model_dir, dims=7).encode(TEXTS).tobytes()
 
 
 def test_rows_held_are_the_distinct_rows_gathered(model_dir, backend):

@@ -113,6 +113,20 @@ def make_tiny_model(
     return write_model(path, tok, table, weights=w, mapping=m, config=cfg)
 
 
+def smaps_fields(path) -> list[list[str]]:
+    """The field lines of this process's mappings of the file ``path`` in /proc/self/smaps, split
+    (e.g. ``["Rss:", "8", "kB"]``, ``["VmFlags:", "rd", "rr", ...]``)."""
+    out, cur = [], None
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            f = line.split()
+            if f and "-" in f[0] and not f[0].endswith(":"):
+                cur = f[5] if len(f) > 5 else None
+            elif f and cur == str(path):
+                out.append(f)
+    return out
+
+
 def _atomic_build(dst: Path, build) -> Path:
     """Run ``build(tmpdir)`` and rename the result to ``dst``. Safe when two processes race (two
     pytest-xdist workers, or .ci/run's early build beside the suite): the second waits on a lock

@@ -73,15 +73,7 @@ def test_threads_filling_the_cache_at_once_agree(model_dir, backend):
 
 def _table_rss_kb(path: Path) -> int:
     """Rss of this process's mappings of ``path`` (from /proc/self/smaps)."""
-    total, cur = 0, None
-    with open("/proc/self/smaps") as fh:
-        for line in fh:
-            f = line.split()
-            if f and "-" in f[0] and not f[0].endswith(":"):
-                cur = f[5] if len(f) > 5 else None
-            elif f and f[0] == "Rss:" and cur == str(path):
-                total += int(f[1])
-    return total
+    return sum(int(f[1]) for f in _models.smaps_fields(path) if f[0] == "Rss:")
 
 
 @pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs /proc (Linux)")

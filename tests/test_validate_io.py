@@ -263,15 +263,7 @@ def test_a_mapped_table_cache_is_dropped_only_when_cached_whole(tmp_path, monkey
 
 def _vm_flags(path) -> set:
     """The VmFlags of this process's mappings of ``path`` (/proc/self/smaps)."""
-    flags, cur = set(), None
-    with open("/proc/self/smaps") as fh:
-        for line in fh:
-            f = line.split()
-            if f and "-" in f[0] and not f[0].endswith(":"):
-                cur = f[5] if len(f) > 5 else None
-            elif f and f[0] == "VmFlags:" and cur == str(path):
-                flags.update(f[1:])
-    return flags
+    return {flag for f in _models.smaps_fields(path) if f[0] == "VmFlags:" for flag in f[1:]}
 
 
 def test_the_mapped_table_is_advised_random_and_sequential_for_a_whole_pass(tmp_path):

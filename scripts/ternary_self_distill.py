@@ -7,7 +7,10 @@ ternary weights and int8 per-token activations in the forward pass, as the kerne
 to the float weights). The teacher is the same float model, frozen. Loss per batch:
 ``384 * MSE(normalised sentence embeddings) + MSE(last hidden states over the real tokens)``, AdamW
 (``--lr``), batches of ``--batch`` texts of at most ``--train-len`` tokens, until ``--minutes`` of
-training have passed (checkpointed to ``--out`` every ``--save-minutes``; ``--resume`` continues).
+training have passed (checkpointed to ``--out`` every ``--save-minutes``; ``--resume`` continues, and
+with ``--new-schedule`` the warmup and linear decay start again at the resume point, over ``--minutes``
+more). ``--layer-loss W`` adds W times the mean over the encoder layers of the MSE between student and
+teacher hidden states after each layer (real tokens), as TernaryBERT's intermediate-layer distillation.
 
 Training text: sentences of the documentation Debian ships (``scripts/doc_corpus.py``, ``--sources``:
 the Python documentation and the Debian Reference by default, ``man`` adds the manual pages), 1-4
@@ -20,6 +23,7 @@ the float teacher (``--teacher-score``: the DESIGN figure 0.846, or ``--eval-tea
 and the encode speed of the two on one thread (``--speed-texts`` docs, interleaved rounds, medians).
 
     python scripts/ternary_self_distill.py --minutes 40 [--batch 16 --lr 1e-4 --lr-decay linear] [--out DIR] [--resume]
+    python scripts/ternary_self_distill.py --resume --new-schedule --train-len 128 --layer-loss 1.0 --minutes 75 ...
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ def main(argv=None) -> int:
     ap.add_argument("--lr-decay", choices=["constant", "linear"], default="constant",
                     help="linear: --warmup steps up to --lr, then linear decay to 0 at the end of --minutes")
     ap.add_argument("--warmup", type=int, default=50, help="warmup steps for --lr-decay linear")
+    ap.add_argument("--new-schedule", action="store_true",
+                    help="with --resume: the warmup and decay start again at the resume point, over --minutes more")
+    ap.add_argument("--layer-loss", type=float, default=0.0,
+                    help="weight of the MSE between every encoder layer's hidden states (real tokens), as TernaryBERT")
     ap.add_argument("--train-len", type=int, default=64, help="max tokens per training text")
     ap.add_argument("--sentences", type=int, default=60000, help="corpus size (sentences)")
     ap.add_argument("--sources", default="python,debref", help="doc_corpus sources (man is slow to scan)")
@@ -100,6 +108,9 @@ def main(argv=None) -> int:
     teacher.max_seq_length = student.max_seq_length = args.train_len
     teacher.eval()
     n_layers = fake_ternarize_linear_layers(student)
+    if args.layer_loss:
+        teacher[0].auto_model.config.output_hidden_states = True
+        student[0].auto_model.config.output_hidden_states = True
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
     step, trained_s = 0, 0.0
     if args.resume and ckpt.exists():
@@ -114,11 +125,14 @@ def main(argv=None) -> int:
             torch.save({"student": student.state_dict(), "opt": opt.state_dict(), "step": step,
                         "seconds": trained_s}, tmp)
 
+    # the schedule's origin: the start, or the resume point with --new-schedule (--minutes then counts from it)
+    sched_step, sched_s = (step, trained_s) if args.new_schedule else (0, 0.0)
+    budget_s = sched_s + args.minutes * 60
     print(f"{len(texts)} training texts; {n_layers} ternary layers; budget {args.minutes} min", flush=True)
     student.train()
     prep = getattr(student, "preprocess", None) or student.tokenize
     t_start, t_saved, recent = time.perf_counter() - trained_s, time.perf_counter(), []
-    while time.perf_counter() - t_start < args.minutes * 60:
+    while time.perf_counter() - t_start < budget_s:
         s = (step * args.batch) % len(texts)
         feats = prep(texts[s : s + args.batch] or texts[: args.batch])
         with torch.no_grad():
@@ -130,10 +144,15 @@ def main(argv=None) -> int:
         mask = feats["attention_mask"].unsqueeze(-1).float()
         diff = (sout["token_embeddings"] - tout["token_embeddings"]) ** 2 * mask
         loss = loss + diff.sum() / (mask.sum() * diff.shape[-1])
+        if args.layer_loss:  # the hidden states after each encoder layer (index 0 is the embeddings: not ternary)
+            pairs = list(zip(sout["all_layer_embeddings"][1:], tout["all_layer_embeddings"][1:]))
+            for hs, ht in pairs:
+                d = (hs - ht) ** 2 * mask
+                loss = loss + args.layer_loss / len(pairs) * d.sum() / (mask.sum() * d.shape[-1])
         opt.zero_grad()
         loss.backward()
         if args.lr_decay == "linear":  # by wall time: the step count of a time budget is not known ahead
-            frac = min(1.0, (step + 1) / args.warmup) * max(0.0, 1.0 - trained_s / (args.minutes * 60))
+            frac = min(1.0, (step - sched_step + 1) / args.warmup) * max(0.0, 1.0 - (trained_s - sched_s) / (budget_s - sched_s))
             for g in opt.param_groups:
                 g["lr"] = args.lr * frac
         opt.step()

@@ -53,6 +53,16 @@ def test_encode_fastembed_1_thread(benchmark, models, dev_docs):
     benchmark(models[0].encode, dev_docs[:N_DOCS], num_threads=1)
 
 
+def test_encode_fastembed_rows_1_thread(benchmark, models, dev_docs):
+    """table_memory="rows": the kernel gathers from the private copies of the rows (all copied by the
+    first round), through the token -> copy map."""
+    from fastembed_core import StaticModel
+
+    model = StaticModel.from_pretrained(model_path(), table_memory="rows")
+    benchmark.group = f"encode {N_DOCS} docs, 1 thread"
+    benchmark(model.encode, dev_docs[:N_DOCS], num_threads=1)
+
+
 def test_encode_model2vec(benchmark, models, dev_docs):
     benchmark.group = f"encode {N_DOCS} docs, 1 thread"
     benchmark(models[1].encode, dev_docs[:N_DOCS], use_multiprocessing=False)

@@ -18,7 +18,9 @@ into exactly the bags that use that row. ``StaticModel.from_pretrained`` checks 
 from __future__ import annotations
 
 import mmap
+import os
 import threading
+import weakref
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -114,6 +116,7 @@ class RowCache:
         self._row_slot = self._slot if mapping is None else np.full(rows, -1, dtype=np.int32)
         self._held = 0
         self._lock = threading.Lock()
+        _ROW_CACHES.add(self)
 
     def __len__(self) -> int:
         """Rows copied so far."""
@@ -137,6 +140,18 @@ class RowCache:
                 if self._mapping is not None:
                     slot[tokens] = self._row_slot[rows]
         return slot
+
+
+_ROW_CACHES: "weakref.WeakSet[RowCache]" = weakref.WeakSet()
+
+
+def _new_locks_after_fork() -> None:  # a lock held by another thread at fork time stays held in the child
+    for cache in list(_ROW_CACHES):
+        cache._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def check_mapping(mapping: Any, rows: int) -> np.ndarray | None:

@@ -128,7 +128,7 @@ class RowCache:
         slot = self._slot
         if ids.size and slot[ids].min() < 0:
             with self._lock:
-                tokens = np.unique(ids[slot[ids] < 0])  # again under the lock: another thread may have
+                tokens = np.unique(ids[slot[ids] < 0])  # again under the lock: another thread may have copied some
                 rows = tokens if self._mapping is None else self._mapping[tokens]
                 new = np.unique(rows[self._row_slot[rows] < 0])
                 for a in range(0, new.size, _ROWS_PER_COPY):

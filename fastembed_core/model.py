@@ -91,7 +91,10 @@ class StaticModel:
         if table_memory == "rows" and not isinstance(self.table, np.ndarray):
             raise ValueError(f"table_memory='rows' applies to float32/float16/int8 tables, not a {type(self.table).__name__}")
         self.table_memory = table_memory
-        self._rows = RowCache(self.table, self.mapping, v) if table_memory == "rows" else None
+        self._rows = self._row_cache()
+
+    def _row_cache(self) -> RowCache | None:
+        return RowCache(self.table, self.mapping, self.vocab_size) if self.table_memory == "rows" else None
 
     def __getstate__(self) -> dict:  # the row cache is rebuilt empty (an anonymous mapping cannot pickle)
         return {k: v for k, v in self.__dict__.items() if k != "_rows"}
@@ -99,7 +102,7 @@ class StaticModel:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.table_memory = state.get("table_memory", "mapped")  # pickles of older versions
-        self._rows = RowCache(self.table, self.mapping, self.vocab_size) if self.table_memory == "rows" else None
+        self._rows = self._row_cache()
 
     # -------------------------------------------------------------- loading and saving
 
@@ -215,11 +218,9 @@ class StaticModel:
     def _pool(self, ids: np.ndarray, offsets: np.ndarray, normalize: bool, dims: int | None,
               num_threads: int, out: np.ndarray) -> None:
         ids, offsets = _validate.check_bags(ids, offsets, self.vocab_size)
-        if self._rows is not None:
-            run(self._rows.table.columns(dims), ids, offsets, self._rows.mapping_for(ids), self.weights, normalize,
-                num_threads, out)
-        else:
-            run(self._kernel_table.columns(dims), ids, offsets, self.mapping, self.weights, normalize, num_threads, out)
+        table, mapping = ((self._rows.table, self._rows.mapping_for(ids)) if self._rows is not None
+                          else (self._kernel_table, self.mapping))
+        run(table.columns(dims), ids, offsets, mapping, self.weights, normalize, num_threads, out)
 
     def encode(
         self,

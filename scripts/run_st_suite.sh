@@ -4,6 +4,9 @@
 # accelerated by tests/peers/st_accelerate_plugin.py. Exits non-zero on any failure. Deselected: the
 # tests whose fixtures (stsb/splade/reranker/mve *_bert_tiny_model, defined in the repository's
 # conftest.py, which the sdist does not ship) download transformer models from the Hugging Face hub.
+# Ignored: 6.3.0's tests/test_kernels.py (Hugging Face `kernels` layers for BERT and MaxSim; no static
+# model in it). It runs only when `kernels` happens to be installed, and it imports kernels.layer.layer,
+# which kernels 0.19 moved: with kernels 0.19.1 present its 89 tests error at setup.
 #
 #   scripts/run_st_suite.sh [extra pytest args]
 set -euo pipefail
@@ -20,4 +23,4 @@ export HF_HUB_OFFLINE=1 PYTHONPATH="$ROOT/tests/peers${PYTHONPATH:+:$PYTHONPATH}
 NEEDS_HUB="test_transformer_models or test_legacy_mlm_transformer or test_peft_adapter_on_single_input_or_base_rejected"
 NEEDS_HUB="$NEEDS_HUB or test_peft_adapters_rejected or test_splade_configuration_mismatch or test_splade_pooling_dimension_metadata"
 NEEDS_HUB="$NEEDS_HUB or test_transformer_configuration_error_details or test_transformer_configuration_missing_field"  # 6.3.0
-exec "$PY" -m pytest -p st_accelerate_plugin -p no:cacheprovider -q -k "not ($NEEDS_HUB)" "$@" tests
+exec "$PY" -m pytest -p st_accelerate_plugin -p no:cacheprovider -q --ignore=tests/test_kernels.py -k "not ($NEEDS_HUB)" "$@" tests

@@ -9,7 +9,9 @@ plugin wraps ``model2vec.model.StaticModel.__init__`` so that every instance, ho
 (``from_pretrained``, ``distill``, ``quantize_model``, the trainable heads' ``to_static_model``,
 pipelines), encodes through ``fastembed_core.integrations.model2vec.accelerate``. At the end it
 reports how many models were accelerated, so a run that silently accelerated nothing is visible;
-``FASTEMBED_CORE_M2V_PLUGIN_MIN`` (default 1) makes the session fail below that count.
+``FASTEMBED_CORE_M2V_PLUGIN_MIN`` (default 1) makes the session fail below that count. Under
+pytest-xdist (``-n 2``) each worker counts its own models and the controller adds up the counts of
+the workers as they finish (``workeroutput``), so the total and the minimum cover the whole session.
 """
 
 from __future__ import annotations
@@ -42,11 +44,20 @@ def pytest_configure(config: pytest.Config) -> None:
     cls.__init__ = __init__
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # xdist controller: a worker finished
+    _count["accelerated"] += getattr(node, "workeroutput", {}).get("fastembed_core_accelerated", 0)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.write_line(f"fastembed_core plugin: {_count['accelerated']} model2vec.StaticModel instances accelerated")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller adds up and checks the counts
+        workeroutput["fastembed_core_accelerated"] = _count["accelerated"]
+        return
     minimum = int(os.environ.get("FASTEMBED_CORE_M2V_PLUGIN_MIN", "1"))
     if _count["accelerated"] < minimum and session.testscollected:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -37,3 +37,12 @@ def test_ternary_gemv_runs_and_layouts_agree(tmp_path):
         assert "with the GEMV layout" in r.stdout
     bad = subprocess.run([str(exe), "no_such_variant"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown" in bad.stderr
+
+
+def test_core_ceiling_builds_and_rejects_bad_arguments(tmp_path):
+    exe = tmp_path / "core_ceiling"
+    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-o", str(exe), "benchmarks/c/core_ceiling.c", "-lpthread"],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
+    for args, message in ((["1"], "threads must be"), (["2", "no_such_loop"], "unknown loop")):
+        r = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and message in r.stderr, r.stderr

@@ -41,7 +41,7 @@ def test_ternary_gemv_runs_and_layouts_agree(tmp_path):
 
 def test_core_ceiling_builds_and_rejects_bad_arguments(tmp_path):
     exe = tmp_path / "core_ceiling"
-    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-o", str(exe), "benchmarks/c/core_ceiling.c", "-lpthread"],
+    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-Icsrc", "-o", str(exe), "benchmarks/c/core_ceiling.c", "-lpthread"],
                    cwd=ROOT, check=True, capture_output=True, text=True)
     for args, message in ((["1"], "threads must be"), (["2", "no_such_loop"], "unknown loop")):
         r = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60)

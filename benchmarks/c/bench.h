@@ -20,7 +20,7 @@ static int cmp(const void *a, const void *b) {
 }
 
 /* fe_cpu_init, then make `kernel` dispatch to `variant`; 0, or 2 with a message on stderr. */
-static int force_variant(const char *kernel, const char *variant) {
+static inline int force_variant(const char *kernel, const char *variant) {
     fe_cpu_init();
     int found = 0;
     for (int i = 0; i < fe_kernel_count(); i++) {

@@ -5,7 +5,7 @@
  * threads of one core, a shared power or clock budget, or a hypervisor that time-slices the vCPUs
  * lower both. No kernel of ours can scale better than this loop. Medians of 7 rounds.
  *
- *   gcc -O2 -o /tmp/core_ceiling benchmarks/c/core_ceiling.c -lpthread
+ *   gcc -O2 -Icsrc -o /tmp/core_ceiling benchmarks/c/core_ceiling.c -lpthread
  *   /tmp/core_ceiling [threads (2)] [loop (vpdpbusd | vpaddd)]
  *
  * vpdpbusd is the AVX-512 VNNI multiply-add of the ternary GEMM (needs avx512vnni); vpaddd (AVX2) is
@@ -15,18 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench.h" /* now, cmp */
 
 enum { CHAINS = 12, ROUNDS = 7, MAX_THREADS = 64 };
 static const long ITERS = 200000000L;

@@ -17,9 +17,9 @@ CSRC = ["csrc/ternary.c", "csrc/cpu.c", "csrc/gather.c", "csrc/hamming.c"]
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 
 
-def build(tmp_path: Path, name: str) -> Path:
+def build(tmp_path: Path, name: str, sources: list[str] = CSRC, libs: str = "-lm") -> Path:
     exe = tmp_path / name
-    cmd = ["gcc", "-O2", "-Wall", "-Werror", "-Icsrc", "-o", str(exe), f"benchmarks/c/{name}.c", *CSRC, "-lm"]
+    cmd = ["gcc", "-O2", "-Wall", "-Werror", "-Icsrc", "-o", str(exe), f"benchmarks/c/{name}.c", *sources, libs]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
     return exe
 
@@ -40,9 +40,7 @@ def test_ternary_gemv_runs_and_layouts_agree(tmp_path):
 
 
 def test_core_ceiling_builds_and_rejects_bad_arguments(tmp_path):
-    exe = tmp_path / "core_ceiling"
-    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-Icsrc", "-o", str(exe), "benchmarks/c/core_ceiling.c", "-lpthread"],
-                   cwd=ROOT, check=True, capture_output=True, text=True)
+    exe = build(tmp_path, "core_ceiling", sources=[], libs="-lpthread")
     for args, message in ((["1"], "threads must be"), (["2", "no_such_loop"], "unknown loop")):
         r = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and message in r.stderr, r.stderr

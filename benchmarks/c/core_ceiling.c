@@ -3,7 +3,7 @@
  * by latency) is timed on 1 thread, then the same work on each of T threads at once. On separate,
  * idle physical cores each thread keeps its one-thread speed (ratio 1.00 and scaling T); hardware
  * threads of one core, a shared power or clock budget, or a hypervisor that time-slices the vCPUs
- * lower both. No kernel of ours can scale better than this loop. Medians of 7 rounds.
+ * lower both. A compute-bound kernel should not be expected to scale better than this loop. Medians of 7 rounds.
  *
  *   gcc -O2 -Icsrc -o /tmp/core_ceiling benchmarks/c/core_ceiling.c -lpthread
  *   /tmp/core_ceiling [threads (2)] [loop (vpdpbusd | vpaddd)]

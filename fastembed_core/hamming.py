@@ -24,6 +24,14 @@ from ._validate import positive_int as _positive_int
 __all__ = ["pack_bits", "unpack_bits", "hamming_distance", "hamming_topk"]
 
 _MIN_DB_CHUNK = 16384  # database rows per thread below which queries are split instead
+# Work per thread, in bytes of width * rows * (queries + 1), below which a split costs more than it saves:
+# handing a range to a pool thread takes ~0.1 ms (~0.2 ms when that core sat idle), and a 1-query scan
+# streams from DRAM, whose bandwidth a second core hardly raises on the machines measured. 2-vCPU Zen 4,
+# 1 vs 2 threads, 256-bit codes (benchmarks/README.md, "When a scan is split"): with the split from 32k
+# codes on, 1 query over 32k-262k codes ran at 0.29-0.72x, 4 queries over 32k-131k at 0.43-0.72x; with
+# 16 MB here, 1 query over 524k codes (the first split) still ran 0.81-0.93x, hence 24 MB (1 query: from
+# 786k codes of 32 bytes).
+_MIN_THREAD_WORK = 24 << 20
 _MAX_WIDTH = 1 << 27  # bytes per code: 8 * width must fit an int32 distance
 
 
@@ -86,7 +94,8 @@ def hamming_topk(queries, database, k: int, *, num_threads: int | None = None) -
     [n, width], uint8 or int8 as described in the module docstring. Each row is sorted by ascending
     distance, ties broken by the smaller database index, so results are identical on every backend,
     SIMD variant and thread count. Requires 1 <= k <= n (ValueError otherwise, as for an empty
-    database). One query is split over threads by database ranges whose results are merged.
+    database). One query is split over threads by database ranges whose results are merged; work too
+    small to repay handing it to a thread (see ``_MIN_THREAD_WORK``) runs on the calling thread.
     """
     single = np.ndim(queries) == 1
     q, db = _pair(queries, "queries", database, "database")
@@ -104,8 +113,10 @@ def _topk(q: np.ndarray, db: np.ndarray, k: int, threads: int) -> tuple[np.ndarr
     """Validated uint8 codes -> exact top-k; see ``hamming_topk``."""
     nq, n = q.shape[0], db.shape[0]
     kernels = _backend.kernels
-    if threads > 1 and n >= 2 * _MIN_DB_CHUNK:
-        ranges = _parallel.split(n, threads, _MIN_DB_CHUNK)
+    width = max(1, db.shape[1])
+    db_chunk = max(_MIN_DB_CHUNK, -(-_MIN_THREAD_WORK // (width * (nq + 1))))
+    if threads > 1 and n >= 2 * db_chunk:
+        ranges = _parallel.split(n, threads, db_chunk)
         parts = [(np.empty((nq, k), np.int32), np.empty((nq, k), np.int64)) for _ in ranges]
 
         def scan(p: int, _stop: int) -> None:
@@ -116,7 +127,8 @@ def _topk(q: np.ndarray, db: np.ndarray, k: int, threads: int) -> tuple[np.ndarr
         return merge_topk([p[0] for p in parts], [p[1] for p in parts], k)
     d = np.empty((nq, k), np.int32)
     i = np.empty((nq, k), np.int64)
-    _parallel.run(lambda s, e: kernels.hamming_topk(q[s:e], db, k, 0, d[s:e], i[s:e]), nq, threads)
+    q_chunk = max(1, -(-_MIN_THREAD_WORK // (width * n)) - 1)  # queries per thread
+    _parallel.run(lambda s, e: kernels.hamming_topk(q[s:e], db, k, 0, d[s:e], i[s:e]), nq, threads, q_chunk)
     return d, i
 
 

@@ -192,8 +192,9 @@ def test_topk_awkward_sizes(backend, n, nq):
 
 @pytest.mark.parametrize("ties", [None, 2])
 def test_topk_identical_across_thread_counts_and_db_splits(backend, monkeypatch, ties):
-    # Small database chunks so that 2..4 threads split the database and merge.
+    # Small database chunks and no minimum work so that 2..4 threads split the database (or the queries).
     monkeypatch.setattr(binary, "_MIN_DB_CHUNK", 100)
+    monkeypatch.setattr(binary, "_MIN_THREAD_WORK", 1)
     rng = np.random.default_rng(11)
     q, db = codes(rng, 6, 64, ties), codes(rng, 2501, 64, ties)
     for k in (1, 17, 300):
@@ -203,6 +204,28 @@ def test_topk_identical_across_thread_counts_and_db_splits(backend, monkeypatch,
                 d, i = fe.hamming_topk(qq, db, k, num_threads=t)
                 np.testing.assert_array_equal(d, ed if qq.ndim == 2 else ed[0])
                 np.testing.assert_array_equal(i, ei if qq.ndim == 2 else ei[0])
+
+
+def test_topk_small_work_runs_on_the_calling_thread(backend, monkeypatch):
+    # A split smaller than _MIN_THREAD_WORK costs more than it saves: one range, whatever num_threads says.
+    from fastembed_core import _parallel
+
+    splits = []
+    real = _parallel.split
+    monkeypatch.setattr(_parallel, "split", lambda *a, **kw: splits.append(real(*a, **kw)) or splits[-1])
+    rng = np.random.default_rng(5)
+    q, db = codes(rng, 4, 32), codes(rng, 40_000, 32)
+    ed, ei = oracle_topk(q, db, 5)
+    for qq in (q, q[0]):
+        d, i = fe.hamming_topk(qq, db, 5, num_threads=2)
+        np.testing.assert_array_equal(i, ei if qq.ndim == 2 else ei[0])
+    assert splits and all(len(s) == 1 for s in splits), splits
+    splits.clear()
+    monkeypatch.setattr(binary, "_MIN_THREAD_WORK", 1 << 20)  # 1 query over 40k codes is now worth a split
+    d, i = fe.hamming_topk(q[0], db, 5, num_threads=2)
+    np.testing.assert_array_equal(d, ed[0])
+    np.testing.assert_array_equal(i, ei[0])
+    assert [len(s) for s in splits][:1] == [2], splits
 
 
 def test_topk_strided_rows_and_int8(backend):

@@ -72,7 +72,10 @@ def model(tmp_path_factory):
     return fe.StaticModel.from_pretrained(path)
 
 
-def test_kernels_from_many_threads(backend):
+def test_kernels_from_many_threads(backend, monkeypatch):
+    from fastembed_core import hamming
+
+    monkeypatch.setattr(hamming, "_MIN_THREAD_WORK", 1 << 20)  # so that one query over `db` is split
     rng = np.random.default_rng(0)
     table = rng.standard_normal((500, 48)).astype(np.float32)
     db = rng.integers(0, 256, (40_000, 32), dtype=np.uint8)  # big enough to split one query over threads

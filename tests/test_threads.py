@@ -61,6 +61,7 @@ def test_one_query_split_exact_with_ties_at_every_thread_count(backend, monkeypa
     # many equal distances straddling the range boundaries: the merged top-k must be the exact
     # (distance, smaller index) order of a single scan
     monkeypatch.setattr(binary, "_MIN_DB_CHUNK", 64)
+    monkeypatch.setattr(binary, "_MIN_THREAD_WORK", 1)
     rng = np.random.default_rng(width)
     db = np.zeros((1000, width), np.uint8)
     db[:, 0] = rng.integers(0, 4, 1000, dtype=np.uint8)

@@ -40,6 +40,11 @@ __all__ = ["TernaryMatrix", "TernaryLinear", "ternarize", "ternary_matmul", "ter
 
 _FORMAT = "fastembed_core.ternary"
 _VERSION = "1"
+# Multiply-adds per thread below which ternary_matmul uses fewer threads: handing work to a pool thread
+# costs ~0.08-0.1 ms, as long as a 1x2048 @ 2048x2048 GEMV takes on one thread. 2-vCPU Zen 4, avx512_vnni,
+# 1 vs 2 threads (benchmarks/README.md, "When a kernel is split"): 1x384 @ 384x1536 0.09x, 1x2048 @
+# 2048x2048 0.26x, 2x4096 @ 4096x4096 (34M) 0.79x; from ~40-70M multiply-adds on, 1.0-1.5x.
+_MIN_THREAD_MACS = 24 << 20
 
 
 def _padded(k: int) -> int:
@@ -262,7 +267,8 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
     Activations are quantised per row to int8 and multiplied with the ternary weights in int32
     (see the module docstring for the exact arithmetic). Threads split the rows (each thread
     quantises and multiplies its own) unless there are few rows (GEMV), where the activations are
-    quantised once and threads split the output columns; results do not depend on them.
+    quantised once and threads split the output columns; results do not depend on them. A product
+    too small to repay handing work to a thread (``_MIN_THREAD_MACS`` multiply-adds each) uses fewer.
     """
     w = _check_matrix(w)
     nt = _validate.threads(num_threads)
@@ -275,6 +281,7 @@ def ternary_matmul(x: Any, w: TernaryMatrix, *, num_threads: int | None = None) 
         raise ValueError(f"x has {xa.shape[1]} columns but w has k = {k} (w.shape = {w.shape}): shapes mismatch")
     m = xa.shape[0]
     out = np.empty((m, n), np.float32)
+    nt = max(1, min(nt, m * n * k // _MIN_THREAD_MACS))
     if m and n:
         kern, packed, wscale = _backend.kernels, w.packed, w.row_scales
         if nt == 1 or m >= 8 * nt or n < 128:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 import fastembed_core as fe
 from fastembed_core import _backend
+from fastembed_core import ternary as ternary_mod
 from fastembed_core._ref import ternary as ref
 from fastembed_core.gather import gather_mean as fe_gather_mean
 from fastembed_core.ternary import TernaryMatrix, TernaryLinear, ternarize, ternary_gather_mean, ternary_matmul
@@ -416,7 +418,8 @@ def test_matmul_zero_rows_and_vector(backend):
     assert y1.shape == (20,) and np.array_equal(y1, y[1])
 
 
-def test_matmul_threads_identical(backend):
+def test_matmul_threads_identical(backend, monkeypatch):
+    monkeypatch.setattr(ternary_mod, "_MIN_THREAD_MACS", 1)  # split even these small products
     r = rng(9)
     tm = random_ternary(300, 200)
     for m in (1, 5, 200):
@@ -424,6 +427,27 @@ def test_matmul_threads_identical(backend):
         base = ternary_matmul(x, tm, num_threads=1)
         for nt in (2, 3, 8):
             assert np.array_equal(ternary_matmul(x, tm, num_threads=nt), base)
+
+
+def test_matmul_small_products_use_fewer_threads(backend, monkeypatch):
+    from fastembed_core import _parallel
+
+    splits = []
+    real = _parallel.split
+    monkeypatch.setattr(_parallel, "split", lambda *a, **kw: splits.append(real(*a, **kw)) or splits[-1])
+    r = rng(10)
+    tm = random_ternary(256, 384)
+    default = ternary_mod._MIN_THREAD_MACS
+    for m in (1, 40):  # the column split of a GEMV, the row split of a GEMM
+        x = r.standard_normal((m, 384)).astype(np.float32)
+        base = ternary_matmul(x, tm, num_threads=1)
+        monkeypatch.setattr(ternary_mod, "_MIN_THREAD_MACS", default)
+        splits.clear()
+        assert np.array_equal(ternary_matmul(x, tm, num_threads=2), base)
+        assert all(len(s) == 1 for s in splits), splits  # 256 x 384 x m is far below _MIN_THREAD_MACS
+        monkeypatch.setattr(ternary_mod, "_MIN_THREAD_MACS", 256 * 384 * m // 2)
+        assert np.array_equal(ternary_matmul(x, tm, num_threads=2), base)
+        assert any(len(s) == 2 for s in splits), (m, splits)
 
 
 @pytest.mark.parametrize("m", [1, 3, 4, 5, 9, 40])  # the stack buffer holds 4 short rows
@@ -494,7 +518,7 @@ def test_matmul_property(m, k, n, seed, scale):
     with _backend.using("numpy"):
         y_np = ternary_matmul(x, tm, num_threads=1)
     if MM_VARIANTS:
-        with _backend.using("compiled"):
+        with _backend.using("compiled"), mock.patch.object(ternary_mod, "_MIN_THREAD_MACS", 1):
             assert np.array_equal(ternary_matmul(x, tm, num_threads=2), y_np)
     expect = want.astype(np.float32) * tm.row_scales[None, :] / s[:, None]
     assert np.array_equal(y_np, expect)

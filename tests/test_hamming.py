@@ -131,7 +131,8 @@ def test_distance_every_width_and_variant(backend, width):
 
 @pytest.mark.parametrize("na", SIZES)
 @pytest.mark.parametrize("nb", SIZES)
-def test_distance_awkward_sizes(backend, na, nb):
+def test_distance_awkward_sizes(backend, monkeypatch, na, nb):
+    monkeypatch.setattr(binary, "_MIN_THREAD_WORK", 1)  # split these small matrices over the threads
     rng = np.random.default_rng(na * 1000 + nb)
     a, b = codes(rng, na, 32), codes(rng, nb, 32)
     got = fe.hamming_distance(a, b, num_threads=3)
@@ -151,7 +152,8 @@ def test_distance_non_contiguous_and_int8(backend):
     np.testing.assert_array_equal(fe.hamming_distance(a, sb), expected)
 
 
-def test_distance_thread_counts(backend):
+def test_distance_thread_counts(backend, monkeypatch):
+    monkeypatch.setattr(binary, "_MIN_THREAD_WORK", 1)
     rng = np.random.default_rng(7)
     a, b = codes(rng, 3, 32), codes(rng, 5000, 32)
     ref = fe.hamming_distance(a, b, num_threads=1)
@@ -226,6 +228,14 @@ def test_topk_small_work_runs_on_the_calling_thread(backend, monkeypatch):
     np.testing.assert_array_equal(d, ed[0])
     np.testing.assert_array_equal(i, ei[0])
     assert [len(s) for s in splits][:1] == [2], splits
+    splits.clear()
+    monkeypatch.setattr(binary, "_MIN_THREAD_WORK", 24 << 20)
+    want = oracle_distance(q, db[:20_000])
+    np.testing.assert_array_equal(fe.hamming_distance(q, db[:20_000], num_threads=2), want)
+    assert splits and all(len(s) == 1 for s in splits), splits
+    monkeypatch.setattr(binary, "_MIN_THREAD_WORK", 1 << 10)
+    np.testing.assert_array_equal(fe.hamming_distance(q, db[:20_000], num_threads=2), want)
+    assert any(len(s) == 2 for s in splits), splits
 
 
 def test_topk_strided_rows_and_int8(backend):

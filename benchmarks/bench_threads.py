@@ -11,8 +11,9 @@ back to back instead (then the 8 MB top-k case reads its codes from the L3). The
 256 MiB memory copy split the same way, is the machine's memory-bandwidth scaling: the ceiling of any
 scan that streams from DRAM. Scaling is only meaningful on a quiet machine: a fixed single-threaded
 loop is timed before and after, and the load average is read; the script says NOT QUIET (and still
-prints its figures) when the loop slowed down by more than 10% or the load average exceeds half the
-cores. BLAS and OpenMP are pinned
+prints its figures) when the loop slowed down by more than 10%, the load average exceeds half the
+cores, or the control case (the same one-thread call timed in every column, interleaved with the others)
+is more than 5% off 1.00x. Each case also shows the range of its per-round ratios. BLAS and OpenMP are pinned
 to one thread so that only our own threads vary.
 """
 
@@ -131,6 +132,9 @@ def load_texts(n: int) -> list[str]:
     return (texts * (n // len(texts) + 1))[:n]
 
 
+CONTROL = "control: one thread in both columns (gather_mean, 5k bags)"
+
+
 def cases() -> dict:
     """name -> (kernel whose variant is printed, fn(num_threads))."""
     r = np.random.default_rng(0)
@@ -149,6 +153,8 @@ def cases() -> dict:
         _parallel.run(lambda a, b: np.copyto(dst[a:b], src[a:b]), len(src), t)
 
     out = {
+        # The same one-thread call in both columns: its ratios are the noise of this run, nothing else.
+        CONTROL: ("gather_mean", lambda t: fe.gather_mean(table, ids[:200_000], off[off <= 200_000], num_threads=1)),
         "memory copy 256 MiB (np.copyto in ranges: the bandwidth ceiling)": ("", copy),
         "top-k 1 query, 1M x 256-bit": ("hamming_topk", lambda t: fe.hamming_topk(q[0], db, 10, num_threads=t)),
         # The first 250k codes (8 MB) fit the L3 of the machines measured here (32 MB): with --warm this case
@@ -194,25 +200,38 @@ def main() -> None:
     # interleaved: round-major (every case once per round); --warm: case-major (threads still alternate)
     order = ([(name, fn) for name, (_, fn) in todo.items() for _ in range(args.rounds)] if args.warm
              else [(name, fn) for _ in range(args.rounds) for name, (_, fn) in todo.items()])
-    for name, fn in order:
-        for t in threads:
+    # Interleaved, every call finds its data evicted (a 64 MB copy before it: the call before it may be the
+    # same case at another thread count, which would leave the data in cache for one column only), and
+    # the thread counts take turns going first.
+    junk, sink = np.ones(8 << 20), np.empty(8 << 20)
+    evict = (lambda: None) if args.warm else (lambda: np.copyto(sink, junk))
+    for j, (name, fn) in enumerate(order):
+        for t in threads if j % 2 == 0 else threads[::-1]:
+            evict()
             t0 = time.perf_counter()
             fn(t)
             times[(name, t)].append(time.perf_counter() - t0)
     cpu_times: dict = {(name, t): [] for name in todo for t in threads}
     with CpuPath() as path:
-        for name, fn in order:
-            for t in threads:
+        for j, (name, fn) in enumerate(order):
+            for t in threads if j % 2 == 0 else threads[::-1]:
+                evict()
                 cpu_times[(name, t)].append(path.critical_path(lambda: fn(t)))
     spin1, load1 = spin_seconds(), os.getloadavg()[0]
     header = " | ".join(f"{t} thr ms" for t in threads)
-    print(f"\n| case | variant | {header} | " + " | ".join(f"{t} vs 1" for t in threads[1:]) + " |")
-    print("|---" * (2 + 2 * len(threads) - 1) + "|")
+    # Per round, the ratio of that round's 1-thread time to its N-thread time (the two ran back to back):
+    # on a VM whose vCPUs the host sometimes places on one physical core, these split into two groups.
+    print(f"\n| case | variant | {header} | " + " | ".join(f"{t} vs 1 | rounds (min-max)" for t in threads[1:]) + " |")
+    print("|---" * (2 + len(threads) + 2 * (len(threads) - 1)) + "|")
     for name, (kernel, _) in todo.items():
         med = [statistics.median(times[(name, t)]) for t in threads]
+        spans = []
+        for t in threads[1:]:
+            per = [a / b for a, b in zip(times[(name, threads[0])], times[(name, t)])]
+            spans.append(f"{min(per):.2f}-{max(per):.2f}x")
         variant = kernels.get(kernel, {}).get("active", "numpy") if kernel else "numpy"
         print(f"| {name} | {variant} | " + " | ".join(f"{m * 1e3:.2f}" for m in med) + " | "
-              + " | ".join(f"{med[0] / m:.2f}x" for m in med[1:]) + " |")
+              + " | ".join(f"{med[0] / m:.2f}x | {sp}" for m, sp in zip(med[1:], spans)) + " |")
     print("\nCPU critical path (load-robust upper bound; see CpuPath): serial CPU + the longest thread per dispatch\n")
     print(f"| case | variant | {' | '.join(f'{t} thr CPU ms' for t in threads)} | "
           + " | ".join(f"{t} vs 1" for t in threads[1:]) + " |")
@@ -223,9 +242,12 @@ def main() -> None:
         print(f"| {name} | {variant} | " + " | ".join(f"{m * 1e3:.2f}" for m in med) + " | "
               + " | ".join(f"{med[0] / m:.2f}x" for m in med[1:]) + " |")
     drift = spin1 / spin0 - 1
-    quiet = abs(drift) <= 0.10 and max(load0, load1) <= ncpu / 2
+    ctrl = [a / b for a, b in zip(times[(CONTROL, threads[0])], times[(CONTROL, threads[-1])])]
+    ctrl_med = statistics.median(ctrl)
+    quiet = abs(drift) <= 0.10 and max(load0, load1) <= ncpu / 2 and abs(ctrl_med - 1) <= 0.05
     print(f"\nquiet check: fixed loop {spin0 * 1e3:.1f} ms before, {spin1 * 1e3:.1f} ms after ({drift:+.0%}); "
-          f"load average {load0:.2f} -> {load1:.2f} on {ncpu} cores: "
+          f"load average {load0:.2f} -> {load1:.2f} on {ncpu} cores; control {ctrl_med:.2f}x "
+          f"(rounds {min(ctrl):.2f}-{max(ctrl):.2f}x, 1.00 on a steady machine): "
           + ("quiet" if quiet else "NOT QUIET - scaling figures are not reliable"))
 
 

@@ -26,11 +26,12 @@ __all__ = ["pack_bits", "unpack_bits", "hamming_distance", "hamming_topk"]
 _MIN_DB_CHUNK = 16384  # database rows per thread below which queries are split instead
 # Work per thread, in bytes of width * rows * (queries + 1), below which a split costs more than it saves:
 # handing a range to a pool thread takes ~0.1 ms (~0.2 ms when that core sat idle), and a 1-query scan
-# streams from DRAM, whose bandwidth a second core hardly raises on the machines measured. 2-vCPU Zen 4,
-# 1 vs 2 threads, 256-bit codes (benchmarks/README.md, "When a scan is split"): with the split from 32k
-# codes on, 1 query over 32k-262k codes ran at 0.29-0.72x, 4 queries over 32k-131k at 0.43-0.72x; with
-# 16 MB here, 1 query over 524k codes (the first split) still ran 0.81-0.93x, hence 24 MB (1 query: from
-# 786k codes of 32 bytes).
+# streams from DRAM, whose bandwidth a second core hardly raises on the machines measured. On a 2-vCPU
+# Zen 4 with 256-bit codes (benchmarks/bench_split.py; benchmarks/README.md, "When a kernel is split
+# over threads"; two runs, warm and cold), every call split ran 1 query over 32k-262k codes at
+# 0.22-0.67x one thread and 4 queries over 32k codes at 0.44-0.52x; at 16 MB, 1 query over 524k codes
+# (then the first split) ran 0.81-0.93x in a scratch run. At 24 MB one query is split from 786k codes
+# of 32 bytes.
 _MIN_THREAD_WORK = 24 << 20
 _MAX_WIDTH = 1 << 27  # bytes per code: 8 * width must fit an int32 distance
 

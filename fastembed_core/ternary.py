@@ -41,9 +41,11 @@ __all__ = ["TernaryMatrix", "TernaryLinear", "ternarize", "ternary_matmul", "ter
 _FORMAT = "fastembed_core.ternary"
 _VERSION = "1"
 # Multiply-adds per thread below which ternary_matmul uses fewer threads: handing work to a pool thread
-# costs ~0.08-0.1 ms, as long as a 1x2048 @ 2048x2048 GEMV takes on one thread. 2-vCPU Zen 4, avx512_vnni,
-# 1 vs 2 threads (benchmarks/README.md, "When a kernel is split"): 1x384 @ 384x1536 0.09x, 1x2048 @
-# 2048x2048 0.26x, 2x4096 @ 4096x4096 (34M) 0.79x; from ~40-70M multiply-adds on, 1.0-1.5x.
+# costs ~0.08-0.1 ms, longer than a 1x2048 @ 2048x2048 GEMV takes on one thread. On a 2-vCPU Zen 4,
+# avx512_vnni (benchmarks/bench_split.py; benchmarks/README.md, "When a kernel is split over threads"),
+# every product split ran (two runs, warm and cold) 1x384 @ 384x1536 at 0.11-0.25x one thread,
+# 1x2048 @ 2048x2048 at 0.25-0.45x, 2x4096 @ 4096x4096 (34M) at 0.69-0.94x; 16x2048 @ 2048x2048
+# (67M) and more: 0.95-1.55x.
 _MIN_THREAD_MACS = 24 << 20
 
 

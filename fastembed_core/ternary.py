@@ -45,7 +45,7 @@ _VERSION = "1"
 # avx512_vnni (benchmarks/bench_split.py; benchmarks/README.md, "When a kernel is split over threads"),
 # every product split ran (two runs, warm and cold) 1x384 @ 384x1536 at 0.11-0.25x one thread,
 # 1x2048 @ 2048x2048 at 0.25-0.45x, 2x4096 @ 4096x4096 (34M) at 0.69-0.94x; 16x2048 @ 2048x2048
-# (67M) and more: 0.95-1.55x.
+# (67M) and more: 0.88-1.55x.
 _MIN_THREAD_MACS = 24 << 20
 
 

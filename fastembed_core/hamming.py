@@ -29,7 +29,7 @@ _MIN_DB_CHUNK = 16384  # database rows per thread below which queries are split 
 # streams from DRAM, whose bandwidth a second core hardly raises on the machines measured. On a 2-vCPU
 # Zen 4 with 256-bit codes (benchmarks/bench_split.py; benchmarks/README.md, "When a kernel is split
 # over threads"; two runs, warm and cold), every call split ran 1 query over 32k-262k codes at
-# 0.22-0.67x one thread and 4 queries over 32k codes at 0.44-0.52x; at 16 MB, 1 query over 524k codes
+# 0.27-0.83x one thread and 4 queries over 32k codes at 0.46-0.60x; at 16 MB, 1 query over 524k codes
 # (then the first split) ran 0.81-0.93x in a scratch run. At 24 MB one query is split from 786k codes
 # of 32 bytes.
 _MIN_THREAD_WORK = 24 << 20

@@ -43,9 +43,9 @@ _VERSION = "1"
 # Multiply-adds per thread below which ternary_matmul uses fewer threads: handing work to a pool thread
 # costs ~0.08-0.1 ms, longer than a 1x2048 @ 2048x2048 GEMV takes on one thread. On a 2-vCPU Zen 4,
 # avx512_vnni (benchmarks/bench_split.py; benchmarks/README.md, "When a kernel is split over threads"),
-# every product split ran (two runs, warm and cold) 1x384 @ 384x1536 at 0.11-0.25x one thread,
-# 1x2048 @ 2048x2048 at 0.25-0.45x, 2x4096 @ 4096x4096 (34M) at 0.69-0.94x; 16x2048 @ 2048x2048
-# (67M) and more: 0.88-1.55x.
+# every product split ran (two runs, warm and cold) 1x384 @ 384x1536 at 0.13-0.25x one thread,
+# 1x2048 @ 2048x2048 at 0.29-0.44x, 2x4096 @ 4096x4096 (34M) at 0.69-1.05x, 16x2048 @ 2048x2048
+# (67M) at 0.97-1.37x, 256x384 @ 384x1536 (151M) at 1.22-1.56x.
 _MIN_THREAD_MACS = 24 << 20
 
 

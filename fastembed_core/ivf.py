@@ -49,6 +49,7 @@ import threading
 import numpy as np
 
 from . import _backend, _parallel, _validate
+from . import hamming as _hamming
 from ._io import advise_random, atomic_write, read_safetensors, write_safetensors
 from .binary import _as_codes, _positive_int, _topk, pack_bits
 from .index import _cosine_scores, _kept_vectors, _query_codes, _rescore_choice
@@ -356,6 +357,13 @@ class IVFBinaryIndex:
         else:
             dist = np.empty((nq, kr), np.int32)
             rows = np.empty((nq, kr), np.int64)
+            # a thread per >= 6 MB of centroids and list codes to scan (a quarter of
+            # hamming._MIN_THREAD_WORK). 1M codes, nlist 4096, every batch split over 2 threads
+            # (benchmarks/README.md, "When a kernel is split over threads"): 2-16 queries ran at
+            # 0.30-0.75x one thread (16 at nprobe 128: 1.15x), 32-256 at 1.22-1.77x. With this
+            # minimum, up to 32 queries at nprobe 32 (16 at nprobe 128) run inline.
+            per_query = (codes.shape[0] * nprobe // nlist + nlist) * self.width
+            threads = max(1, min(threads, nq * per_query // max(1, _hamming._MIN_THREAD_WORK // 4)))
             if threads == 1:  # inline, no thread hand-off
                 probe = np.empty((nq, nprobe), np.int64)
                 _backend.kernels.ivf_probe(qcodes, self.centroids, nprobe, probe)

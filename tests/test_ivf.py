@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from fastembed_core import BinaryIndex, _backend, hamming_topk, pack_bits
+from fastembed_core import BinaryIndex, _backend, hamming, hamming_topk, pack_bits
 from fastembed_core.ivf import IVFBinaryIndex
 
 from conftest import _backends, compiled_variants
@@ -146,7 +146,8 @@ def test_approximate_search_finds_most_neighbours(backend, data):
     assert recall[1] > 0.5
 
 
-def test_deterministic_over_seed_add_order_and_threads(backend, data, tmp_path):
+def test_deterministic_over_seed_add_order_and_threads(backend, monkeypatch, data, tmp_path):
+    monkeypatch.setattr(hamming, "_MIN_THREAD_WORK", 1)  # the batch search splits at any size
     x, q = data
     ids = np.arange(len(x)) * 3 + 7
     a = build(x, ids=ids, seed=4)
@@ -396,11 +397,12 @@ def test_fused_search_is_probe_then_scan(backend, width):
 
 
 @pytest.mark.parametrize("keep", ["int8", None])
-def test_replicas_two_lists_per_vector(backend, data, tmp_path, keep):
+def test_replicas_two_lists_per_vector(backend, monkeypatch, data, tmp_path, keep):
     """replicas=2 stores each vector in its two nearest lists: at nprobe = nlist a search is still the
     exact search (each id once, ties by the smaller id, one query or a batch, one or two threads); at
     small nprobe it finds at least what replicas=1 finds over the same lists; remove drops both copies;
     save/load round trips; a file whose ids are not stored exactly twice is refused."""
+    monkeypatch.setattr(hamming, "_MIN_THREAD_WORK", 1)  # the batch search splits at any size
     x, q = data
     perm = np.random.default_rng(6).permutation(len(x))
     one = IVFBinaryIndex(DIM, nlist=24, keep=keep)
@@ -442,3 +444,23 @@ def test_replicas_two_lists_per_vector(backend, data, tmp_path, keep):
     with pytest.raises(ValueError, match="replicas"):
         IVFBinaryIndex(DIM, nlist=1, replicas=2).train(x)
     assert one.empty_like(replicas=2).replicas == 2 and two.empty_like().replicas == 2
+
+
+def test_small_batches_stay_on_the_calling_thread(backend, monkeypatch, data):
+    # A batch too small to repay a thread hand-off (hamming._MIN_THREAD_WORK) is searched inline.
+    from fastembed_core import _parallel
+
+    x, q = data
+    ix = build(x)
+    want = ix.search(q[:4], 10, nprobe=5, num_threads=1)
+    calls = []
+    real = _parallel.run
+    monkeypatch.setattr(_parallel, "run", lambda *a, **kw: calls.append(a[1]) or real(*a, **kw))
+    got = ix.search(q[:4], 10, nprobe=5, num_threads=2)
+    assert calls == []
+    monkeypatch.setattr(hamming, "_MIN_THREAD_WORK", 1)
+    split = ix.search(q[:4], 10, nprobe=5, num_threads=2)
+    assert calls, "with no minimum the batch is split over the threads"
+    for r in (got, split):
+        np.testing.assert_array_equal(r[0], want[0])
+        np.testing.assert_array_equal(r[1], want[1])

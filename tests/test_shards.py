@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_ivf import DIM, clustered
 
-from fastembed_core import pack_bits
+from fastembed_core import hamming, pack_bits
 from fastembed_core.ivf import IVFBinaryIndex
 from fastembed_core.shards import MANIFEST, ShardedIndex
 
@@ -36,7 +36,8 @@ def make(tmp_path, x, ids, parts=3, keep="float32"):
 
 
 @pytest.mark.parametrize("keep", ["float32", "int8"])
-def test_shard_merge_equals_single_index(backend, data, tmp_path, keep):
+def test_shard_merge_equals_single_index(backend, monkeypatch, data, tmp_path, keep):
+    monkeypatch.setattr(hamming, "_MIN_THREAD_WORK", 1)  # the batch search splits at any size
     x, q, ids = data
     _, whole = make(tmp_path, x, ids, keep=keep)
     reopened = ShardedIndex.open(tmp_path / "idx")

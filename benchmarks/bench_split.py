@@ -1,4 +1,4 @@
-"""Where splitting a kernel over threads starts to pay: the thresholds of hamming.py and ternary.py.
+"""Where splitting a kernel over threads starts to pay: the thresholds of hamming.py, ivf.py and ternary.py.
 
     python benchmarks/bench_split.py [--rounds 3] [--threads 2]
 
@@ -45,6 +45,15 @@ def cases(r: np.random.Generator):
     for na, nb in ((1, 20_000), (10, 20_000), (1, 200_000), (100, 20_000)):
         yield (f"hamming_distance {na} x {nb}",
                lambda t, a=q[:na], b=db[:nb]: fe.hamming_distance(a, b, num_threads=t))
+    from fastembed_core.ivf import IVFBinaryIndex
+
+    ix = IVFBinaryIndex(256, nlist=4096, keep=None, seed=0)  # uniform codes: the lists cost what real ones do
+    ix.train(db[:262_144])
+    ix.add(db)
+    for nprobe in (32, 128):
+        for nq in (4, 16, 64):
+            yield (f"IVF search {nq} queries, nprobe {nprobe}, 1M codes, nlist 4096",
+                   lambda t, qq=q[:nq], p=nprobe: ix.search(qq, 10, nprobe=p, num_threads=t))
     for m, k, n in ((1, 384, 1536), (1, 2048, 2048), (8, 2048, 2048), (2, 4096, 4096), (64, 384, 1536),
                     (16, 2048, 2048), (256, 384, 1536)):
         x = r.standard_normal((m, k), dtype=np.float32)

@@ -17,7 +17,7 @@ import argparse
 import itertools
 import statistics
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
@@ -78,7 +78,7 @@ def main() -> None:
             t = args.threads
             runs = {"one": lambda: fn(1), "policy": lambda: fn(t), "forced": lambda: fn(t)}
             for key, f in runs.items():  # warm-up (pool, caches)
-                with forced() if key == "forced" else _nothing():
+                with forced() if key == "forced" else nullcontext():
                     f()
             meds: dict = {key: [] for key in runs}
             for _ in range(args.rounds):
@@ -89,7 +89,7 @@ def main() -> None:
                         f = runs[key]
                         if cold:
                             np.copyto(sink, junk)
-                        with forced() if key == "forced" else _nothing():
+                        with forced() if key == "forced" else nullcontext():
                             t0 = time.perf_counter()
                             f()
                             ts[key].append(time.perf_counter() - t0)
@@ -98,11 +98,6 @@ def main() -> None:
             one, pol, forc = (statistics.median(meds[key]) for key in ("one", "policy", "forced"))
             print(f"| {name} | {'cold' if cold else 'warm'} | {one * 1e3:.3f} | {pol * 1e3:.3f} | {forc * 1e3:.3f} | "
                   f"{one / pol:.2f}x | {one / forc:.2f}x |")
-
-
-@contextmanager
-def _nothing():
-    yield
 
 
 if __name__ == "__main__":

@@ -72,6 +72,17 @@ def backend(request):
         yield mod
 
 
+@pytest.fixture
+def recorded_splits(monkeypatch) -> list:
+    """Every list of ranges ``_parallel.split`` returns during the test (a thread split: len > 1)."""
+    from fastembed_core import _parallel
+
+    splits: list = []
+    real = _parallel.split
+    monkeypatch.setattr(_parallel, "split", lambda *a, **kw: splits.append(real(*a, **kw)) or splits[-1])
+    return splits
+
+
 def compiled_variants(kernel: str) -> list[str]:
     """Names of the variants of compiled ``kernel`` this CPU supports ([] without the extension)."""
     try:

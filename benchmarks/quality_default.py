@@ -41,6 +41,9 @@ def main() -> int:
     rows = []
     for label, kw in [("float32", {}), ("int8", {"precision": "int8"}), ("binary", {"precision": "binary"}),
                       ("binary + rescore x4", {"precision": "binary", "rescore": 4}),
+                      ("binary + refine x4", {"precision": "binary", "refine": 4}),
+                      ("binary + refine x4 + rescore x4 (BinaryIndex default)",
+                       {"precision": "binary", "refine": 4, "rescore": 4}),
                       ("float32 dims=128", {"dims": 128}), ("float32 dims=64", {"dims": 64}),
                       ("binary dims=128 + rescore x4", {"precision": "binary", "dims": 128, "rescore": 4})]:
         rows.append((f"default {label}", ev.metrics_from_ranks(ev.retrieval_ranks(qv, dv, **kw))))

@@ -180,7 +180,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     k = min(args.k, len(index))
     qv = model.encode(queries, dims=dims, num_threads=args.threads)
     rescore = False if args.binary_only else None  # None: rescore when the index keeps vectors
-    scores, ids = index.search(qv, k, rescore=rescore, rescore_multiplier=args.rescore, num_threads=args.threads)
+    scores, ids = index.search(qv, k, rescore=rescore, rescore_multiplier=args.rescore, refine=args.refine,
+                               num_threads=args.threads)
     texts = index.texts
     results = [
         [{"rank": r, "id": int(i), "score": float(s), "text": texts[int(i)]} for r, (s, i) in enumerate(zip(srow, irow))]
@@ -242,13 +243,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
                           m.encode(docs, show_progress_bar=not args.quiet))
         qv, dv = cache[key]
         for dims in dims_list:
-            for rescore in ([None, args.rescore] if args.rescore and precision in ("binary", "ubinary") else [None]):
-                try:
-                    ranks = ev.retrieval_ranks(qv, dv, precision=precision, dims=dims, rescore=rescore)
-                except ValueError as exc:
-                    raise CLIError(str(exc)) from None
-                label = precision + (f" dims={dims}" if dims else "") + (f" rescore x{rescore}" if rescore else "")
-                rows.append((label, ev.metrics_from_ranks(ranks)))
+            binary = precision in ("binary", "ubinary")
+            for rescore in ([None, args.rescore] if args.rescore and binary else [None]):
+                for refine in ([None, args.refine] if args.refine and binary else [None]):
+                    try:
+                        ranks = ev.retrieval_ranks(qv, dv, precision=precision, dims=dims, rescore=rescore,
+                                                   refine=refine)
+                    except ValueError as exc:
+                        raise CLIError(str(exc)) from None
+                    label = (precision + (f" dims={dims}" if dims else "") + (f" refine x{refine}" if refine else "")
+                             + (f" rescore x{rescore}" if rescore else ""))
+                    rows.append((label, ev.metrics_from_ranks(ranks)))
     if args.json:
         print(json.dumps({label: m for label, m in rows}, indent=2))
     else:
@@ -414,7 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=_positive_int, default=10, help="results per query (default 10)")
     p.add_argument("--rescore", type=_positive_int, default=4,
                    help="rescore the top k*RESCORE codes with the kept vectors (default 4)")
-    p.add_argument("--binary-only", action="store_true", help="rank by Hamming distance only")
+    p.add_argument("--refine", type=_positive_int,
+                   help="re-rank REFINE times as many Hamming candidates by the float query against the codes "
+                        "before rescoring (default 4 when rescoring, else 1)")
+    p.add_argument("--binary-only", action="store_true", help="rank by Hamming distance only (no rescoring)")
     p.add_argument("--json", action="store_true", help="one JSON object per query")
     _common_input(p)
     _common_model(p)
@@ -446,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="float32, int8, ternary, binary, ubinary; comma-separated or repeated")
     p.add_argument("--dims", action="append", default=[], help="Matryoshka dims, comma-separated or repeated")
     p.add_argument("--rescore", type=_positive_int, help="also report binary rescored from the top 10*RESCORE")
+    p.add_argument("--refine", type=_positive_int,
+                   help="also report binary with the asymmetric refining stage over REFINE times the candidates")
     p.add_argument("--limit", type=int, default=4000, help="rows kept after shuffling (0: all; default 4000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--query-field", default="query")

@@ -14,7 +14,9 @@ codes ``StaticModel.encode(precision="int8")`` returns, ``fastembed_core.quantiz
 per-dimension ranges of the docs, scored by cosine of the codes); ``ubinary``/``binary`` (packed
 sign bits, ``pack_bits``, scored by minus the Hamming distance of ``hamming_distance``); ``binary``
 with ``rescore=m`` (``BinaryIndex.search``: the Hamming top ``10*m`` candidates re-ranked by float
-cosine; docs outside the candidates rank below all of them); ``ternary`` (the model's table
+cosine; docs outside the candidates rank below all of them), and with ``refine=r`` too (the Hamming top
+``10*m*r``, the best ``10*m`` of them by the asymmetric score ``code_cosines``, then the cosine; without
+``rescore`` the best 10 by the asymmetric score); ``ternary`` (the model's table
 ternarized per row, needs a model with ``quantize``). ``dims`` truncates vectors to their first
 ``dims`` components (Matryoshka) and renormalises, before any quantisation.
 """
@@ -82,9 +84,13 @@ def _normalize(x: np.ndarray) -> np.ndarray:
 
 def retrieval_ranks(
     queries: np.ndarray, docs: np.ndarray, *, precision: str = "float32", dims: int | None = None,
-    rescore: int | None = None, k: int = 10,
+    rescore: int | None = None, refine: int | None = None, k: int = 10,
 ) -> np.ndarray:
-    """Ranks of each query's own doc given query vectors [n, d] and doc vectors [n, d] (row i pairs i)."""
+    """Ranks of each query's own doc given query vectors [n, d] and doc vectors [n, d] (row i pairs i).
+
+    ``refine`` (binary precisions): the asymmetric refining stage of ``BinaryIndex.search``; ``None`` or
+    1 is the protocol's plain Hamming candidates.
+    """
     q = np.asarray(queries, dtype=np.float32)
     d = np.asarray(docs, dtype=np.float32)
     if q.ndim != 2 or q.shape != d.shape:
@@ -106,13 +112,15 @@ def retrieval_ranks(
         from .hamming import hamming_distance, pack_bits
         from .index import BinaryIndex
 
-        if not rescore:
+        refine = _validate.positive_int(refine, "refine", optional=True) or 1
+        if not rescore and refine == 1:
             return ranks_from_scores(-hamming_distance(pack_bits(q), pack_bits(d)).astype(np.int64))
-        n_cand = min(len(d), k * _validate.positive_int(rescore, "rescore"))
-        index = BinaryIndex(d.shape[1], keep="float32")
+        n_cand = min(len(d), k * (_validate.positive_int(rescore, "rescore") if rescore else 1))
+        index = BinaryIndex(d.shape[1], keep="float32" if rescore else None)
         index.add(d)
-        # every candidate rescored: the Hamming top n_cand (ties by smaller index), then cosine
-        scores, ids = index.search(q, n_cand, rescore=True, rescore_multiplier=1)
+        # every candidate scored: the Hamming top n_cand * refine (ties by smaller index), the best
+        # n_cand of them by the asymmetric score when refining, then (rescore) the cosine
+        scores, ids = index.search(q, n_cand, rescore=bool(rescore), rescore_multiplier=1, refine=refine)
         own_pos = ids == np.arange(len(q))[:, None]
         in_cand = own_pos.any(axis=1)
         own_score = np.where(in_cand, np.where(own_pos, scores, 0).sum(axis=1), np.inf)
@@ -144,8 +152,8 @@ def _encoder(model: Any, precision: str) -> Callable[[Sequence[str]], np.ndarray
 
 def evaluate(
     model: Any, data: str | os.PathLike | tuple[Sequence[str], Sequence[str]], *, precision: str = "float32",
-    dims: int | None = None, rescore: int | None = None, limit: int | None = 4000, seed: int = 0,
-    query_field: str = "query", doc_field: str = "doc",
+    dims: int | None = None, rescore: int | None = None, refine: int | None = None, limit: int | None = 4000,
+    seed: int = 0, query_field: str = "query", doc_field: str = "doc",
 ) -> dict[str, float]:
     """Retrieval metrics of ``model`` on ``data`` (a JSONL path or ``(queries, docs)``).
 
@@ -156,7 +164,10 @@ def evaluate(
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if rescore is not None and precision not in ("binary", "ubinary"):
         raise ValueError("rescore applies to precision='binary' or 'ubinary' only")
+    if refine is not None and precision not in ("binary", "ubinary"):
+        raise ValueError("refine applies to precision='binary' or 'ubinary' only")
     rescore = _validate.positive_int(rescore, "rescore", optional=True)
+    refine = _validate.positive_int(refine, "refine", optional=True)
     if isinstance(data, (str, os.PathLike)):
         queries, docs = load_pairs(data, limit=limit, seed=seed, query_field=query_field, doc_field=doc_field)
     else:
@@ -164,7 +175,8 @@ def evaluate(
         if len(queries) != len(docs) or not queries:
             raise ValueError("data must hold the same non-zero number of queries and docs")
     encode = _encoder(model, precision)
-    ranks = retrieval_ranks(encode(queries), encode(docs), precision=precision, dims=dims, rescore=rescore)
+    ranks = retrieval_ranks(encode(queries), encode(docs), precision=precision, dims=dims, rescore=rescore,
+                            refine=refine)
     out = metrics_from_ranks(ranks)
     out["n"] = len(queries)
     return out

@@ -21,7 +21,7 @@ import numpy as np
 from . import _backend, _parallel, _validate
 from ._validate import positive_int as _positive_int
 
-__all__ = ["pack_bits", "unpack_bits", "hamming_distance", "hamming_topk"]
+__all__ = ["pack_bits", "unpack_bits", "code_cosines", "hamming_distance", "hamming_topk"]
 
 _MIN_DB_CHUNK = 16384  # database rows per thread below which queries are split instead
 # Work per thread, in bytes of width * rows * (queries + 1), below which a split costs more than it saves:
@@ -69,6 +69,39 @@ def unpack_bits(codes, dim: int) -> np.ndarray:
     if not 8 * (width - 1) < dim <= 8 * width:
         raise ValueError(f"dim={dim} does not match codes of {width} bytes (needs {8 * width - 7}..{8 * width})")
     return np.unpackbits(c, axis=-1, count=dim)
+
+
+def code_cosines(queries, codes) -> np.ndarray:
+    """The asymmetric score of float queries against binary codes: ``cos(q, 2 * bits - 1)``.
+
+    queries: float [nq, dim]; codes: uint8 [nq, c, ceil(dim / 8)] (``pack_bits`` codes, c per query).
+    Returns float32 [nq, c]: the cosine of each query with the +-1 vector of each of its codes (the
+    vector a code stands for, up to a scale per dimension; the query is not binarised, so it ranks
+    codes at equal Hamming distance apart). 0 for a zero query.
+    """
+    q = np.asarray(queries)
+    if not np.issubdtype(q.dtype, np.floating):
+        raise TypeError(f"queries must be float [nq, dim], not {q.dtype}")
+    if q.ndim != 2:
+        raise ValueError(f"queries must be 2-D [nq, dim], got shape {q.shape}")
+    q = q.astype(np.float32, copy=False)
+    if not np.isfinite(q).all():
+        raise ValueError("queries contain NaN or infinity")
+    c = np.asarray(codes)
+    nq, dim = q.shape
+    if c.ndim != 3 or c.shape[0] != nq or c.shape[2] != (dim + 7) // 8 or c.dtype != np.uint8:
+        raise ValueError(f"codes must be uint8 [{nq}, c, {(dim + 7) // 8}], got {c.dtype} {c.shape}")
+    out = np.empty(c.shape[:2], np.float32)
+    norm = np.linalg.norm(q, axis=1) * np.float32(np.sqrt(dim))
+    inv = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0).astype(np.float32)
+    step = max(1, (1 << 22) // max(1, c.shape[1] * dim))  # unpacked candidates: <= 16 MiB at a time
+    for s in range(0, nq, step):
+        bits = np.unpackbits(c[s : s + step], axis=-1, count=dim).astype(np.float32)
+        # q . (2b - 1) = 2 q . b - sum(q); einsum sums each pair in one order whatever the shapes (a
+        # batched matmul may not), so a candidate scores the same in every shard and every batch
+        dots = np.einsum("qd,qcd->qc", q[s : s + step], bits)
+        out[s : s + step] = (2.0 * dots - q[s : s + step].sum(axis=1, keepdims=True)) * inv[s : s + step, None]
+    return out
 
 
 def hamming_distance(a, b, *, num_threads: int | None = None) -> np.ndarray:

@@ -1,11 +1,13 @@
 """BinaryIndex: exact Hamming search over packed codes, with rescoring and Matryoshka coarse-to-fine.
 
 Recipe: every vector is stored as a ``ceil(dim / 8)``-byte code (``pack_bits``) and, optionally, as a
-float32 or int8 rescoring vector. A search finds the ``k * rescore_multiplier`` nearest codes by Hamming
-distance (exact, ``hamming_topk``), then reorders those candidates by the cosine similarity of the
-float query with the kept vectors. ``dims=`` searches only the first ``dims`` bits of each code (the
-code of the first ``dims`` dimensions: truncation commutes with binarisation) before the same
-rescoring with the full vectors.
+float32 or int8 rescoring vector. A search of float queries is a funnel: the ``k * rescore_multiplier *
+refine`` nearest codes by Hamming distance (exact, ``hamming_topk``); the best ``k * rescore_multiplier``
+of them by the asymmetric score, the cosine of the float query with each candidate's code read as a
++-1 vector (no kept vector is read); then those by the cosine similarity of the float query with the
+kept vectors. ``dims=`` searches only the first ``dims`` bits of each code (the code of the first
+``dims`` dimensions: truncation commutes with binarisation) before the same refining and rescoring
+with the full codes and vectors.
 
 An index may also carry ``texts`` (one string per row, e.g. the documents, returned by
 ``text(i)``) and ``metadata`` (a JSON object: what built it, with which model); the
@@ -40,7 +42,7 @@ import numpy as np
 from . import _validate
 from ._io import atomic_write
 from ._validate import positive_int as _positive_int
-from .hamming import _as_codes, _topk, pack_bits
+from .hamming import _as_codes, _topk, code_cosines, pack_bits
 from .quantization import symmetric_int8
 
 __all__ = ["BinaryIndex"]
@@ -180,7 +182,8 @@ class BinaryIndex:
     # ------------------------------------------------------------------ search
 
     def search(self, queries, k: int, *, rescore: bool | None = None, rescore_multiplier: int = 4,
-               dims: int | None = None, num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+               refine: int | None = None, dims: int | None = None,
+               num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The k best rows for each query: ``(scores float32[nq, k], ids int64[nq, k])``.
 
         queries: float [nq, dim] (packed with the index threshold) or codes [nq, width]; 1-D means one
@@ -189,10 +192,16 @@ class BinaryIndex:
             similarity of the float query with the kept vectors, return the best k. ``False``: binary
             search only. ``None`` (default): rescore when the index keeps vectors and the queries are
             floats.
+        refine: with float queries, take ``refine`` times as many Hamming candidates and keep the best
+            of them by the asymmetric score ``cos(query, 2 * bits - 1)`` (``code_cosines``; the codes
+            only, no kept vector is read) before rescoring, or as the result. ``None`` (default): 4
+            when rescoring, 1 (off: Hamming order) otherwise. On the Debian dev pairs it takes the
+            default model's binary + rescore x4 from 98.4% to 99.6% of its float nDCG@10 (README).
         dims: search only the first ``dims`` bits (a multiple of 8, at most the code size), then
-            rescore with the full vectors if rescoring.
-        Scores are higher-is-better: the cosine when rescored, else minus the Hamming distance. Rows
-        are ordered by descending score, ties by the smaller id. Needs 1 <= k <= len(self).
+            refine and rescore with the full codes and vectors.
+        Scores are higher-is-better: the cosine when rescored, else the asymmetric score when
+        refined, else minus the Hamming distance. Rows are ordered by descending score, ties by the
+        smaller id. Needs 1 <= k <= len(self).
         """
         threads = _validate.threads(num_threads)
         k = _positive_int(k, "k")
@@ -205,6 +214,7 @@ class BinaryIndex:
         single, qcodes, qf = _query_codes(queries, self.dim, self.width, self.threshold)
         rescore = _rescore_choice(rescore, self.keep, qf)
         m = _positive_int(rescore_multiplier, "rescore_multiplier")
+        refine = _refine_choice(refine, rescore, qf)
         width = self.width
         if dims is not None:
             dims = _positive_int(dims, "dims")
@@ -212,11 +222,13 @@ class BinaryIndex:
                 raise ValueError(f"dims must be a multiple of 8 between 8 and {8 * self.width}, got {dims}")
             width = dims // 8
         kc = min(n, k * m) if rescore else k
-        dist, ids = _topk(np.ascontiguousarray(qcodes[:, :width]), codes[:, :width], kc, threads)
-        if not rescore:
-            scores = (-dist).astype(np.float32)
-        else:
+        dist, ids = _topk(np.ascontiguousarray(qcodes[:, :width]), codes[:, :width], min(n, kc * refine), threads)
+        if refine > 1:
+            scores, ids = _best(code_cosines(qf, codes[ids.ravel()].reshape(ids.shape + (self.width,))), ids, kc)
+        if rescore:
             scores, ids = _rescore(qf, ids, vectors, scales, k)
+        elif refine == 1:
+            scores = (-dist).astype(np.float32)
         return (scores[0], ids[0]) if single else (scores, ids)
 
     # ------------------------------------------------------------------ persistence
@@ -348,7 +360,25 @@ def _query_codes(queries, dim: int, width: int, threshold: np.ndarray):
     if q.shape[1] != dim:
         raise ValueError(f"queries must have {dim} dimensions, got {q.shape[1]}")
     qf = np.asarray(q, dtype=np.float32)
+    if not np.isfinite(qf).all():
+        raise ValueError("queries contain NaN or infinity")
     return single, pack_bits(qf, threshold=threshold), qf
+
+
+def _refine_choice(refine: int | None, rescore: bool, qf) -> int:
+    """Resolves ``refine=None`` (4 when rescoring, else 1); a refine > 1 needs float queries."""
+    if refine is None:
+        return 4 if rescore else 1
+    refine = _positive_int(refine, "refine", optional=True)
+    if refine > 1 and qf is None:
+        raise ValueError("refine > 1 needs float queries, not codes")
+    return refine
+
+
+def _best(scores, ids, k):
+    """The best k of each row by (-score, id)."""
+    order = np.lexsort((ids, -scores), axis=-1)[:, :k]
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
 
 
 def _rescore_choice(rescore: bool | None, keep: str | None, qf) -> bool:
@@ -402,6 +432,4 @@ def _cosine_scores(qf, ids, vectors, scales) -> np.ndarray:
 
 def _rescore(qf, ids, vectors, scales, k):
     """Cosine of each float query with its candidates' kept vectors; best k by (-score, id)."""
-    scores = _cosine_scores(qf, ids, vectors, scales)
-    order = np.lexsort((ids, -scores), axis=-1)[:, :k]
-    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
+    return _best(_cosine_scores(qf, ids, vectors, scales), ids, k)

@@ -18,8 +18,9 @@ How it works:
           lists with the same SIMD distance kernels, ties by smaller external id (``ivf_topk`` for
           one query, fused with the probe in one call as ``ivf_search``, lists scanned nearest first;
           ``ivf_topk_grouped`` for a batch, list-major so that a list is read from memory
-          once for all the queries that probe it), then, as in ``BinaryIndex``, the cosine
-          rescoring of the best ``k * rescore_multiplier`` candidates. ``nprobe = nlist`` is an exact
+          once for all the queries that probe it), then, as in ``BinaryIndex``, the asymmetric
+          refining (``refine``) and the cosine rescoring of the best ``k * rescore_multiplier``
+          candidates. ``nprobe = nlist`` is an exact
           search. Results do not depend on the thread count or on the order rows were added.
 
 Why a separate class rather than a mode of ``BinaryIndex``: the state differs (centroids, list
@@ -45,14 +46,15 @@ import json
 import math
 import os
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _backend, _parallel, _validate
 from . import hamming as _hamming
 from ._io import advise_random, atomic_write, read_safetensors, write_safetensors
-from .binary import _as_codes, _positive_int, _topk, pack_bits
-from .index import _cosine_scores, _kept_vectors, _query_codes, _rescore_choice
+from .binary import _as_codes, _positive_int, _topk, code_cosines, pack_bits
+from .index import _cosine_scores, _kept_vectors, _query_codes, _refine_choice, _rescore_choice
 
 __all__ = ["IVFBinaryIndex"]
 
@@ -302,26 +304,30 @@ class IVFBinaryIndex:
     # ------------------------------------------------------------------ search
 
     def search(self, queries, k: int, *, nprobe: int | None = None, rescore: bool | None = None,
-               rescore_multiplier: int = 4, num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+               rescore_multiplier: int = 4, refine: int | None = None,
+               num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The k best stored vectors for each query: ``(scores float32[nq, k], ids int64[nq, k])``.
 
         queries: float [nq, dim] or codes [nq, width]; 1-D means one query and 1-D results.
         nprobe: lists scanned per query, 1 <= nprobe <= nlist (default ``self.nprobe``, clipped to nlist).
-        rescore / rescore_multiplier: as in ``BinaryIndex.search``. Scores are higher-is-better (cosine
-        when rescored, else minus the Hamming distance), rows ordered by descending score, ties by the
-        smaller id. When the probed lists hold fewer than k vectors the last slots are (-inf, -1).
+        rescore / rescore_multiplier / refine: as in ``BinaryIndex.search``. Scores are higher-is-better
+        (cosine when rescored, else the asymmetric score when refined, else minus the Hamming distance),
+        rows ordered by descending score, ties by the smaller id. When the probed lists hold fewer than k vectors the last slots are (-inf, -1).
         Needs 1 <= k <= len(self).
         """
         single, cand = self.search_candidates(queries, k, nprobe=nprobe, rescore=rescore,
-                                              rescore_multiplier=rescore_multiplier, num_threads=num_threads)
+                                              rescore_multiplier=rescore_multiplier, refine=refine,
+                                              num_threads=num_threads)
         scores, ids = finish_candidates(cand, k)
         return (scores[0], ids[0]) if single else (scores, ids)
 
     def search_candidates(self, queries, k: int, *, nprobe: int | None = None, rescore: bool | None = None,
-                          rescore_multiplier: int = 4, num_threads: int | None = None, total: int | None = None):
-        """The Hamming candidates a search ranks: ``(single, (distances int32[nq, c], ids int64[nq, c],
-        cosines float32[nq, c] or None))``, c = k (or min(total, k * rescore_multiplier) when rescoring),
-        ascending by (distance, id), missing slots (2**31 - 1, -1). ``total`` is the size of the
+                          rescore_multiplier: int = 4, refine: int | None = None, num_threads: int | None = None,
+                          total: int | None = None):
+        """The Hamming candidates a search ranks: ``(single, Candidates(distances int32[nq, c], ids
+        int64[nq, c], cosines float32[nq, c] or None, asymmetric scores float32[nq, c] or None, keep))``:
+        c = min(total, keep * refine), keep = k (or min(total, k * rescore_multiplier) when rescoring),
+        ascending by (distance, id), missing slots (2**31 - 1, -1) with scores -inf. ``total`` is the size of the
         collection this index is a part of (default: this index). The candidates of indexes sharing
         a quantizer merge exactly: ``finish_candidates(merge_candidates(parts, c), k)`` equals a
         search of one index holding them all (``ShardedIndex`` does this).
@@ -336,19 +342,22 @@ class IVFBinaryIndex:
         m = _positive_int(rescore_multiplier, "rescore_multiplier")
         single, qcodes, qf = _query_codes(queries, self.dim, self.width, self.threshold)
         rescore = _rescore_choice(rescore, self.keep, qf)
+        refine = _refine_choice(refine, rescore, qf)
         codes, ids, offsets, vectors, scales = self._consolidate()
         n = len(self) if total is None else total
         if n == 0:
             raise ValueError("the index is empty")
         if k > n:
             raise ValueError(f"k={k} is larger than the index ({n} vectors)")
-        kc = min(n, k * m) if rescore else k
+        keep = min(n, k * m) if rescore else k
+        kc = min(n, keep * refine)
         kr = kc * self.replicas  # a batch: the best kc distinct ids are among the best kc * replicas rows
         nq = qcodes.shape[0]
         if ids.shape[0] == 0:  # an empty part of a larger collection
             empty = np.full((nq, kc), -1, np.int64)
-            return single, (np.full((nq, kc), _INT32_MAX, np.int32), empty,
-                            np.full((nq, kc), -np.inf, np.float32) if rescore else None)
+            none = np.full((nq, kc), -np.inf, np.float32)
+            return single, Candidates(np.full((nq, kc), _INT32_MAX, np.int32), empty, none if rescore else None,
+                                      none if refine > 1 else None, keep)
         if nq == 1:  # one call: probe, list scan and top-k of distinct ids (a query costs tens of microseconds)
             dist = np.empty((1, kc), np.int32)
             rows = np.empty((1, kc), np.int64)
@@ -382,12 +391,16 @@ class IVFBinaryIndex:
         out_ids = np.asarray(ids)[safe]
         if any_missing:
             out_ids[missing] = -1
-        cos = None
+        cos = asym = None
         if rescore:
             cos = _cosine_scores(qf, safe, vectors, scales).astype(np.float32, copy=False)
             if any_missing:
                 cos[missing] = -np.inf
-        return single, (dist, out_ids, cos)
+        if refine > 1:
+            asym = code_cosines(qf, codes[safe.ravel()].reshape(safe.shape + (self.width,)))
+            if any_missing:
+                asym[missing] = -np.inf
+        return single, Candidates(dist, out_ids, cos, asym, keep)
 
     # ------------------------------------------------------------------ persistence
 
@@ -482,31 +495,62 @@ class IVFBinaryIndex:
 # ---------------------------------------------------------------------- candidates and merging
 
 
-def merge_candidates(parts, c: int):
-    """The best c of several ``search_candidates`` results (same queries) by (distance, id)."""
-    dist = np.concatenate([p[0] for p in parts], axis=1)
-    ids = np.concatenate([p[1] for p in parts], axis=1)
-    has_cos = [p[2] is not None for p in parts]
-    if any(has_cos) and not all(has_cos):
-        raise ValueError("cannot merge rescored and unrescored candidates")
+class Candidates(NamedTuple):
+    """What ``search_candidates`` returns per query row (see there); ``keep``: how many of them the
+    refining stage keeps (all when ``asym`` is None)."""
+
+    dist: np.ndarray
+    ids: np.ndarray
+    cos: np.ndarray | None
+    asym: np.ndarray | None
+    keep: int
+
+
+def merge_candidates(parts, c: int) -> Candidates:
+    """The best c of several ``search_candidates`` results (same queries, same arguments) by (distance, id)."""
+    dist = np.concatenate([p.dist for p in parts], axis=1)
+    ids = np.concatenate([p.ids for p in parts], axis=1)
+    for name in ("cos", "asym"):
+        has = [getattr(p, name) is not None for p in parts]
+        if any(has) and not all(has):
+            raise ValueError("cannot merge candidates searched with different rescore or refine arguments")
+    if len({p.keep for p in parts}) != 1:
+        raise ValueError("cannot merge candidates searched with different k or rescore_multiplier")
     key_ids = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
     order = np.lexsort((key_ids, dist), axis=-1)[:, :c]
-    cos = np.take_along_axis(np.concatenate([p[2] for p in parts], axis=1), order, axis=1) if all(has_cos) else None
-    return np.take_along_axis(dist, order, axis=1), np.take_along_axis(ids, order, axis=1), cos
+
+    def take(name):
+        if getattr(parts[0], name) is None:
+            return None
+        return np.take_along_axis(np.concatenate([getattr(p, name) for p in parts], axis=1), order, axis=1)
+
+    return Candidates(np.take_along_axis(dist, order, axis=1), np.take_along_axis(ids, order, axis=1),
+                      take("cos"), take("asym"), parts[0].keep)
 
 
-def finish_candidates(cand, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates (distances, ids, cosines or None) -> the best k ``(scores float32, ids int64)``: by
-    (-cosine, id) when rescored, else by (distance, id) with score = -distance; missing slots (-inf, -1)."""
-    dist, ids, cos = cand
+def _best_by(score, ids, k):
+    key_ids = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
+    return np.lexsort((key_ids, -score), axis=-1)[:, :k]
+
+
+def finish_candidates(cand: Candidates, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates -> the best k ``(scores float32, ids int64)``: the best ``keep`` by (-asymmetric score,
+    id) when refined; then by (-cosine, id) when rescored, else by (-asymmetric score, id) when refined,
+    else by (distance, id) with score = -distance; missing slots (-inf, -1)."""
+    dist, ids, cos, asym, keep = cand
+    if asym is not None:
+        order = _best_by(asym, ids, keep)
+        ids, asym = np.take_along_axis(ids, order, axis=1), np.take_along_axis(asym, order, axis=1)
+        if cos is None:
+            return asym[:, :k], ids[:, :k]
+        cos = np.take_along_axis(cos, order, axis=1)
     if cos is None:
         dist, ids = dist[:, :k], ids[:, :k]
         scores = np.negative(dist, dtype=np.float32)
         if (ids[0, -1] < 0) if ids.shape[0] == 1 else (ids[:, -1] < 0).any():  # missing slots come last
             scores[ids < 0] = -np.inf
         return scores, ids
-    key_ids = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
-    order = np.lexsort((key_ids, -cos), axis=-1)[:, :k]
+    order = _best_by(cos, ids, k)
     return np.take_along_axis(cos, order, axis=1), np.take_along_axis(ids, order, axis=1)
 
 

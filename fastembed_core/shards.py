@@ -170,7 +170,8 @@ class ShardedIndex:
     # ------------------------------------------------------------------ search
 
     def search(self, queries, k: int, *, nprobe: int | None = None, rescore: bool | None = None,
-               rescore_multiplier: int = 4, num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+               rescore_multiplier: int = 4, refine: int | None = None,
+               num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Search every shard and merge: the same ``(scores, ids)`` as ``IVFBinaryIndex.search`` on one
         index holding every shard's vectors (see there for the arguments)."""
         k = _positive_int(k, "k")
@@ -178,7 +179,8 @@ class ShardedIndex:
         total = len(self)
         if self.num_shards == 0:
             raise ValueError("the index has no shards")
-        kw = {"nprobe": nprobe, "rescore": rescore, "rescore_multiplier": rescore_multiplier, "total": total}
+        kw = {"nprobe": nprobe, "rescore": rescore, "rescore_multiplier": rescore_multiplier, "refine": refine,
+              "total": total}
 
         fan_out = threads > 1 and self.num_shards > 1
         per_shard = 1 if fan_out else threads
@@ -201,5 +203,5 @@ class ShardedIndex:
 
 def merge_and_finish(parts, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-shard ``search_candidates`` results (same queries, same k) -> the final ``(scores, ids)``."""
-    c = parts[0][0].shape[1]
+    c = parts[0].dist.shape[1]
     return finish_candidates(merge_candidates(parts, c), k)

@@ -140,6 +140,11 @@ def test_index_and_search(tiny_model, tmp_path, capsys):
     assert res["results"][0]["text"] == "compress files" and len(res["results"]) == 2
     code, out, _ = run(["search", idx, "font game", "--binary-only", "--model", tiny_model], capsys)
     assert code == 0 and "font game" in out.splitlines()[1]
+    for refine in ("1", "3"):  # the asymmetric stage off / over 3x the candidates: the exact text still first
+        code, out, err = run(["search", idx, "compress files", "--refine", refine, "--model", tiny_model, "--json"],
+                             capsys)
+        assert code == 0, err
+        assert json.loads(out.splitlines()[0])["results"][0]["text"] == "compress files"
     # k larger than the index is clipped; an existing index needs --force
     assert run(["search", idx, "data", "-k", "50", "--model", tiny_model], capsys)[0] == 0
     assert run(["index", docs, "-o", idx, "--model", tiny_model, "-q"], capsys)[0] == 1
@@ -155,6 +160,10 @@ def test_eval_table_and_json(tiny_model, tmp_path, capsys):
                           "--dims", "16,8", "--rescore", "2", "-q"], capsys)
     assert code == 0, err
     assert "ndcg@10" in out and "binary dims=8 rescore x2" in out
+    code, out, err = run(["eval", data, "--model", tiny_model, "--precision", "binary", "--rescore", "2",
+                          "--refine", "3", "--json", "-q"], capsys)
+    assert code == 0, err
+    assert set(json.loads(out)) == {"binary", "binary refine x3", "binary rescore x2", "binary refine x3 rescore x2"}
     code, out, _ = run(["eval", data, "--model", tiny_model, "--json", "-q"], capsys)
     m = json.loads(out)["float32"]
     assert 0 < m["ndcg@10"] <= 1

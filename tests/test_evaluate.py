@@ -85,6 +85,42 @@ def test_rescore_outside_candidates_ranks_last():
     assert (ranks == 10).all()
 
 
+def _refined_ranks(q, d, n_cand, refine, rescore):
+    """Oracle of the refining stage: Hamming top n_cand * refine (ties by index), the best n_cand by
+    cos(q, 2b - 1), then (rescore) by cosine; the own doc's rank among them, n_cand if absent."""
+    qb, db = q > 0, d > 0
+    pm = np.where(db, 1.0, -1.0)
+    out = []
+    for i in range(len(q)):
+        ham = (qb[i] != db).sum(axis=1)
+        cand = np.lexsort((np.arange(len(d)), ham))[: n_cand * refine]
+        asym = (pm[cand] @ q[i]).astype(np.float64)
+        cand = cand[np.lexsort((cand, -asym))[:n_cand]]
+        if rescore:
+            s = (d[cand] @ q[i]) / np.linalg.norm(d[cand], axis=1)
+        else:
+            s = pm[cand] @ q[i]
+        own = np.flatnonzero(cand == i)
+        out.append(int((s > s[own[0]] + 1e-6).sum()) if len(own) else n_cand)
+    return out
+
+
+def test_refine_follows_the_funnel_and_defaults_to_the_protocol():
+    rng = np.random.default_rng(5)
+    d = rng.standard_normal((300, 32)).astype(np.float32)
+    q = d + rng.standard_normal((300, 32)).astype(np.float32) * 1.2
+    plain = ev.retrieval_ranks(q, d, precision="binary", rescore=2)
+    assert plain.tolist() == ev.retrieval_ranks(q, d, precision="binary", rescore=2, refine=1).tolist()
+    refined = ev.retrieval_ranks(q, d, precision="binary", rescore=2, refine=4)
+    assert refined.tolist() == _refined_ranks(q, d, 20, 4, rescore=True)
+    assert refined.tolist() != plain.tolist()
+    alone = ev.retrieval_ranks(q, d, precision="binary", refine=3)
+    assert alone.tolist() == _refined_ranks(q, d, 10, 3, rescore=False)
+    # on these vectors the float query against the codes finds the own doc more often than Hamming alone
+    hamming = ev.metrics_from_ranks(ev.retrieval_ranks(q, d, precision="binary"))["ndcg@10"]
+    assert ev.metrics_from_ranks(alone)["ndcg@10"] > hamming
+
+
 def test_dims_truncate_then_renormalize():
     rng = np.random.default_rng(4)
     d = rng.standard_normal((30, 12)).astype(np.float32)
@@ -166,6 +202,10 @@ def test_evaluate_argument_errors():
         ev.evaluate(enc, (["a"], ["b"]), precision="fp4")
     with pytest.raises(ValueError, match="rescore"):
         ev.evaluate(enc, (["a"], ["b"]), rescore=2)
+    with pytest.raises(ValueError, match="refine applies to precision='binary'"):
+        ev.evaluate(enc, (["a"], ["b"]), refine=2)
+    with pytest.raises(ValueError, match="refine must be None or a positive integer"):
+        ev.evaluate(enc, (["a"], ["b"]), precision="binary", refine=0)
     with pytest.raises(ValueError, match="ternary"):
         ev.evaluate(enc, (["a"], ["b"]), precision="ternary")
     with pytest.raises(TypeError, match="encode"):

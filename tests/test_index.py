@@ -49,11 +49,76 @@ def test_rescore_reorders_the_binary_candidates(backend):
     index = fe.BinaryIndex(100)
     index.add(d)
     _, cand = fe.hamming_topk(fe.pack_bits(q), fe.pack_bits(d), 40)
-    scores, ids = index.search(q, 10, rescore_multiplier=4)
+    scores, ids = index.search(q, 10, rescore_multiplier=4, refine=1)
     for r in range(len(q)):
         s = unit(q[r : r + 1]) @ unit(d[cand[r]]).T
         order = np.lexsort((cand[r], -s[0]))[:10]
         np.testing.assert_array_equal(ids[r], cand[r][order])
+
+
+def pm1_cosines(q, d, threshold=0.0):
+    """cos(q, 2b - 1) for every query/row pair, from the bits as floats (the oracle of code_cosines)."""
+    pm = 2.0 * (d > threshold).astype(np.float64) - 1.0
+    return (unit(q.astype(np.float64)) @ pm.T) / np.sqrt(d.shape[1])
+
+
+def test_code_cosines_oracle_and_bad_input():
+    d, q = data(dim=100)
+    codes = fe.pack_bits(d)
+    got = fe.code_cosines(q, np.broadcast_to(codes, (len(q),) + codes.shape))
+    np.testing.assert_allclose(got, pm1_cosines(q, d), rtol=0, atol=1e-5)
+    assert got.dtype == np.float32
+    # a code scores the same bits whatever else is scored with it (shards and batches merge exactly)
+    np.testing.assert_array_equal(fe.code_cosines(q[3:5], np.ascontiguousarray(codes[None, 7:19].repeat(2, 0))),
+                                  got[3:5, 7:19])
+    np.testing.assert_array_equal(fe.code_cosines(np.zeros((1, 100)), codes[None, :5]), np.zeros((1, 5), np.float32))
+    with pytest.raises(ValueError, match="codes must be uint8"):
+        fe.code_cosines(q, codes[None])  # one row of candidates for 9 queries
+    with pytest.raises(ValueError, match=r"codes must be uint8 \[9, c, 13\]"):
+        fe.code_cosines(q, np.zeros((9, 4, 12), np.uint8))
+    with pytest.raises(TypeError, match="queries must be float"):
+        fe.code_cosines(np.zeros((9, 100), np.int64), np.zeros((9, 4, 13), np.uint8))
+
+
+@pytest.mark.parametrize("threshold", [0.0, "median"])
+def test_refine_ranks_hamming_candidates_by_code_cosine_then_rescores(backend, threshold):
+    d, q = data(dim=64)
+    index = fe.BinaryIndex(64, threshold=threshold)
+    index.add(d)
+    t = index.threshold
+    _, cand = fe.hamming_topk(fe.pack_bits(q, threshold=t), fe.pack_bits(d, threshold=t), 10 * 4 * 4)
+    cc = pm1_cosines(q, d, t)
+    scores, ids = index.search(q, 10)  # the default: rescore x4 after refine x4
+    for r in range(len(q)):
+        c = cand[r]
+        kept = c[np.lexsort((c, -cc[r, c].astype(np.float32)))[:40]]
+        s = (unit(q[r : r + 1]) @ unit(d[kept]).T)[0]
+        np.testing.assert_array_equal(ids[r], kept[np.lexsort((kept, -s))[:10]])
+    # the refining stage changed the candidates: refine=1 gives other results on this data
+    assert not np.array_equal(ids, index.search(q, 10, refine=1)[1])
+    # without rescoring: the best k by the asymmetric score, which is the returned score
+    scores, ids = index.search(q, 10, rescore=False, refine=4)
+    for r in range(len(q)):
+        c = cand[r][:40]
+        order = np.lexsort((c, -cc[r, c].astype(np.float32)))[:10]
+        np.testing.assert_array_equal(ids[r], c[order])
+        np.testing.assert_allclose(scores[r], cc[r, c[order]], rtol=0, atol=1e-5)
+    # every row a candidate: the exact asymmetric top-k
+    _, ids = index.search(q, 5, rescore=False, refine=120)
+    ei = np.lexsort((np.broadcast_to(np.arange(len(d)), cc.shape), -cc.astype(np.float32)), axis=-1)[:, :5]
+    np.testing.assert_array_equal(ids, ei)
+
+
+def test_refine_with_dims_scores_the_full_codes(backend):
+    d, q = data(dim=128)
+    index = fe.BinaryIndex(128, keep=None)
+    index.add(d)
+    _, cand = fe.hamming_topk(fe.pack_bits(q[:, :64]), fe.pack_bits(d[:, :64]), 20)
+    scores, ids = index.search(q, 5, dims=64, refine=4)
+    cc = pm1_cosines(q, d)
+    for r in range(len(q)):
+        c = cand[r]
+        np.testing.assert_array_equal(ids[r], c[np.lexsort((c, -cc[r, c].astype(np.float32)))[:5]])
 
 
 def test_binary_only_search_equals_hamming_topk(backend):
@@ -205,6 +270,16 @@ def test_bad_input(backend):
         index.search(q, 1, dims=24)
     with pytest.raises(ValueError, match="rescore_multiplier must be a positive integer"):
         index.search(q, 1, rescore_multiplier=0)
+    with pytest.raises(ValueError, match="refine must be None or a positive integer"):
+        index.search(q, 1, refine=0)
+    with pytest.raises(TypeError, match="refine must be None or an integer"):
+        index.search(q, 1, refine=2.5)
+    with pytest.raises(ValueError, match="refine > 1 needs float queries"):
+        index.search(np.zeros((2, 2), np.uint8), 1, refine=2)
+    with pytest.raises(ValueError, match="queries contain NaN or infinity"):
+        index.search(np.full((2, 16), np.nan, np.float32), 1)
+    with pytest.raises(ValueError, match="queries contain NaN or infinity"):
+        index.search(np.full(16, np.inf, np.float32), 1, rescore=False)
     with pytest.raises(ValueError, match="num_threads"):
         index.search(q, 1, num_threads=0)
     codes_only = fe.BinaryIndex(16, keep=None)

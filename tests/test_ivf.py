@@ -130,10 +130,12 @@ def test_nprobe_nlist_is_exact_search(backend, data, keep):
     if keep:
         ref = BinaryIndex(DIM, keep=keep)
         ref.add(x)
-        s_ref, i_ref = ref.search(q, 10)
-        s_ivf, i_ivf = ix.search(q, 10, nprobe=24)
-        np.testing.assert_array_equal(i_ivf, i_ref)
-        np.testing.assert_allclose(s_ivf, s_ref, rtol=0, atol=1e-6)
+        for kw in ({}, {"refine": 1}, {"refine": 3, "rescore": False}):  # default: refine x4, rescore x4
+            s_ref, i_ref = ref.search(q, 10, **kw)
+            s_ivf, i_ivf = ix.search(q, 10, nprobe=24, **kw)
+            np.testing.assert_array_equal(i_ivf, i_ref)
+            np.testing.assert_allclose(s_ivf, s_ref, rtol=0, atol=1e-6)
+        assert not np.array_equal(ix.search(q, 10, nprobe=24)[1], ix.search(q, 10, nprobe=24, refine=1)[1])
 
 
 def test_approximate_search_finds_most_neighbours(backend, data):

@@ -42,7 +42,8 @@ def test_shard_merge_equals_single_index(backend, monkeypatch, data, tmp_path, k
     _, whole = make(tmp_path, x, ids, keep=keep)
     reopened = ShardedIndex.open(tmp_path / "idx")
     assert reopened.num_shards == 3 and len(reopened) == len(x)
-    for kw in ({"nprobe": 1}, {"nprobe": 4}, {"nprobe": 16}, {"nprobe": 4, "rescore": False}, {}):
+    for kw in ({"nprobe": 1}, {"nprobe": 4}, {"nprobe": 16}, {"nprobe": 4, "rescore": False}, {},
+               {"nprobe": 4, "refine": 1}, {"nprobe": 4, "refine": 3, "rescore": False}):
         for threads in (1, 2):
             got = reopened.search(q, 10, num_threads=threads, **kw)
             want = whole.search(q, 10, **kw)

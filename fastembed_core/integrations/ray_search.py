@@ -10,7 +10,7 @@
 Each ``ShardSearcher`` actor memory-maps its own shard file (the path must exist on the node the actor
 runs on: a shared file system, or the same files copied to every node), so its memory is the page
 cache of the lists it probes. A search sends the queries to every actor, each returns its Hamming
-candidates (``IVFBinaryIndex.search_candidates``: distances, ids and the cosine rescoring scores),
+candidates (``IVFBinaryIndex.search_candidates``: distances, ids, the cosine and asymmetric scores),
 and the caller merges them by (distance, id) and rescoring: the result is identical to one index
 over the union, ties included. A cluster recipe is in docs/sharded_search.md.
 """
@@ -74,10 +74,10 @@ class RayShardedIndex:
         return len(self.sharded)
 
     def search(self, queries, k: int, *, nprobe: int | None = None, rescore: bool | None = None,
-               rescore_multiplier: int = 4, num_threads: int | None = 1):
+               rescore_multiplier: int = 4, refine: int | None = None, num_threads: int | None = 1):
         """Same arguments and results as ``ShardedIndex.search``; num_threads is per actor."""
         ray = _ray()
-        kwargs = {"nprobe": nprobe, "rescore": rescore, "rescore_multiplier": rescore_multiplier,
+        kwargs = {"nprobe": nprobe, "rescore": rescore, "rescore_multiplier": rescore_multiplier, "refine": refine,
                   "num_threads": num_threads, "total": len(self.sharded)}
         qref = ray.put(queries)
         results = ray.get([a.candidates.remote(qref, k, kwargs) for a in self.actors])

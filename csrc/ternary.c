@@ -130,40 +130,91 @@ static inline FE_TARGET_AVX2 __m128i hsum4_epi32(__m256i a0, __m256i a1, __m256i
  * arithmetic shift by 2 divides it exactly: res = sum(e) + sum(o) / 4 = sum q*c. */
 #define GEMV_RUN 8
 
-static inline FE_TARGET_AVX2 __attribute__((always_inline)) void
-gemv_rows_avx2(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb, const size_t nr, int32_t *res,
-               const uint8_t *pf) {
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FE_EMULATE_SIMD)
+/* s += p as one in-place vpaddw/vpaddd: with the plain intrinsic GCC 12 routes every sum through a fresh
+ * register and a vmovdqa back, and spills accumulators to the stack (see kernel_4x16_avx2). */
+#define FE_ADD16(s, p)                                          \
+    do {                                                        \
+        __m256i p_ = (p);                                       \
+        __asm__("vpaddw %1, %0, %0" : "+x"(s) : "x"(p_));       \
+    } while (0)
+#else
+#define FE_ADD16(s, p) ((s) = _mm256_add_epi16((s), (p)))
+#endif
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FE_EMULATE_SIMD)
+/* s += vpmaddubsw(c, *xp) with the activations as a memory operand: GCC otherwise keeps the 4
+ * activation vectors of a block in registers and spills the accumulators instead. */
+#define FE_MADD_ACC(s, c, xp)                                                                   \
+    do {                                                                                        \
+        __m256i t_;                                                                             \
+        __asm__("vpmaddubsw %3, %2, %0\n\tvpaddw %0, %1, %1"                                    \
+                : "=&x"(t_), "+x"(s) : "x"(c), "m"(*(const __m256i *)(xp)));                    \
+    } while (0)
+#else
+#define FE_MADD_ACC(s, c, xp) ((s) = _mm256_add_epi16((s), _mm256_maddubs_epi16((c), _mm256_loadu_si256(xp))))
+#endif
+
+/* One weight row's block b: e (even code positions) and o (odd, 4x scaled) as described above. */
+#define FE_GEMV_ROW(e, o, row)                                                                  \
+    do {                                                                                        \
+        __m256i v_ = _mm256_loadu_si256((const __m256i *)((row) + 32 * b));                     \
+        __m256i v4_ = _mm256_srli_epi16(v_, 4);                                                 \
+        FE_MADD_ACC(e, _mm256_and_si256(v_, m3), x);                                            \
+        FE_MADD_ACC(o, _mm256_and_si256(v_, mc), x + 1);                                        \
+        FE_MADD_ACC(e, _mm256_and_si256(v4_, m3), x + 2);                                       \
+        FE_MADD_ACC(o, _mm256_and_si256(v4_, mc), x + 3);                                       \
+    } while (0)
+
+static inline FE_TARGET_AVX2 __m256i gemv_widen(__m256i e, __m256i o, __m256i ones) {
+    return _mm256_add_epi32(_mm256_madd_epi16(e, ones), _mm256_srai_epi32(_mm256_madd_epi16(o, ones), 2));
+}
+
+/* Weight rows w, w + rb, w + 2 rb, w + 3 rb against one activation row: the 8 int16 accumulators,
+ * the 2 masks and the decoded codes stay in the 16 ymm registers (the activations are memory
+ * operands, from L1; the int32 totals are touched once per run). One prefetch per 64-byte line of each
+ * row: pf, rows j + 8.. (or w itself near the end) at the same offset; when the weights are out of L2
+ * (a large float matmul in between) the row streams stall the ALU-bound loop. */
+static FE_TARGET_AVX2 void gemv_rows4_avx2(const int8_t *qi, const uint8_t *w, size_t rb, size_t nb, int32_t *res,
+                                           const uint8_t *pf) {
     const __m256i m3 = _mm256_set1_epi8(3), mc = _mm256_set1_epi8(0x0c), ones = _mm256_set1_epi16(1);
-    __m256i t[4], e[4], o[4];
-    for (size_t r = 0; r < nr; r++) t[r] = _mm256_setzero_si256();
+    __m256i t0 = _mm256_setzero_si256(), t1 = t0, t2 = t0, t3 = t0;
     for (size_t b0 = 0; b0 < nb; b0 += GEMV_RUN) {
         size_t b1 = b0 + GEMV_RUN < nb ? b0 + GEMV_RUN : nb;
-        for (size_t r = 0; r < nr; r++) e[r] = o[r] = _mm256_setzero_si256();
+        __m256i e0 = _mm256_setzero_si256(), o0 = e0, e1 = e0, o1 = e0, e2 = e0, o2 = e0, e3 = e0, o3 = e0;
         for (size_t b = b0; b < b1; b++) {
             const __m256i *x = (const __m256i *)(qi + BLOCK * b);
-            for (size_t r = 0; r < nr; r++) {
-                /* pf: rows j + 8.. (or w itself near the end), same offset: when the weights are out of
-                 * L2 (a large float matmul in between) the row streams stall the ALU-bound loop */
-                if (nr == 4) _mm_prefetch((const char *)(pf + r * rb + 32 * b), _MM_HINT_T0);
-                __m256i v = _mm256_loadu_si256((const __m256i *)(w + r * rb + 32 * b));
-                __m256i v4 = _mm256_srli_epi16(v, 4);
-                e[r] = _mm256_add_epi16(e[r], _mm256_add_epi16(
-                    _mm256_maddubs_epi16(_mm256_and_si256(v, m3), _mm256_loadu_si256(x)),
-                    _mm256_maddubs_epi16(_mm256_and_si256(v4, m3), _mm256_loadu_si256(x + 2))));
-                o[r] = _mm256_add_epi16(o[r], _mm256_add_epi16(
-                    _mm256_maddubs_epi16(_mm256_and_si256(v, mc), _mm256_loadu_si256(x + 1)),
-                    _mm256_maddubs_epi16(_mm256_and_si256(v4, mc), _mm256_loadu_si256(x + 3))));
-            }
+            if (!(b & 1))
+                for (size_t r = 0; r < 4; r++) _mm_prefetch((const char *)(pf + r * rb + 32 * b), _MM_HINT_T0);
+            FE_GEMV_ROW(e0, o0, w);
+            FE_GEMV_ROW(e1, o1, w + rb);
+            FE_GEMV_ROW(e2, o2, w + 2 * rb);
+            FE_GEMV_ROW(e3, o3, w + 3 * rb);
         }
-        for (size_t r = 0; r < nr; r++)
-            t[r] = _mm256_add_epi32(t[r], _mm256_add_epi32(_mm256_madd_epi16(e[r], ones),
-                                                           _mm256_srai_epi32(_mm256_madd_epi16(o[r], ones), 2)));
+        t0 = _mm256_add_epi32(t0, gemv_widen(e0, o0, ones));
+        t1 = _mm256_add_epi32(t1, gemv_widen(e1, o1, ones));
+        t2 = _mm256_add_epi32(t2, gemv_widen(e2, o2, ones));
+        t3 = _mm256_add_epi32(t3, gemv_widen(e3, o3, ones));
     }
-    if (nr == 4)
-        _mm_storeu_si128((__m128i *)res, hsum4_epi32(t[0], t[1], t[2], t[3]));
-    else
-        res[0] = fe_reduce_add_epi32_256(t[0]);
+    _mm_storeu_si128((__m128i *)res, hsum4_epi32(t0, t1, t2, t3));
 }
+
+static FE_TARGET_AVX2 int32_t gemv_row1_avx2(const int8_t *qi, const uint8_t *w, size_t nb) {
+    const __m256i m3 = _mm256_set1_epi8(3), mc = _mm256_set1_epi8(0x0c), ones = _mm256_set1_epi16(1);
+    __m256i t = _mm256_setzero_si256();
+    for (size_t b0 = 0; b0 < nb; b0 += GEMV_RUN) {
+        size_t b1 = b0 + GEMV_RUN < nb ? b0 + GEMV_RUN : nb;
+        __m256i e = _mm256_setzero_si256(), o = e;
+        for (size_t b = b0; b < b1; b++) {
+            const __m256i *x = (const __m256i *)(qi + BLOCK * b);
+            FE_GEMV_ROW(e, o, w);
+        }
+        t = _mm256_add_epi32(t, gemv_widen(e, o, ones));
+    }
+    return fe_reduce_add_epi32_256(t);
+}
+#undef FE_GEMV_ROW
+#undef FE_MADD_ACC
 
 /* One activation row against weight rows [0, n): res[j] = sum q*c (before the qsum correction). */
 static FE_TARGET_AVX2 void gemv_row_avx2(const int8_t *qi, const uint8_t *packed, size_t kp, size_t n,
@@ -172,9 +223,9 @@ static FE_TARGET_AVX2 void gemv_row_avx2(const int8_t *qi, const uint8_t *packed
     size_t j = 0;
     for (; j + 4 <= n; j += 4) {
         const uint8_t *w = packed + j * rb;
-        gemv_rows_avx2(qi, w, rb, nb, 4, res + j, j + 12 <= n ? w + 8 * rb : w);
+        gemv_rows4_avx2(qi, w, rb, nb, res + j, j + 12 <= n ? w + 8 * rb : w);
     }
-    for (; j < n; j++) gemv_rows_avx2(qi, packed + j * rb, rb, nb, 1, res + j, NULL);
+    for (; j < n; j++) res[j] = gemv_row1_avx2(qi, packed + j * rb, nb);
 }
 
 /* Decodes weight rows [j0, j0 + ncols) into panel (u8 codes): panel[g * 64 + c * 4 + e] is the code
@@ -212,18 +263,8 @@ static inline int32_t load_i32(const int8_t *p) {
  * groups come in whole runs of 32 (<= 32 int16 pair sums of <= 512 per lane: no wrap). The 8 int16
  * accumulators, 2 weight vectors and one broadcast at a time stay in ymm registers through the inner
  * loop (FE_ADD16); the int32 sums are touched once per run. */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(FE_EMULATE_SIMD)
-/* s += p as one in-place vpaddw: with the plain intrinsic GCC 12 routes every sum through a fresh
- * register and a vmovdqa back, and spills an accumulator to the stack (34 instead of 24 instructions
- * per group, the spilled one a store-to-load chain through memory). */
-#define FE_ADD16(s, p)                                          \
-    do {                                                        \
-        __m256i p_ = (p);                                       \
-        __asm__("vpaddw %1, %0, %0" : "+x"(s) : "x"(p_));       \
-    } while (0)
-#else
-#define FE_ADD16(s, p) ((s) = _mm256_add_epi16((s), (p)))
-#endif
+/* FE_ADD16 (above, with the GEMV): with the plain intrinsic this kernel took 34 instead of 24
+ * instructions per group, one accumulator spilled (a store-to-load chain through memory). */
 #define FE_ROW4(R)                                                              \
     x_ = _mm256_set1_epi32(load_i32(q + (R) * ldq + 4 * g));                    \
     FE_ADD16(s##R##0, _mm256_maddubs_epi16(w0, x_));                            \

@@ -52,12 +52,13 @@ class OptionalBuildExt(build_ext):
             # every variant rounds as numpy does; explicit FMA intrinsics are unaffected.
             # -Werror=implicit-function-declaration: an intrinsic the headers lack (SIMDe has not every one)
             # must fail the build, not leave an undefined symbol that fails the import.
+            # -pthread: the C worker pool (csrc/pool.c)
             args = ["-fno-strict-aliasing", "-ffp-contract=off", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas",
-                    "-Werror=implicit-function-declaration"]
+                    "-Werror=implicit-function-declaration", "-pthread"]
             args += ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
             if NATIVE:
                 args.append("-march=native")
-            link = []
+            link = ["-pthread"]
             if self._strip():
                 link.append("-Wl,-S" if sys.platform == "darwin" else "-s")
             if SANITIZE:

@@ -27,12 +27,12 @@ from fastembed_core import hamming, ternary
 
 @contextmanager
 def forced():
-    saved = hamming._MIN_THREAD_WORK, ternary._MIN_THREAD_MACS
-    hamming._MIN_THREAD_WORK = ternary._MIN_THREAD_MACS = 1
+    saved = hamming._MIN_THREAD_WORK, hamming._MIN_POOL_THREAD_WORK, ternary._MIN_THREAD_MACS
+    hamming._MIN_THREAD_WORK = hamming._MIN_POOL_THREAD_WORK = ternary._MIN_THREAD_MACS = 1
     try:
         yield
     finally:
-        hamming._MIN_THREAD_WORK, ternary._MIN_THREAD_MACS = saved
+        hamming._MIN_THREAD_WORK, hamming._MIN_POOL_THREAD_WORK, ternary._MIN_THREAD_MACS = saved
 
 
 def cases(r: np.random.Generator):

@@ -13,6 +13,7 @@
  * counts, aarch64), scalar (portable SWAR popcount: baseline x86-64 does not guarantee POPCNT).
  */
 #include "hamming.h"
+#include "pool.h"
 
 #include <string.h>
 
@@ -845,4 +846,54 @@ void fe_hamming_merge(const int32_t *d, const int64_t *ix, size_t nq, size_t par
             pos[best]++;
         }
     }
+}
+
+/* ---- the database split on the C pool ------------------------------------------------------------ */
+
+typedef struct {
+    const uint8_t *q, *db;
+    size_t nq, q_stride, n, db_stride, width, k, parts;
+    int32_t *d;  /* [parts][nq][k] */
+    int64_t *ix;
+} split_job;
+
+static void split_part(void *ctx, size_t p) {
+    const split_job *j = (const split_job *)ctx;
+    size_t step = j->n / j->parts, extra = j->n % j->parts;
+    size_t start = p * step + (p < extra ? p : extra), len = step + (p < extra);
+    fe_hamming_topk(j->q, j->nq, j->q_stride, j->db + start * j->db_stride, len, j->db_stride, j->width, j->k,
+                    (int64_t)start, j->d + p * j->nq * j->k, j->ix + p * j->nq * j->k);
+}
+
+int fe_hamming_topk_split(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *db, size_t n,
+                          size_t db_stride, size_t width, size_t k, size_t parts, int32_t *out_d, int64_t *out_i) {
+    if (parts < 1) parts = 1;
+    if (parts > FE_POOL_MAX_PARTS) parts = FE_POOL_MAX_PARTS;
+    if (parts > n) parts = n ? n : 1;
+    if (parts == 1) {
+        fe_hamming_topk(queries, nq, q_stride, db, n, db_stride, width, k, 0, out_d, out_i);
+        return 0;
+    }
+    size_t cells = parts * nq * k;
+    int32_t *d = malloc(2 * cells * sizeof(int32_t));
+    int64_t *ix = malloc(2 * cells * sizeof(int64_t));
+    if (!d || !ix) {
+        free(d);
+        free(ix);
+        return -1;
+    }
+    split_job job = {queries, db, nq, q_stride, n, db_stride, width, k, parts, d, ix};
+    fe_pool_run(split_part, &job, parts);
+    /* [parts][nq][k] -> [nq][parts][k], the runs fe_hamming_merge takes */
+    int32_t *dm = d + cells;
+    int64_t *im = ix + cells;
+    for (size_t p = 0; p < parts; p++)
+        for (size_t i = 0; i < nq; i++) {
+            memcpy(dm + (i * parts + p) * k, d + (p * nq + i) * k, k * sizeof(int32_t));
+            memcpy(im + (i * parts + p) * k, ix + (p * nq + i) * k, k * sizeof(int64_t));
+        }
+    fe_hamming_merge(dm, im, nq, parts, k, k, out_d, out_i);
+    free(d);
+    free(ix);
+    return 0;
 }

@@ -40,6 +40,12 @@ size_t fe_hamming_below(const uint8_t *q, const uint8_t *codes, size_t n, size_t
 void fe_hamming_merge(const int32_t *d, const int64_t *ix, size_t nq, size_t parts, size_t kp, size_t k,
                       int32_t *out_d, int64_t *out_i);
 
+/* fe_hamming_topk (same arguments and results) with the database split into `parts` contiguous ranges
+ * (sizes differing by at most one) scanned on the C worker pool (pool.h), then merged. parts in
+ * [1, FE_POOL_MAX_PARTS]. Returns 0, or -1 if its scratch memory could not be allocated. */
+int fe_hamming_topk_split(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *db, size_t n,
+                          size_t db_stride, size_t width, size_t k, size_t parts, int32_t *out_d, int64_t *out_i);
+
 #ifdef __cplusplus
 }
 #endif

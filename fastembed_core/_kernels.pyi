@@ -42,6 +42,16 @@ def hamming_topk(
     out_indices: "np.ndarray",
 ) -> None: ...
 
+def hamming_topk_split(
+    queries: "np.ndarray",
+    database: "np.ndarray",
+    k: int,
+    parts: int,
+    out_distances: "np.ndarray",
+    out_indices: "np.ndarray",
+) -> None: ...
+def pool_info() -> dict: ...
+
 # ivf (contract: fastembed_core/_ref/ivf.py)
 def ivf_topk(
     queries: "np.ndarray",

@@ -10,6 +10,20 @@ cdef extern from "hamming.h" nogil:
                          int64_t *out_i)
     void fe_hamming_merge(const int32_t *d, const int64_t *ix, size_t nq, size_t parts, size_t kp, size_t k,
                           int32_t *out_d, int64_t *out_i)
+    int fe_hamming_topk_split(const uint8_t *queries, size_t nq, size_t q_stride, const uint8_t *db, size_t n,
+                              size_t db_stride, size_t width, size_t k, size_t parts, int32_t *out_d,
+                              int64_t *out_i)
+
+
+cdef extern from "pool.h" nogil:
+    int FE_POOL_MAX_PARTS
+    int fe_pool_available()
+    size_t fe_pool_workers()
+
+
+def pool_info():
+    """The C worker pool (csrc/pool.h): {"available": bool, "workers": started so far, "max_parts": int}."""
+    return {"available": bool(fe_pool_available()), "workers": fe_pool_workers(), "max_parts": FE_POOL_MAX_PARTS}
 
 
 cdef size_t _row_stride(Py_ssize_t rows, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t cols,
@@ -62,6 +76,37 @@ def hamming_topk(const uint8_t[:, :] queries, const uint8_t[:, :] database, Py_s
     with nogil:
         fe_hamming_topk(&queries[0, 0], nq, sq, &database[0, 0], n, sd, width, k, index_base,
                         &out_distances[0, 0], &out_indices[0, 0])
+
+
+def hamming_topk_split(const uint8_t[:, :] queries, const uint8_t[:, :] database, Py_ssize_t k, Py_ssize_t parts,
+                       int32_t[:, ::1] out_distances, int64_t[:, ::1] out_indices):
+    """hamming_topk (index_base 0) with the database split into `parts` ranges on the C worker pool."""
+    cdef Py_ssize_t nq = queries.shape[0], n = database.shape[0], width = queries.shape[1]
+    if database.shape[1] != width:
+        raise ValueError("queries and database have different code widths")
+    if k < 1:
+        raise ValueError("k must be positive")
+    if parts < 1 or parts > FE_POOL_MAX_PARTS:
+        raise ValueError(f"parts must be in [1, {FE_POOL_MAX_PARTS}]")
+    if (out_distances.shape[0] != nq or out_distances.shape[1] != k or out_indices.shape[0] != nq
+            or out_indices.shape[1] != k):
+        raise ValueError("out_distances and out_indices must have shape (len(queries), k)")
+    cdef size_t sq = _row_stride(nq, queries.strides[0], queries.strides[1], width, 1, "queries")
+    cdef size_t sd = _row_stride(n, database.strides[0], database.strides[1], width, 1, "database")
+    if nq == 0:
+        return
+    if width == 0:
+        raise ValueError("codes must have at least one byte")
+    if n == 0:
+        out_distances[:, :] = 2147483647
+        out_indices[:, :] = -1
+        return
+    cdef int rc
+    with nogil:
+        rc = fe_hamming_topk_split(&queries[0, 0], nq, sq, &database[0, 0], n, sd, width, k, parts,
+                                   &out_distances[0, 0], &out_indices[0, 0])
+    if rc:
+        raise MemoryError("hamming_topk_split: no memory for the per-part results")
 
 
 def hamming_merge(const int32_t[:, ::1] d, const int64_t[:, ::1] ix, Py_ssize_t parts, int32_t[:, ::1] out_d,

@@ -12,14 +12,14 @@ import pytest
 import fastembed_core as fe
 
 ROOT = Path(__file__).resolve().parent.parent
-CSRC = ["csrc/ternary.c", "csrc/cpu.c", "csrc/gather.c", "csrc/hamming.c"]
+CSRC = ["csrc/ternary.c", "csrc/cpu.c", "csrc/gather.c", "csrc/hamming.c", "csrc/pool.c"]
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 
 
-def build(tmp_path: Path, name: str, sources: list[str] = CSRC, libs: str = "-lm") -> Path:
+def build(tmp_path: Path, name: str, sources: list[str] = CSRC, libs: str = "-lm -pthread") -> Path:
     exe = tmp_path / name
-    cmd = ["gcc", "-O2", "-Wall", "-Werror", "-Icsrc", "-o", str(exe), f"benchmarks/c/{name}.c", *sources, libs]
+    cmd = ["gcc", "-O2", "-Wall", "-Werror", "-Icsrc", "-o", str(exe), f"benchmarks/c/{name}.c", *sources, *libs.split()]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
     return exe
 

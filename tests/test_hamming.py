@@ -210,6 +210,9 @@ def test_topk_identical_across_thread_counts_and_db_splits(backend, monkeypatch,
 
 def test_topk_small_work_runs_on_the_calling_thread(backend, monkeypatch, recorded_splits):
     # A split smaller than _MIN_THREAD_WORK costs more than it saves: one range, whatever num_threads says.
+    # (The compiled database split on the C pool has its own, lower minimum: set to the same here, and
+    # tested on its own in test_pool_split_minimum.)
+    monkeypatch.setattr(binary, "_MIN_POOL_THREAD_WORK", binary._MIN_THREAD_WORK)
     splits = recorded_splits
     rng = np.random.default_rng(5)
     q, db = codes(rng, 4, 32), codes(rng, 40_000, 32)
@@ -220,6 +223,7 @@ def test_topk_small_work_runs_on_the_calling_thread(backend, monkeypatch, record
     assert splits and all(len(s) == 1 for s in splits), splits
     splits.clear()
     monkeypatch.setattr(binary, "_MIN_THREAD_WORK", 1 << 20)  # 1 query over 40k codes is now worth a split
+    monkeypatch.setattr(binary, "_MIN_POOL_THREAD_WORK", 1 << 20)
     d, i = fe.hamming_topk(q[0], db, 5, num_threads=2)
     np.testing.assert_array_equal(d, ed[0])
     np.testing.assert_array_equal(i, ei[0])
@@ -232,6 +236,20 @@ def test_topk_small_work_runs_on_the_calling_thread(backend, monkeypatch, record
     monkeypatch.setattr(binary, "_MIN_THREAD_WORK", 1 << 10)
     np.testing.assert_array_equal(fe.hamming_distance(q, db[:20_000], num_threads=2), want)
     assert any(len(s) == 2 for s in splits), splits
+
+
+def test_pool_split_minimum(backend, recorded_splits):
+    """On the C pool (compiled backend) a 1-query scan splits from 2 * 16384 codes; the numpy backend
+    keeps the 24 MB minimum of its Python thread pool."""
+    rng = np.random.default_rng(6)
+    q, db = codes(rng, 1, 32), codes(rng, 40_000, 32)
+    _, ei = oracle_topk(q, db, 5)
+    for n in (30_000, 40_000):
+        recorded_splits.clear()
+        np.testing.assert_array_equal(fe.hamming_topk(q, db[:n], 5, num_threads=2)[1], oracle_topk(q, db[:n], 5)[1])
+        split = any(len(s) == 2 for s in recorded_splits)
+        assert split == (hasattr(_backend.kernels, "hamming_topk_split") and n == 40_000), (n, recorded_splits)
+    np.testing.assert_array_equal(fe.hamming_topk(q, db, 5, num_threads=2)[1], ei)
 
 
 def test_topk_strided_rows_and_int8(backend):

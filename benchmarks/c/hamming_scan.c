@@ -3,7 +3,7 @@
  * software prefetch and the AVX-512 batch path. Median and minimum of 41 calls.
  *
  *   gcc -O3 -Icsrc -o /tmp/hamming_scan benchmarks/c/hamming_scan.c csrc/hamming.c csrc/cpu.c \
- *       csrc/gather.c csrc/ternary.c -lm
+ *       csrc/gather.c csrc/ternary.c csrc/pool.c -pthread -lm
  *   /tmp/hamming_scan [variant (avx512_vpopcntdq)] [codes (1000000)] [queries (1)]
  *
  * 32-byte codes, k = 10, random bits (xorshift, fixed seed). */

@@ -4,7 +4,7 @@
  * of 41 rounds of 20 calls (m = 1) or 1 call; the weights stay in cache (the "warm" case).
  *
  *   gcc -O3 -Icsrc -o /tmp/ternary_gemv benchmarks/c/ternary_gemv.c csrc/ternary.c csrc/cpu.c \
- *       csrc/gather.c csrc/hamming.c -lm
+ *       csrc/gather.c csrc/hamming.c csrc/pool.c -pthread -lm
  *   /tmp/ternary_gemv [variant (avx512_vnni)] [m (1)] [n (2048)] [k (2048)]
  *
  * Random codes and activations (xorshift, fixed seed); the two outputs are compared bit for bit. */

@@ -158,6 +158,19 @@ int main(void) {
         snprintf(what, sizeof what, "width %zu", H_WIDTHS[c]);
         check("hamming_distance", run_distance, HQ * HN * 4, c, what);
         check("hamming_topk", run_topk, HI_OFF + HQ * HK * 8, c, what);
+        /* the database split on the C worker pool (csrc/pool.c) equals the one scan */
+        static int32_t d0[HQ * HK], d1[HQ * HK];
+        static int64_t i0[HQ * HK], i1[HQ * HK];
+        size_t w = H_WIDTHS[c];
+        fe_hamming_topk(hq, HQ, w, hdb, HN, w, w, HK, 0, d0, i0);
+        static const size_t PARTS[] = {2, 3, 7, 64};
+        for (size_t p = 0; p < sizeof PARTS / sizeof *PARTS; p++) {
+            if (fe_hamming_topk_split(hq, HQ, w, hdb, HN, w, w, HK, PARTS[p], d1, i1) ||
+                memcmp(d0, d1, sizeof d0) || memcmp(i0, i1, sizeof i0)) {
+                printf("FAIL hamming_topk_split %zu parts, %s\n", PARTS[p], what);
+                failures++;
+            }
+        }
     }
     for (size_t i = 0; i < sizeof tw; i++) { /* codes 0..2 only (3 is invalid) */
         uint8_t b = 0;

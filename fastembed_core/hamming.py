@@ -156,7 +156,7 @@ def _topk(q: np.ndarray, db: np.ndarray, k: int, threads: int) -> tuple[np.ndarr
     nq, n = q.shape[0], db.shape[0]
     kernels = _backend.kernels
     width = max(1, db.shape[1])
-    pool = hasattr(kernels, "hamming_topk_split")  # the compiled kernels split on their C worker pool
+    pool = _pooled(kernels)  # the compiled kernels split on their C worker pool (POSIX builds)
     db_chunk = max(_MIN_DB_CHUNK, -(-(_MIN_POOL_THREAD_WORK if pool else _MIN_THREAD_WORK) // (width * (nq + 1))))
     if threads > 1 and n >= 2 * db_chunk:
         ranges = _parallel.split(n, min(threads, 64) if pool else threads, db_chunk)
@@ -178,6 +178,13 @@ def _topk(q: np.ndarray, db: np.ndarray, k: int, threads: int) -> tuple[np.ndarr
     q_chunk = max(1, -(-_MIN_THREAD_WORK // (width * n)) - 1)  # queries per thread
     _parallel.run(lambda s, e: kernels.hamming_topk(q[s:e], db, k, 0, d[s:e], i[s:e]), nq, threads, q_chunk)
     return d, i
+
+
+def _pooled(kernels) -> bool:
+    """Whether ``kernels`` split a top-k on the C worker pool (csrc/pool.h): compiled, with threads
+    (Windows builds run the pool's parts inline, so they keep the Python thread pool)."""
+    info = getattr(kernels, "pool_info", None)
+    return info is not None and info()["available"]
 
 
 def merge_topk(distances: list[np.ndarray], indices: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:

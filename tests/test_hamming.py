@@ -248,7 +248,7 @@ def test_pool_split_minimum(backend, recorded_splits):
         recorded_splits.clear()
         np.testing.assert_array_equal(fe.hamming_topk(q, db[:n], 5, num_threads=2)[1], oracle_topk(q, db[:n], 5)[1])
         split = any(len(s) == 2 for s in recorded_splits)
-        assert split == (hasattr(_backend.kernels, "hamming_topk_split") and n == 40_000), (n, recorded_splits)
+        assert split == (binary._pooled(_backend.kernels) and n == 40_000), (n, recorded_splits)
     np.testing.assert_array_equal(fe.hamming_topk(q, db, 5, num_threads=2)[1], ei)
 
 
